@@ -1,0 +1,89 @@
+"""Typed domain errors. Raised in the domain, mapped to HTTP (problem+json) once, in hashmatch.api.
+
+Every error carries a stable machine-readable ``code`` (the last segment of the problem ``type``
+URI), a human ``detail`` and optional structured ``errors`` (e.g. one entry per bad batch item).
+Never map errors by matching message text: map by class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HashmatchError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+    code = "error"
+    title = "Error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidInput(HashmatchError):
+    """The caller sent something malformed or out of range (HTTP 422)."""
+
+    code = "invalid-input"
+    title = "Invalid input"
+
+
+class InvalidHash(InvalidInput):
+    """A hash string that does not parse for its hash type."""
+
+    code = "invalid-hash"
+    title = "Invalid hash"
+
+
+class UnknownHashType(InvalidInput):
+    code = "unknown-hash-type"
+    title = "Unknown hash type"
+
+
+class NotFound(HashmatchError):
+    """The thing asked for does not exist, or is not visible to this caller (HTTP 404)."""
+
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(HashmatchError):
+    """The request conflicts with the current state (HTTP 409)."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class Unauthorized(HashmatchError):
+    """No credentials, or credentials that do not identify a client (HTTP 401)."""
+
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(HashmatchError):
+    """The client is known but may not do this (HTTP 403)."""
+
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class DependencyUnavailable(HashmatchError):
+    """A dependency (table, queue, bucket) failed in a way worth retrying (HTTP 503)."""
+
+    code = "dependency-unavailable"
+    title = "Service temporarily unavailable"
+
+    def __init__(
+        self, detail: str, *, retry_after_seconds: int = 2, errors: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(detail, errors=errors)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ImageError(HashmatchError):
+    """An image could not be hashed (client side only): unreadable, too large, a bomb."""
+
+    code = "image-error"
+    title = "Image cannot be hashed"
