@@ -1,0 +1,452 @@
+"""Index snapshots: every hash type's arrays and row payload, with metadata, in one file.
+
+File layout (format version 1), little-endian:
+
+    8 bytes   magic b"HMSNAP\\0\\0"
+    4 bytes   uint32 format version
+    4 bytes   uint32 reserved (0)
+    8 bytes   uint64 length of the JSON header
+    JSON      metadata and an array directory {name: {dtype, shape, offset}}
+    arrays    raw, each starting on a 64-byte boundary (offsets relative to the data start)
+
+Loading is ``np.frombuffer`` over the bytes (or an mmap): no copy, no parsing of the arrays, and
+the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read.
+
+Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
+bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
+``databases`` and ``media_types`` lists).
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.errors import InvalidInput
+from hashmatch.index.bits import U32, U64, as_words
+from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
+from hashmatch.index.hamming import ChunkTables, HammingIndex, MatchResult
+
+MAGIC = b"HMSNAP\x00\x00"
+FORMAT_VERSION = 1
+ALIGN = 64
+_PREAMBLE = struct.Struct("<8sIIQ")
+
+DATABASES: tuple[str, ...] = ("known", "new", "solicitation")
+MEDIA_TYPES: tuple[str, ...] = ("image", "video")
+DEFAULT_ID_WIDTH = 26  # a ULID; 32 for hex ids
+
+
+@dataclass(frozen=True)
+class HashTypeSpec:
+    """How the index treats one hash type: width in bits and distance kind."""
+
+    name: str
+    bits: int
+    kind: Literal["hamming", "exact"]
+
+
+DEFAULT_SPECS: dict[str, HashTypeSpec] = {
+    spec.name: spec
+    for spec in (
+        HashTypeSpec("pdq", 256, "hamming"),
+        HashTypeSpec("phash", 64, "hamming"),
+        HashTypeSpec("dhash", 64, "hamming"),
+        HashTypeSpec("md5", 128, "exact"),
+        HashTypeSpec("sha1", 160, "exact"),
+        HashTypeSpec("sha256", 256, "exact"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class AddIndicator:
+    """Add (or replace, if the id exists) one indicator's hash. ``value`` is the raw digest."""
+
+    hash_type: str
+    value: bytes
+    id: str
+    database: str
+    media_type: str
+
+
+@dataclass(frozen=True)
+class RemoveIndicator:
+    """Remove the indicator with this id (revoked, suspended or deleted), whatever its type."""
+
+    id: str
+
+
+Change = AddIndicator | RemoveIndicator
+
+
+@dataclass
+class TypeTable:
+    """One hash type: its index plus the row payload (ids, database and media type codes)."""
+
+    spec: HashTypeSpec
+    index: HammingIndex | ExactIndex
+    ids: npt.NDArray[np.bytes_]
+    database: npt.NDArray[np.uint8]
+    media_type: npt.NDArray[np.uint8]
+
+    @property
+    def size(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def codes(self) -> U64:
+        return self.index.codes
+
+    @property
+    def nbytes(self) -> int:
+        return int(
+            self.index.nbytes + self.ids.nbytes + self.database.nbytes + self.media_type.nbytes
+        )
+
+    @classmethod
+    def build(
+        cls,
+        spec: HashTypeSpec,
+        codes: U64,
+        ids: npt.NDArray[np.bytes_],
+        database: npt.NDArray[np.uint8],
+        media_type: npt.NDArray[np.uint8],
+        *,
+        chunks: int | None = None,
+    ) -> TypeTable:
+        """Build the index for ``codes`` (native words: see ``encode_values``)."""
+        if spec.kind == "exact":
+            order = sort_order(codes)
+            return cls(
+                spec,
+                ExactIndex(np.ascontiguousarray(codes[order]), spec.bits),
+                ids[order],
+                database[order],
+                media_type[order],
+            )
+        return cls(spec, HammingIndex(codes, spec.bits, chunks=chunks), ids, database, media_type)
+
+    def search(
+        self, queries: U64, radius: int | Sequence[int], *, max_matches: int = 1000
+    ) -> list[MatchResult]:
+        """Queries as encoded words (``encode_values``); radius ignored for exact types."""
+        if isinstance(self.index, ExactIndex):
+            return self.index.lookup(queries)
+        return self.index.search_batch(queries, radius, max_matches=max_matches)
+
+
+def encode_values(spec: HashTypeSpec, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
+    """Raw digests of one type -> the word array its index stores and is queried with."""
+    if spec.kind == "exact":
+        return encode_exact(values, spec.bits)
+    if isinstance(values, np.ndarray):
+        return as_words(values, spec.bits)
+    return as_words(list(values), spec.bits)
+
+
+@dataclass
+class Snapshot:
+    """A complete, immutable-by-convention index of every hash type, with its metadata."""
+
+    version: int
+    watermark: str
+    created_at: str
+    tables: dict[str, TypeTable]
+    id_width: int = DEFAULT_ID_WIDTH
+    databases: tuple[str, ...] = DATABASES
+    media_types: tuple[str, ...] = MEDIA_TYPES
+    specs: dict[str, HashTypeSpec] = field(default_factory=lambda: dict(DEFAULT_SPECS))
+
+    # -- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        records: Iterable[AddIndicator],
+        *,
+        version: int,
+        watermark: str,
+        created_at: str,
+        id_width: int = DEFAULT_ID_WIDTH,
+        specs: dict[str, HashTypeSpec] | None = None,
+    ) -> Snapshot:
+        """Build from scratch (full rebuild). Later records with the same id replace earlier."""
+        empty = cls(version, watermark, created_at, {}, id_width=id_width)
+        if specs is not None:
+            empty.specs = dict(specs)
+        return empty.apply(records, version=version, watermark=watermark, created_at=created_at)
+
+    def apply(
+        self, changes: Iterable[Change], *, version: int, watermark: str, created_at: str
+    ) -> Snapshot:
+        """Fold changes into a new snapshot; untouched types share this snapshot's arrays.
+
+        The last change for an id wins. Types with any removed or replaced row are rebuilt from
+        this snapshot's in-memory arrays (no re-read of the table).
+        """
+        if version <= self.version and self.tables:
+            raise InvalidInput(f"snapshot version must increase (have {self.version})")
+        adds: dict[str, AddIndicator] = {}
+        dropped: set[str] = set()
+        for change in changes:
+            self._check_change(change)
+            dropped.add(change.id)
+            if isinstance(change, AddIndicator):
+                adds[change.id] = change
+            else:
+                adds.pop(change.id, None)
+        dropped_ids = np.array(sorted(dropped), dtype=f"S{self.id_width}")
+        adds_by_type: dict[str, list[AddIndicator]] = {}
+        for add in adds.values():
+            adds_by_type.setdefault(add.hash_type, []).append(add)
+        tables: dict[str, TypeTable] = {}
+        for name in sorted(set(self.tables) | set(adds_by_type)):
+            tables[name] = self._fold_type(name, dropped_ids, adds_by_type.get(name, []))
+        tables = {name: table for name, table in tables.items() if table.size}
+        return Snapshot(
+            version,
+            watermark,
+            created_at,
+            tables,
+            id_width=self.id_width,
+            databases=self.databases,
+            media_types=self.media_types,
+            specs=self.specs,
+        )
+
+    def _check_change(self, change: Change) -> None:
+        if not change.id.isascii() or not 0 < len(change.id) <= self.id_width:
+            raise InvalidInput(f"indicator id must be 1..{self.id_width} ASCII characters")
+        if isinstance(change, RemoveIndicator):
+            return
+        spec = self.specs.get(change.hash_type)
+        if spec is None:
+            raise InvalidInput(f"unknown hash type {change.hash_type!r}")
+        if len(change.value) != spec.bits // 8:
+            raise InvalidInput(f"a {spec.name} value must be {spec.bits // 8} bytes")
+        if change.database not in self.databases:
+            raise InvalidInput(f"unknown database {change.database!r}")
+        if change.media_type not in self.media_types:
+            raise InvalidInput(f"unknown media type {change.media_type!r}")
+
+    def _fold_type(
+        self, name: str, dropped_ids: npt.NDArray[np.bytes_], adds: list[AddIndicator]
+    ) -> TypeTable:
+        spec = self.specs[name]
+        old = self.tables.get(name)
+        if old is not None:
+            gone = np.isin(old.ids, dropped_ids) if dropped_ids.size else None
+            if gone is not None and not gone.any() and not adds:
+                return old  # nothing changed: share the arrays
+            keep = np.flatnonzero(~gone) if gone is not None else np.arange(old.size)
+            codes = [old.codes[keep]]
+            ids = [old.ids[keep]]
+            database = [old.database[keep]]
+            media = [old.media_type[keep]]
+        else:
+            codes, ids, database, media = [], [], [], []
+        if adds:
+            codes.append(encode_values(spec, [a.value for a in adds]))
+            ids.append(np.array([a.id for a in adds], dtype=f"S{self.id_width}"))
+            database.append(np.array([self.databases.index(a.database) for a in adds], np.uint8))
+            media.append(np.array([self.media_types.index(a.media_type) for a in adds], np.uint8))
+        if not codes:
+            words = -(-spec.bits // 64)
+            codes, ids = [np.empty((0, words), np.uint64)], [np.empty(0, f"S{self.id_width}")]
+            database, media = [np.empty(0, np.uint8)], [np.empty(0, np.uint8)]
+        return TypeTable.build(
+            spec,
+            np.ascontiguousarray(np.concatenate(codes)),
+            np.concatenate(ids),
+            np.concatenate(database),
+            np.concatenate(media),
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Rows per hash type and database."""
+        return {
+            name: {
+                db: int(n)
+                for db, n in zip(
+                    self.databases,
+                    np.bincount(table.database, minlength=len(self.databases)),
+                    strict=True,
+                )
+                if n
+            }
+            for name, table in sorted(self.tables.items())
+        }
+
+    def search(
+        self,
+        hash_type: str,
+        values: Sequence[bytes] | npt.NDArray[np.uint8],
+        radius: int | Sequence[int] = 0,
+        *,
+        max_matches: int = 1000,
+    ) -> list[MatchResult]:
+        """Match raw digests of one type; an absent type matches nothing."""
+        spec = self.specs.get(hash_type)
+        if spec is None:
+            raise InvalidInput(f"unknown hash type {hash_type!r}")
+        queries = encode_values(spec, values)
+        table = self.tables.get(hash_type)
+        if table is None:
+            empty = TypeTable.build(
+                spec,
+                np.empty((0, queries.shape[1]), np.uint64),
+                np.empty(0, f"S{self.id_width}"),
+                np.empty(0, np.uint8),
+                np.empty(0, np.uint8),
+            )
+            return empty.search(queries, radius, max_matches=max_matches)
+        return table.search(queries, radius, max_matches=max_matches)
+
+    def ids_of(self, hash_type: str, rows: npt.NDArray[np.int64]) -> list[str]:
+        return [i.decode("ascii") for i in self.tables[hash_type].ids[rows]]
+
+    # -- serialisation -------------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "snapshot_version": self.version,
+            "watermark": self.watermark,
+            "created_at": self.created_at,
+            "id_width": self.id_width,
+            "databases": list(self.databases),
+            "media_types": list(self.media_types),
+            "counts": self.counts(),
+            "types": {
+                name: {
+                    "bits": t.spec.bits,
+                    "kind": t.spec.kind,
+                    "rows": t.size,
+                    **(
+                        {"chunk_widths": list(t.index.widths)}
+                        if isinstance(t.index, HammingIndex)
+                        else {}
+                    ),
+                }
+                for name, t in sorted(self.tables.items())
+            },
+        }
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {}
+        for name, t in sorted(self.tables.items()):
+            arrays[f"{name}/codes"] = t.codes
+            arrays[f"{name}/ids"] = t.ids
+            arrays[f"{name}/database"] = t.database
+            arrays[f"{name}/media_type"] = t.media_type
+            if isinstance(t.index, HammingIndex):
+                arrays[f"{name}/chunk_offsets"] = t.index.tables.offsets
+                arrays[f"{name}/chunk_rows"] = t.index.tables.rows
+        return arrays
+
+    def to_bytes(self) -> bytes:
+        """Serialise to the single-file format described in the module docstring."""
+        arrays = self._arrays()
+        directory: dict[str, dict[str, Any]] = {}
+        offset = 0
+        for name, array in arrays.items():
+            directory[name] = {
+                "dtype": array.dtype.str,
+                "shape": list(array.shape),
+                "offset": offset,
+            }
+            offset = _aligned(offset + array.nbytes)
+        header = dict(self.metadata(), arrays=directory)
+        header_bytes = json.dumps(header, sort_keys=True).encode()
+        data_start = _aligned(_PREAMBLE.size + len(header_bytes))
+        out = bytearray(data_start + offset)
+        out[: _PREAMBLE.size] = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_bytes))
+        out[_PREAMBLE.size : _PREAMBLE.size + len(header_bytes)] = header_bytes
+        for name, array in arrays.items():
+            start = data_start + directory[name]["offset"]
+            out[start : start + array.nbytes] = np.ascontiguousarray(array).tobytes()
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, buffer: bytes | bytearray | memoryview | mmap.mmap) -> Snapshot:
+        """Load without copying the arrays (they are read-only views of ``buffer``)."""
+        if len(buffer) < _PREAMBLE.size:
+            raise InvalidInput("not a hashmatch snapshot: too short")
+        magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
+        if magic != MAGIC:
+            raise InvalidInput("not a hashmatch snapshot: bad magic")
+        if fmt != FORMAT_VERSION:
+            raise InvalidInput(f"unsupported snapshot format version {fmt}")
+        header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
+        data_start = _aligned(_PREAMBLE.size + header_len)
+
+        def array(name: str) -> np.ndarray:
+            entry = header["arrays"][name]
+            dtype = np.dtype(entry["dtype"])
+            count = int(np.prod(entry["shape"])) if entry["shape"] else 1
+            flat = np.frombuffer(
+                buffer, dtype=dtype, count=count, offset=data_start + entry["offset"]
+            )
+            return flat.reshape(entry["shape"])
+
+        specs = dict(DEFAULT_SPECS)
+        tables: dict[str, TypeTable] = {}
+        for name, info in header["types"].items():
+            spec = HashTypeSpec(name, int(info["bits"]), info["kind"])
+            specs[name] = spec
+            codes = array(f"{name}/codes")
+            index: HammingIndex | ExactIndex
+            if spec.kind == "hamming":
+                chunk_tables = ChunkTables(
+                    widths=tuple(info["chunk_widths"]),
+                    offsets=_u32(array(f"{name}/chunk_offsets")),
+                    rows=_u32(array(f"{name}/chunk_rows")),
+                )
+                index = HammingIndex(codes, spec.bits, tables=chunk_tables)
+            else:
+                index = ExactIndex(codes, spec.bits)
+            tables[name] = TypeTable(
+                spec,
+                index,
+                array(f"{name}/ids"),
+                array(f"{name}/database"),
+                array(f"{name}/media_type"),
+            )
+        return cls(
+            int(header["snapshot_version"]),
+            header["watermark"],
+            header["created_at"],
+            tables,
+            id_width=int(header["id_width"]),
+            databases=tuple(header["databases"]),
+            media_types=tuple(header["media_types"]),
+            specs=specs,
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path) -> Snapshot:
+        """Memory-map a snapshot file: pages are read on first touch."""
+        with path.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls.from_bytes(mapped)
+
+
+def _aligned(offset: int) -> int:
+    return -(-offset // ALIGN) * ALIGN
+
+
+def _u32(array: np.ndarray) -> U32:
+    return array.astype(np.uint32, copy=False)
