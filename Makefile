@@ -1,0 +1,88 @@
+# hashmatch - every target bootstraps what it needs from the project's own files.
+# Needs only Python 3.11 on the machine. Versions: constraints.txt (app), infra/tools/*.txt (tools).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PYTEST := $(BIN)/pytest
+PYTEST_ARGS ?=
+
+.PHONY: help run test lint format template-check build bench \
+	test-unit test-integration test-e2e test-template lock clean venv tools
+
+help:
+	@echo "make run    - the whole service locally on embedded moto (http://127.0.0.1:3000)"
+	@echo "make test   - lint, template checks and every test suite"
+	@echo "make lint   - ruff (lint + format check) and mypy"
+	@echo "make build  - sam build (no Docker) and the Lambda size check"
+	@echo "make bench  - the benchmarks in bench/ (ratios against references)"
+
+# --- environments -------------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[client,local,dev]"
+	touch $@
+
+$(TOOLS)/sam/.installed: infra/tools/sam-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install --quiet -r infra/tools/sam-requirements.txt
+	touch $@
+
+$(TOOLS)/checkov/.installed: infra/tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --quiet -r infra/tools/checkov-requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
+
+# --- everyday targets ---------------------------------------------------------------------
+run: venv
+	$(BIN)/hashmatch serve --demo
+
+test: lint template-check
+	$(PYTEST) $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+test-integration: venv
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+test-e2e: venv
+	$(PYTEST) tests/e2e $(PYTEST_ARGS)
+
+test-template: venv template-check
+	$(PYTEST) tests/template $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/common/python functions tests bench
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+template-check: tools
+	AWS_DEFAULT_REGION=eu-central-1 $(SAM) validate --lint --template template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file template.yaml
+
+build: venv tools
+	UV="$(abspath $(BIN)/uv)" $(SAM) build --template template.yaml
+	$(BIN)/python infra/check_lambda_sizes.py .aws-sam/build
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+lock: venv
+	$(BIN)/pip freeze --exclude-editable | grep -v '^hashmatch' > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""API clients, roles and who may call which route."""

@@ -1,0 +1,122 @@
+"""API clients and the principal the authorizer hands to handlers."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+KEY_PREFIX = "hm_"
+# 32 random bytes, URL-safe: the key is a bearer secret, shown once and stored only as a digest.
+_KEY_BYTES = 32
+
+ClientId = Annotated[str, StringConstraints(pattern=r"^cl_[0-9a-f]{24}$")]
+OwnerName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class Role(StrEnum):
+    PROVIDER = "provider"
+    CURATOR = "curator"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+class ClientStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class ApiClient(BaseModel):
+    """A client record. ``key_digest`` is the SHA-256 of the key; the key itself is never stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    key_digest: str
+    role: Role
+    owner: OwnerName
+    databases: tuple[str, ...] = ()
+    hash_types: tuple[str, ...] = ()
+    purpose: str = Field(min_length=1, max_length=500)
+    legal_basis: str = Field(min_length=1, max_length=200)
+    created_at: datetime
+    expires_at: datetime
+    status: ClientStatus = ClientStatus.ACTIVE
+    revoked_at: datetime | None = None
+
+    def is_usable_at(self, now: datetime) -> bool:
+        return self.status is ClientStatus.ACTIVE and now < self.expires_at
+
+    @property
+    def usage_key(self) -> str:
+        return usage_key_of(self.client_id)
+
+
+class Principal(BaseModel):
+    """Who is calling, as the authorizer resolved it; handlers get it from the request context."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    role: Role
+    owner: str
+    databases: tuple[str, ...] = ()
+    hash_types: tuple[str, ...] = ()
+
+    def to_context(self) -> dict[str, str]:
+        """API Gateway authorizer context values must be strings, numbers or booleans."""
+        return {
+            "client_id": self.client_id,
+            "role": self.role.value,
+            "owner": self.owner,
+            "databases": ",".join(self.databases),
+            "hash_types": ",".join(self.hash_types),
+        }
+
+    @classmethod
+    def from_context(cls, context: dict[str, object]) -> Principal:
+        def split(name: str) -> tuple[str, ...]:
+            raw = str(context.get(name) or "")
+            return tuple(part for part in raw.split(",") if part)
+
+        return cls(
+            client_id=str(context["client_id"]),
+            role=Role(str(context["role"])),
+            owner=str(context["owner"]),
+            databases=split("databases"),
+            hash_types=split("hash_types"),
+        )
+
+    @classmethod
+    def of(cls, client: ApiClient) -> Principal:
+        return cls(
+            client_id=client.client_id,
+            role=client.role,
+            owner=client.owner,
+            databases=client.databases,
+            hash_types=client.hash_types,
+        )
+
+
+def new_client_id() -> str:
+    return "cl_" + secrets.token_hex(12)
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(_KEY_BYTES)
+
+
+def digest_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def usage_key_of(client_id: str) -> str:
+    """The API Gateway API key value that meters a client in its role's usage plan.
+
+    Derived from the client id, not a secret: API Gateway only counts requests against it.
+    """
+    return f"usage-{client_id}"

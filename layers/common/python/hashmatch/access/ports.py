@@ -1,0 +1,21 @@
+"""Ports of the access concern."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hashmatch.access.model import ApiClient
+
+
+class ClientStore(Protocol):
+    def put_new(self, client: ApiClient) -> None:
+        """Store a new client; raises Conflict if its id or key digest exists."""
+
+    def get_by_key_digest(self, key_digest: str) -> ApiClient | None: ...
+
+    def get(self, client_id: str) -> ApiClient | None: ...
+
+    def list_all(self) -> list[ApiClient]: ...
+
+    def replace(self, client: ApiClient) -> None:
+        """Overwrite an existing client record (status changes)."""

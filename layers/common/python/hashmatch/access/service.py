@@ -1,0 +1,100 @@
+"""Creating, listing, revoking and authenticating API clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hashmatch.access.model import (
+    ApiClient,
+    ClientStatus,
+    Principal,
+    Role,
+    digest_key,
+    new_api_key,
+    new_client_id,
+)
+from hashmatch.access.ports import ClientStore
+from hashmatch.clock import Clock
+from hashmatch.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+
+BEARER_PREFIX = "bearer "
+MAX_VALIDITY = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A created client and its key: the only moment the key exists outside the caller's hands."""
+
+    client: ApiClient
+    api_key: str
+
+
+class ClientService:
+    def __init__(self, store: ClientStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def create(
+        self,
+        *,
+        role: Role,
+        owner: str,
+        purpose: str,
+        legal_basis: str,
+        valid_for: timedelta,
+        databases: tuple[str, ...] = (),
+        hash_types: tuple[str, ...] = (),
+    ) -> NewClient:
+        if not timedelta(0) < valid_for <= MAX_VALIDITY:
+            raise InvalidInput(f"validity must be between 1 second and {MAX_VALIDITY.days} days")
+        api_key = new_api_key()
+        now = self._clock.now()
+        client = ApiClient(
+            client_id=new_client_id(),
+            key_digest=digest_key(api_key),
+            role=role,
+            owner=owner,
+            databases=databases,
+            hash_types=hash_types,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            created_at=now,
+            expires_at=now + valid_for,
+        )
+        self._store.put_new(client)
+        return NewClient(client=client, api_key=api_key)
+
+    def list_all(self) -> list[ApiClient]:
+        return sorted(self._store.list_all(), key=lambda c: (c.created_at, c.client_id))
+
+    def revoke(self, client_id: str) -> ApiClient:
+        client = self._store.get(client_id)
+        if client is None:
+            raise NotFound(f"no client {client_id}")
+        if client.status is ClientStatus.REVOKED:
+            return client
+        revoked = client.model_copy(
+            update={"status": ClientStatus.REVOKED, "revoked_at": self._clock.now()}
+        )
+        self._store.replace(revoked)
+        return revoked
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The principal behind an ``Authorization: Bearer <key>`` header.
+
+        Unauthorized (401): no key or an unknown key. Forbidden (403): a known client that is
+        revoked or expired.
+        """
+        if not authorization or not authorization.lower().startswith(BEARER_PREFIX):
+            raise Unauthorized("expected 'Authorization: Bearer <api key>'")
+        api_key = authorization[len(BEARER_PREFIX) :].strip()
+        client = self._store.get_by_key_digest(digest_key(api_key)) if api_key else None
+        if client is None:
+            raise Unauthorized("unknown api key")
+        if not client.is_usable_at(self._clock.now()):
+            raise Forbidden(f"client {client.client_id} is {self._state(client)}")
+        return Principal.of(client)
+
+    def _state(self, client: ApiClient) -> str:
+        return "revoked" if client.status is ClientStatus.REVOKED else "expired"

@@ -1,0 +1,95 @@
+"""RFC 9457 problem details: the body of every error the API returns."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel, Field
+
+from hashmatch.errors import (
+    Conflict,
+    DependencyUnavailable,
+    Forbidden,
+    HashmatchError,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:hashmatch:problem:"
+
+# Status per error class: the one place domain errors meet HTTP. Most specific class first.
+_STATUS_BY_ERROR: tuple[tuple[type[HashmatchError], HTTPStatus], ...] = (
+    (InvalidInput, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (Conflict, HTTPStatus.CONFLICT),
+    (Unauthorized, HTTPStatus.UNAUTHORIZED),
+    (Forbidden, HTTPStatus.FORBIDDEN),
+    (DependencyUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+
+
+class ProblemItem(BaseModel):
+    """One specific fault, e.g. one bad item of a batch."""
+
+    loc: list[str | int] = Field(default_factory=list, description="Where: field path or index")
+    msg: str = Field(description="What is wrong")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(description="A URI naming the kind of problem (urn:hashmatch:problem:...)")
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemItem] = Field(default_factory=list)
+
+
+def status_of(error: HashmatchError) -> HTTPStatus:
+    for error_class, status in _STATUS_BY_ERROR:
+        if isinstance(error, error_class):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def problem_response(
+    status: HTTPStatus,
+    *,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    problem = Problem(
+        type=PROBLEM_TYPE_PREFIX + code,
+        title=title,
+        status=int(status),
+        detail=detail,
+        errors=[ProblemItem.model_validate(item) for item in errors or []],
+    )
+    return Response(
+        status_code=int(status),
+        content_type=PROBLEM_CONTENT_TYPE,
+        body=json.dumps(problem.model_dump(mode="json")),
+        headers=headers or {},
+    )
+
+
+def error_response(error: HashmatchError) -> Response[str]:
+    headers = {}
+    if isinstance(error, DependencyUnavailable):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return problem_response(
+        status_of(error),
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        headers=headers,
+    )

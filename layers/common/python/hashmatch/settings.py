@@ -1,0 +1,55 @@
+"""Typed settings, read lazily from the environment and cached.
+
+Each concern has its own small model, so a function reads only what it uses and a missing
+variable fails loudly at first use (there are no silent defaults for table or queue names).
+Tests clear the cache with ``clear_settings_cache()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or malformed: a deployment fault, never a client's."""
+
+
+class _EnvSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+
+class ClientsSettings(_EnvSettings):
+    clients_table: str
+    # Seconds API Gateway may cache an authorizer answer; echoed for documentation only.
+    usage_plan_ids: str = ""
+
+
+class LoggingSettings(_EnvSettings):
+    stage: str = "local"
+
+
+@cache
+def _load(model: type[BaseModel]) -> BaseModel:
+    values = {name: os.environ.get(name.upper()) for name in model.model_fields}
+    try:
+        return model.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as error:
+        missing = [".".join(str(p) for p in e["loc"]).upper() for e in error.errors()]
+        raise SettingsError(f"missing or invalid environment settings: {missing}") from error
+
+
+def load_settings(model: type[SettingsModel]) -> SettingsModel:
+    """The settings of ``model`` from the environment (field ``clients_table`` <- CLIENTS_TABLE)."""
+    loaded = _load(model)
+    assert isinstance(loaded, model)
+    return loaded
+
+
+def clear_settings_cache() -> None:
+    _load.cache_clear()
