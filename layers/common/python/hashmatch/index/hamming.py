@@ -39,6 +39,8 @@ from hashmatch.index.bits import (
 
 I64 = npt.NDArray[np.int64]
 
+# Chunk tables hold 2**width offsets: wider chunks would not fit in memory.
+MAX_CHUNK_BITS = 24
 # A probe of one chunk may enumerate at most this many neighbour values (C(22,3) + ... = 1,794).
 MAX_PROBES_PER_CHUNK = 2_000
 # Relative cost of verifying one candidate versus probing one bucket (measured: about equal).
@@ -150,6 +152,8 @@ class HammingIndex:
         self.scan_share = scan_share
         if tables is None:
             count = chunks or default_chunk_count(bits, self.size)
+            if not 1 <= count <= bits or -(-bits // count) > MAX_CHUNK_BITS:
+                raise InvalidInput(f"{count} chunks of a {bits}-bit hash are out of range")
             tables = build_chunk_tables(self.codes, split_widths(bits, count))
         elif tables.rows.shape[0] != self.size * len(tables.widths):
             raise InvalidInput("chunk tables do not match the codes")
@@ -230,10 +234,9 @@ class HammingIndex:
         q = as_words(queries, self.bits)
         if max_matches < 1:
             raise InvalidInput("max_matches must be at least 1")
-        if isinstance(radius, int | np.integer) and not isinstance(radius, bool):
-            self._check_radius(radius)
-            return self._search_radius(q, int(radius), max_matches)
-        radii = list(radius)  # type: ignore[arg-type]
+        if not isinstance(radius, list | tuple | np.ndarray):
+            return self._search_radius(q, self._check_radius(radius), max_matches)
+        radii = list(radius)
         if len(radii) != q.shape[0]:
             raise InvalidInput("radius must be one value or one per query")
         for r in radii:
@@ -245,11 +248,12 @@ class HammingIndex:
                 results[i] = res
         return [r for r in results if r is not None]
 
-    def _check_radius(self, radius: object) -> None:
+    def _check_radius(self, radius: object) -> int:
         if isinstance(radius, bool) or not isinstance(radius, int | np.integer):
             raise InvalidInput(f"radius must be an integer, got {radius!r}")
         if not 0 <= int(radius) <= self.bits:
             raise InvalidInput(f"radius must be between 0 and {self.bits}, got {radius}")
+        return int(radius)
 
     def _search_radius(self, q: U64, radius: int, max_matches: int) -> list[MatchResult]:
         count = q.shape[0]

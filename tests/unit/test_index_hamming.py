@@ -1,0 +1,232 @@
+"""The MIH Hamming index against a brute-force oracle: exact recall, nothing beyond the radius."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hashmatch.errors import InvalidInput
+from hashmatch.index import HammingIndex, brute_force
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+PDQ_BITS = 256
+PHASH_BITS = 64
+
+
+def random_codes(rng: np.random.Generator, size: int, bits: int) -> np.ndarray:
+    return rng.integers(0, 2**64 - 1, size=(size, bits // 64), dtype=np.uint64, endpoint=True)
+
+
+def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``code`` at exactly Hamming distance ``count``."""
+    out = code.copy()
+    for bit in rng.choice(code.shape[0] * 64, size=count, replace=False):
+        out[bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+    return out
+
+
+def planted(rng: np.random.Generator, size: int, bits: int, radius: int) -> tuple:
+    """Uniform codes plus, for each query, one neighbour at every distance 0..radius+2."""
+    codes = random_codes(rng, size, bits)
+    queries = random_codes(rng, 8, bits)
+    extra = [flip_bits(q, d, rng) for q in queries for d in range(radius + 3)]
+    return np.concatenate([codes, np.array(extra)]), queries
+
+
+def clustered(rng: np.random.Generator, size: int, bits: int, radius: int) -> tuple:
+    """A few huge near-duplicate clusters (viral images) plus uniform background."""
+    centres = random_codes(rng, 4, bits)
+    members = [
+        flip_bits(centres[i % 4], int(rng.integers(0, radius + 3)), rng) for i in range(size)
+    ]
+    background = random_codes(rng, size, bits)
+    queries = np.concatenate([centres, [flip_bits(centres[0], 3, rng)], random_codes(rng, 3, bits)])
+    return np.concatenate([np.array(members), background]), queries
+
+
+def assert_matches_oracle(index: HammingIndex, queries: np.ndarray, radius: int) -> None:
+    results = index.search_batch(queries, radius, max_matches=10**9)
+    for query, result in zip(queries, results, strict=True):
+        rows, distances = brute_force(index.codes, query, radius)
+        np.testing.assert_array_equal(result.rows, rows)
+        np.testing.assert_array_equal(result.distances, distances)
+        assert not result.truncated
+
+
+@pytest.mark.parametrize(("bits", "radius"), [(PDQ_BITS, 31), (PHASH_BITS, 8), (PHASH_BITS, 10)])
+def test_planted_neighbours_at_every_distance_are_found_exactly(bits: int, radius: int) -> None:
+    # Given uniform hashes with a neighbour of each query at every distance 0..radius+2
+    codes, queries = planted(np.random.default_rng(bits + radius), 20_000, bits, radius)
+    index = HammingIndex(codes, bits)
+    # When searching within the radius, Then the result equals the brute-force oracle
+    assert_matches_oracle(index, queries, radius)
+
+
+def test_found_distances_cover_zero_to_radius_and_stop_there() -> None:
+    # Given a query with one planted neighbour at each distance 0..33
+    codes, queries = planted(np.random.default_rng(7), 5_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS)
+    # When searching at radius 31
+    result = index.search(queries[0], 31)
+    # Then every distance 0..31 is present and nothing beyond
+    assert set(range(32)) <= set(result.distances.tolist())
+    assert result.distances.max() == 31
+
+
+@pytest.mark.parametrize("bits", [PDQ_BITS, PHASH_BITS])
+def test_clustered_data_is_matched_exactly(bits: int) -> None:
+    # Given hashes concentrated in a few near-duplicate clusters
+    radius = 31 if bits == PDQ_BITS else 8
+    codes, queries = clustered(np.random.default_rng(3), 6_000, bits, radius)
+    index = HammingIndex(codes, bits)
+    # When queries land in the clusters, Then results still equal the oracle
+    assert_matches_oracle(index, queries, radius)
+
+
+def test_single_and_batch_searches_agree() -> None:
+    # Given an index and several queries
+    codes, queries = planted(np.random.default_rng(11), 10_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS)
+    # When searched one by one and as a batch
+    batch = index.search_batch(queries, 31)
+    single = [index.search(q, 31) for q in queries]
+    # Then the answers are identical
+    for one, many in zip(single, batch, strict=True):
+        np.testing.assert_array_equal(one.rows, many.rows)
+
+
+def test_per_query_radii_are_each_honoured() -> None:
+    # Given queries with planted neighbours
+    codes, queries = planted(np.random.default_rng(5), 5_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS)
+    radii = [0, 5, 31, 40, 12, 31, 2, 20]
+    # When each query has its own radius
+    results = index.search_batch(queries, radii)
+    # Then each result equals the oracle at that query's radius
+    for query, radius, result in zip(queries, radii, results, strict=True):
+        np.testing.assert_array_equal(result.rows, brute_force(index.codes, query, radius)[0])
+
+
+@pytest.mark.parametrize("radius", [40, 64, 128])
+def test_radius_beyond_the_chunking_falls_back_to_an_exact_scan(radius: int) -> None:
+    # Given an index whose chunking cannot cover these radii by probing
+    codes, queries = planted(np.random.default_rng(radius), 3_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS)
+    # When searching at the large radius, Then the answer is still the oracle's
+    assert_matches_oracle(index, queries[:3], radius)
+
+
+def test_explicit_chunking_is_exact() -> None:
+    # Given an index with 20-bit chunks (13 of them)
+    codes, queries = planted(np.random.default_rng(13), 5_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS, chunks=13)
+    # Then results equal the oracle
+    assert index.widths == (20,) * 9 + (19,) * 4
+    assert_matches_oracle(index, queries, 31)
+
+
+def test_truncation_keeps_the_nearest_by_distance_then_row() -> None:
+    # Given a query with 34 neighbours within the radius, including duplicates of one hash
+    rng = np.random.default_rng(17)
+    codes, queries = planted(rng, 2_000, PDQ_BITS, 31)
+    codes = np.concatenate([codes, np.repeat(queries[:1], 3, axis=0)])
+    index = HammingIndex(codes, PDQ_BITS)
+    rows, distances = brute_force(index.codes, queries[0], 31)
+    # When at most 5 matches are allowed
+    result = index.search(queries[0], 31, max_matches=5)
+    # Then the 5 nearest are returned in (distance, row) order and flagged truncated
+    assert result.truncated
+    np.testing.assert_array_equal(result.rows, rows[:5])
+    np.testing.assert_array_equal(result.distances, distances[:5])
+
+
+def test_truncation_in_a_huge_cluster_uses_the_same_order() -> None:
+    # Given a cluster holding most rows, so the query is answered by a scan
+    codes, queries = clustered(np.random.default_rng(19), 4_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS)
+    rows, _ = brute_force(index.codes, queries[0], 31)
+    # When the match count is capped
+    result = index.search(queries[0], 31, max_matches=10)
+    # Then the nearest 10 by (distance, row) are returned, flagged truncated
+    assert rows.shape[0] > 10
+    assert result.truncated
+    np.testing.assert_array_equal(result.rows, rows[:10])
+
+
+def test_exactly_max_matches_is_not_truncated() -> None:
+    codes, queries = planted(np.random.default_rng(23), 1_000, PHASH_BITS, 8)
+    index = HammingIndex(codes, PHASH_BITS)
+    count = len(brute_force(index.codes, queries[0], 8)[0])
+    result = index.search(queries[0], 8, max_matches=count)
+    assert len(result) == count
+    assert not result.truncated
+
+
+def test_empty_index_matches_nothing() -> None:
+    index = HammingIndex(np.empty((0, 4), dtype=np.uint64), PDQ_BITS)
+    result = index.search(np.zeros(4, dtype=np.uint64), 31)
+    assert len(result) == 0
+    assert not result.truncated
+
+
+def test_bytes_and_words_queries_are_equivalent() -> None:
+    codes, queries = planted(np.random.default_rng(29), 1_000, PDQ_BITS, 31)
+    index = HammingIndex(codes.view(np.uint8).reshape(-1, 32), PDQ_BITS)
+    as_bytes = index.search(queries[0].tobytes(), 31)
+    as_words = index.search(queries[0], 31)
+    np.testing.assert_array_equal(as_bytes.rows, as_words.rows)
+
+
+@pytest.mark.parametrize("radius", [-1, 257, 3.0, True, "31"])
+def test_bad_radius_is_rejected(radius: object) -> None:
+    index = HammingIndex(random_codes(np.random.default_rng(0), 100, PDQ_BITS), PDQ_BITS)
+    with pytest.raises(InvalidInput):
+        index.search(np.zeros(4, dtype=np.uint64), radius)  # type: ignore[arg-type]
+
+
+def test_wrong_width_query_is_rejected() -> None:
+    index = HammingIndex(random_codes(np.random.default_rng(0), 100, PDQ_BITS), PDQ_BITS)
+    with pytest.raises(InvalidInput):
+        index.search(b"\x00" * 8, 31)
+
+
+def test_bad_max_matches_is_rejected() -> None:
+    index = HammingIndex(random_codes(np.random.default_rng(0), 100, PHASH_BITS), PHASH_BITS)
+    with pytest.raises(InvalidInput):
+        index.search(np.zeros(1, dtype=np.uint64), 8, max_matches=0)
+
+
+_SHARED: dict[int, HammingIndex] = {}
+
+
+def _shared_index(bits: int) -> tuple[HammingIndex, np.ndarray]:
+    """One clustered index per width, reused by the property tests (building is the slow part)."""
+    if bits not in _SHARED:
+        rng = np.random.default_rng(bits)
+        codes, _ = clustered(rng, 3_000, bits, 31 if bits == PDQ_BITS else 10)
+        _SHARED[bits] = HammingIndex(codes, bits)
+    index = _SHARED[bits]
+    return index, index.codes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.sampled_from([PDQ_BITS, PHASH_BITS]),
+    row=st.integers(min_value=0, max_value=5_999),
+    flips=st.integers(min_value=0, max_value=40),
+    radius_share=st.floats(min_value=0.0, max_value=1.0),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_property_any_query_and_radius_equals_the_oracle(
+    bits: int, row: int, flips: int, radius_share: float, seed: int
+) -> None:
+    # Given a stored hash perturbed by some bits, and a radius within the type's range
+    index, codes = _shared_index(bits)
+    rng = np.random.default_rng(seed)
+    query = flip_bits(codes[row], min(flips, bits), rng)
+    radius = round(radius_share * (33 if bits == PDQ_BITS else 12))
+    # When searched, Then the answer is exactly the oracle's
+    result = index.search(query, radius, max_matches=10**9)
+    rows, distances = brute_force(codes, query, radius)
+    np.testing.assert_array_equal(result.rows, rows)
+    np.testing.assert_array_equal(result.distances, distances)

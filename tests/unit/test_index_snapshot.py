@@ -1,0 +1,245 @@
+"""Snapshots: round trip through bytes and files, metadata, and incremental apply()."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hashmatch.errors import InvalidInput
+from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, brute_force
+
+PDQ_RADIUS = 31
+
+
+def pdq_values(rng: np.random.Generator, count: int) -> list[bytes]:
+    return [bytes(v) for v in rng.integers(0, 256, size=(count, 32), dtype=np.uint8)]
+
+
+def near(value: bytes, flips: int, rng: np.random.Generator) -> bytes:
+    bits = np.unpackbits(np.frombuffer(value, dtype=np.uint8))
+    bits[rng.choice(256, size=flips, replace=False)] ^= 1
+    return np.packbits(bits).tobytes()
+
+
+def make_snapshot(rng: np.random.Generator, count: int = 3_000) -> Snapshot:
+    records = [
+        AddIndicator("pdq", v, f"P{i:025d}", ("known", "new")[i % 2], "image")
+        for i, v in enumerate(pdq_values(rng, count))
+    ]
+    records += [
+        AddIndicator("phash", bytes(v), f"H{i:025d}", "solicitation", "video")
+        for i, v in enumerate(rng.integers(0, 256, size=(500, 8), dtype=np.uint8))
+    ]
+    records += [
+        AddIndicator(
+            "md5",
+            hashlib.md5(str(i).encode(), usedforsecurity=False).digest(),
+            f"M{i:025d}",
+            "known",
+            "image",
+        )
+        for i in range(300)
+    ]
+    return Snapshot.build(records, version=1, watermark="2026-01-01T00:00:00Z#1", created_at="t1")
+
+
+def same_answers(left: Snapshot, right: Snapshot, rng: np.random.Generator) -> None:
+    for hash_type, radius in (("pdq", PDQ_RADIUS), ("phash", 10), ("md5", 0)):
+        stored = left.tables[hash_type]
+        picks = rng.choice(stored.size, size=20)
+        raw = stored.codes[picks]
+        if hash_type == "md5":
+            queries = [hashlib.md5(str(i).encode(), usedforsecurity=False).digest() for i in picks]
+        else:
+            queries = [bytes(row.tobytes()) for row in raw]
+        for a, b in zip(
+            left.search(hash_type, queries, radius),
+            right.search(hash_type, queries, radius),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a.rows, b.rows)
+            np.testing.assert_array_equal(a.distances, b.distances)
+            assert left.ids_of(hash_type, a.rows) == right.ids_of(hash_type, b.rows)
+
+
+def test_round_trip_through_bytes_answers_identically() -> None:
+    # Given a snapshot with PDQ, pHash and md5 rows
+    rng = np.random.default_rng(1)
+    snapshot = make_snapshot(rng)
+    # When serialised and loaded back
+    loaded = Snapshot.from_bytes(snapshot.to_bytes())
+    # Then queries get identical rows, distances and ids
+    same_answers(snapshot, loaded, rng)
+
+
+def test_round_trip_keeps_metadata_and_counts() -> None:
+    snapshot = make_snapshot(np.random.default_rng(2))
+    loaded = Snapshot.from_bytes(snapshot.to_bytes())
+    assert (loaded.version, loaded.watermark, loaded.created_at) == (1, snapshot.watermark, "t1")
+    assert loaded.counts() == {
+        "md5": {"known": 300},
+        "pdq": {"known": 1500, "new": 1500},
+        "phash": {"solicitation": 500},
+    }
+
+
+def test_loading_from_a_file_memory_maps_it(tmp_path: Path) -> None:
+    # Given a snapshot saved to a file
+    rng = np.random.default_rng(3)
+    snapshot = make_snapshot(rng)
+    path = tmp_path / "snapshot.bin"
+    snapshot.save(path)
+    # When loaded, Then it answers like the original
+    same_answers(snapshot, Snapshot.load(path), rng)
+
+
+def test_loaded_arrays_are_views_not_copies() -> None:
+    snapshot = make_snapshot(np.random.default_rng(4))
+    loaded = Snapshot.from_bytes(snapshot.to_bytes())
+    assert not loaded.tables["pdq"].codes.flags.owndata
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [b"", b"NOTASNAP" + bytes(32), b"HMSNAP\x00\x00" + (99).to_bytes(4, "little") + bytes(12)],
+)
+def test_garbage_or_unknown_format_is_rejected(blob: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        Snapshot.from_bytes(blob)
+
+
+def test_apply_adds_rows_that_then_match() -> None:
+    # Given a snapshot and a new PDQ indicator near an unseen hash
+    rng = np.random.default_rng(5)
+    snapshot = make_snapshot(rng)
+    fresh = pdq_values(rng, 1)[0]
+    # When the addition is applied
+    updated = snapshot.apply(
+        [AddIndicator("pdq", fresh, "NEW1", "new", "image")],
+        version=2,
+        watermark="w2",
+        created_at="t2",
+    )
+    # Then a query 10 bits away finds it, and the old snapshot does not
+    (result,) = updated.search("pdq", [near(fresh, 10, rng)], PDQ_RADIUS)
+    assert updated.ids_of("pdq", result.rows) == ["NEW1"]
+    assert len(snapshot.search("pdq", [near(fresh, 10, rng)], PDQ_RADIUS)[0]) == 0
+    assert (updated.version, updated.watermark) == (2, "w2")
+
+
+def test_apply_removes_by_id_whatever_the_type() -> None:
+    # Given a snapshot with indicators of three types
+    rng = np.random.default_rng(6)
+    snapshot = make_snapshot(rng)
+    target = snapshot.tables["pdq"].codes[7].tobytes()
+    target_id = snapshot.ids_of("pdq", np.array([7]))[0]
+    md5 = hashlib.md5(b"5", usedforsecurity=False).digest()
+    # When one PDQ and one md5 indicator are removed by id
+    updated = snapshot.apply(
+        [RemoveIndicator(target_id), RemoveIndicator(f"M{5:025d}")],
+        version=2,
+        watermark="w2",
+        created_at="t2",
+    )
+    # Then neither matches any more and the counts drop by one each
+    assert target_id not in updated.ids_of("pdq", updated.search("pdq", [target], 0)[0].rows)
+    assert len(updated.search("md5", [md5])[0]) == 0
+    assert updated.counts()["pdq"] == {"known": 1500, "new": 1499}
+    assert updated.counts()["md5"] == {"known": 299}
+
+
+def test_apply_result_equals_the_oracle_over_the_remaining_rows() -> None:
+    # Given a snapshot, 100 removals and 100 additions (some near existing rows)
+    rng = np.random.default_rng(7)
+    snapshot = make_snapshot(rng)
+    table = snapshot.tables["pdq"]
+    removed = [RemoveIndicator(i) for i in snapshot.ids_of("pdq", np.arange(0, 1000, 10))]
+    added = [
+        AddIndicator("pdq", near(table.codes[i].tobytes(), i % 40, rng), f"A{i}", "new", "image")
+        for i in range(100)
+    ]
+    updated = snapshot.apply([*removed, *added], version=2, watermark="w2", created_at="t2")
+    # When searching around existing rows
+    queries = [near(table.codes[i].tobytes(), 5, rng) for i in range(0, 100, 7)]
+    results = updated.search("pdq", queries, PDQ_RADIUS)
+    # Then the answer equals brute force over the updated rows
+    new_table = updated.tables["pdq"]
+    for query, result in zip(queries, results, strict=True):
+        words = np.frombuffer(query, dtype=np.uint64)
+        np.testing.assert_array_equal(result.rows, brute_force(new_table.codes, words, 31)[0])
+    assert new_table.size == table.size - 100 + 100
+
+
+def test_last_change_for_an_id_wins() -> None:
+    rng = np.random.default_rng(8)
+    snapshot = make_snapshot(rng, count=100)
+    value = pdq_values(rng, 1)[0]
+    add = AddIndicator("pdq", value, "X1", "known", "image")
+    removed_then = snapshot.apply(
+        [add, RemoveIndicator("X1")], version=2, watermark="w", created_at="t"
+    )
+    added_then = snapshot.apply(
+        [RemoveIndicator("X1"), add], version=2, watermark="w", created_at="t"
+    )
+    assert len(removed_then.search("pdq", [value], 0)[0]) == 0
+    assert added_then.ids_of("pdq", added_then.search("pdq", [value], 0)[0].rows) == ["X1"]
+
+
+def test_re_adding_an_id_replaces_its_row() -> None:
+    rng = np.random.default_rng(9)
+    snapshot = make_snapshot(rng, count=100)
+    old_value = snapshot.tables["pdq"].codes[0].tobytes()
+    old_id = snapshot.ids_of("pdq", np.array([0]))[0]
+    new_value = pdq_values(rng, 1)[0]
+    updated = snapshot.apply(
+        [AddIndicator("pdq", new_value, old_id, "known", "image")],
+        version=2,
+        watermark="w",
+        created_at="t",
+    )
+    assert len(updated.search("pdq", [old_value], 0)[0]) == 0
+    assert updated.ids_of("pdq", updated.search("pdq", [new_value], 0)[0].rows) == [old_id]
+    assert updated.tables["pdq"].size == 100
+
+
+def test_untouched_types_share_their_arrays() -> None:
+    rng = np.random.default_rng(10)
+    snapshot = make_snapshot(rng, count=100)
+    updated = snapshot.apply(
+        [AddIndicator("pdq", pdq_values(rng, 1)[0], "Z", "new", "image")],
+        version=2,
+        watermark="w",
+        created_at="t",
+    )
+    assert updated.tables["phash"] is snapshot.tables["phash"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        AddIndicator("pdq", bytes(31), "A", "known", "image"),
+        AddIndicator("nope", bytes(32), "A", "known", "image"),
+        AddIndicator("pdq", bytes(32), "A", "unknown-db", "image"),
+        AddIndicator("pdq", bytes(32), "A", "known", "audio"),
+        AddIndicator("pdq", bytes(32), "X" * 27, "known", "image"),
+        RemoveIndicator(""),
+    ],
+)
+def test_bad_changes_are_rejected(change: AddIndicator | RemoveIndicator) -> None:
+    snapshot = make_snapshot(np.random.default_rng(11), count=10)
+    with pytest.raises(InvalidInput):
+        snapshot.apply([change], version=2, watermark="w", created_at="t")
+
+
+def test_version_must_increase() -> None:
+    snapshot = make_snapshot(np.random.default_rng(12), count=10)
+    with pytest.raises(InvalidInput):
+        snapshot.apply([], version=1, watermark="w", created_at="t")
+
+
+def test_bad_radius_through_the_snapshot_is_rejected() -> None:
+    snapshot = make_snapshot(np.random.default_rng(13), count=10)
+    with pytest.raises(InvalidInput):
+        snapshot.search("phash", [bytes(8)], 65)
