@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from hashmatch import bootstrap
 from hashmatch.access.model import usage_key_of
 from hashmatch.access.routes import policy_routes
@@ -23,7 +22,7 @@ from hashmatch.errors import Forbidden, Unauthorized
 from hashmatch.observability import logger
 
 
-class AuthorizerUnauthorized(Exception):  # noqa: N818 - API Gateway's contract names the message
+class AuthorizerUnauthorized(Exception):
     """Raised with the exact message 'Unauthorized': API Gateway then answers 401."""
 
     def __init__(self) -> None:

@@ -54,4 +54,3 @@ def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dic
         for name, resource in template["Resources"].items()
         if resource["Type"] == type_name
     }
-

@@ -74,7 +74,8 @@ def test_every_table_is_encrypted_with_our_key(cfn_template):
     assert tables
     for name, table in tables.items():
         sse = table["Properties"]["SSESpecification"]
-        assert sse["SSEEnabled"] is True and sse["SSEType"] == "KMS", name
+        assert sse["SSEEnabled"] is True, name
+        assert sse["SSEType"] == "KMS", name
         assert is_our_key(sse["KMSMasterKeyId"]), name
         assert table["Properties"]["PointInTimeRecoverySpecification"][
             "PointInTimeRecoveryEnabled"

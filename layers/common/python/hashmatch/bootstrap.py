@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from hashmatch.access.model import Role
 from hashmatch.access.service import ClientService
-from hashmatch.adapters.aws import dynamodb_client
+from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
+from hashmatch.adapters.aws import apigateway_client, dynamodb_client
 from hashmatch.adapters.dynamodb_clients import DynamoDBClientStore
 from hashmatch.clock import SystemClock
 from hashmatch.settings import ClientsSettings, load_settings
@@ -17,8 +19,20 @@ from hashmatch.settings import ClientsSettings, load_settings
 
 @cache
 def client_service() -> ClientService:
-    table = load_settings(ClientsSettings).clients_table
-    return ClientService(DynamoDBClientStore(dynamodb_client(), table), SystemClock())
+    settings = load_settings(ClientsSettings)
+    usage_plans = None
+    if settings.provider_usage_plan_id and settings.staff_usage_plan_id:
+        usage_plans = ApiGatewayUsagePlans(
+            apigateway_client(),
+            {
+                Role.PROVIDER: settings.provider_usage_plan_id,
+                Role.CURATOR: settings.staff_usage_plan_id,
+                Role.REVIEWER: settings.staff_usage_plan_id,
+                Role.AUDITOR: settings.staff_usage_plan_id,
+            },
+        )
+    store = DynamoDBClientStore(dynamodb_client(), settings.clients_table)
+    return ClientService(store, SystemClock(), usage_plans)
 
 
 def reset() -> None:

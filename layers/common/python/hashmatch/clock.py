@@ -6,7 +6,8 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-# Set only by the local stack (`POST /_local/clock`) to demonstrate retention; never in a deployment.
+# Set only by the local stack (`POST /_local/clock`) to demonstrate retention;
+# never in a deployment.
 CLOCK_OFFSET_VARIABLE = "HASHMATCH_CLOCK_OFFSET_SECONDS"
 
 

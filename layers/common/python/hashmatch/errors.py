@@ -76,7 +76,11 @@ class DependencyUnavailable(HashmatchError):
     title = "Service temporarily unavailable"
 
     def __init__(
-        self, detail: str, *, retry_after_seconds: int = 2, errors: list[dict[str, Any]] | None = None
+        self,
+        detail: str,
+        *,
+        retry_after_seconds: int = 2,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail, errors=errors)
         self.retry_after_seconds = retry_after_seconds

@@ -26,8 +26,10 @@ class _EnvSettings(BaseModel):
 
 class ClientsSettings(_EnvSettings):
     clients_table: str
-    # Seconds API Gateway may cache an authorizer answer; echoed for documentation only.
-    usage_plan_ids: str = ""
+    # Set for operator commands against a deployed stack (from its Outputs); the local stack and
+    # the functions have no usage plans to enrol keys in.
+    provider_usage_plan_id: str | None = None
+    staff_usage_plan_id: str | None = None
 
 
 class LoggingSettings(_EnvSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -78,7 +79,7 @@ class Principal(BaseModel):
         }
 
     @classmethod
-    def from_context(cls, context: dict[str, object]) -> Principal:
+    def from_context(cls, context: Mapping[str, object]) -> Principal:
         def split(name: str) -> tuple[str, ...]:
             raw = str(context.get(name) or "")
             return tuple(part for part in raw.split(",") if part)

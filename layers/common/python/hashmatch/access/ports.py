@@ -19,3 +19,11 @@ class ClientStore(Protocol):
 
     def replace(self, client: ApiClient) -> None:
         """Overwrite an existing client record (status changes)."""
+
+
+class UsagePlans(Protocol):
+    """Where a client's usage key is metered (API Gateway usage plans, per role)."""
+
+    def enrol(self, client: ApiClient) -> None: ...
+
+    def withdraw(self, client: ApiClient) -> None: ...

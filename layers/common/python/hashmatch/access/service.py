@@ -14,7 +14,7 @@ from hashmatch.access.model import (
     new_api_key,
     new_client_id,
 )
-from hashmatch.access.ports import ClientStore
+from hashmatch.access.ports import ClientStore, UsagePlans
 from hashmatch.clock import Clock
 from hashmatch.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
@@ -31,9 +31,12 @@ class NewClient:
 
 
 class ClientService:
-    def __init__(self, store: ClientStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ClientStore, clock: Clock, usage_plans: UsagePlans | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._usage_plans = usage_plans
 
     def create(
         self,
@@ -63,6 +66,8 @@ class ClientService:
             expires_at=now + valid_for,
         )
         self._store.put_new(client)
+        if self._usage_plans is not None:
+            self._usage_plans.enrol(client)
         return NewClient(client=client, api_key=api_key)
 
     def list_all(self) -> list[ApiClient]:
@@ -78,6 +83,8 @@ class ClientService:
             update={"status": ClientStatus.REVOKED, "revoked_at": self._clock.now()}
         )
         self._store.replace(revoked)
+        if self._usage_plans is not None:
+            self._usage_plans.withdraw(revoked)
         return revoked
 
     def authenticate(self, authorization: str | None) -> Principal:

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode with a few attempts: throttling is retried by botocore before it reaches us.
-_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+_CONFIG = Config(
+    retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=10
+)
 
 _RETRYABLE_CODES = frozenset(
     {

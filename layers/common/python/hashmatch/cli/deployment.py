@@ -1,0 +1,80 @@
+"""Where an operator command acts: a deployed stack (AWS credentials) or the running local stack.
+
+Either way the result is the standard AWS environment plus the settings the services read, so
+operator commands use the same composition root (hashmatch.bootstrap) as the functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import boto3
+
+from hashmatch import bootstrap
+from hashmatch.adapters.aws import clear_client_cache
+from hashmatch.settings import clear_settings_cache
+
+DEFAULT_STATE_FILE = Path(".local-stack/state.json")
+
+# Settings the operator commands need, by the stack Output (deployed) or logical id (local).
+_OUTPUT_SETTINGS = {
+    "ClientsTableName": "CLIENTS_TABLE",
+    "ProviderUsagePlanId": "PROVIDER_USAGE_PLAN_ID",
+    "StaffUsagePlanId": "STAFF_USAGE_PLAN_ID",
+}
+_LOCAL_SETTINGS = {"ClientsTable": "CLIENTS_TABLE"}
+
+
+class DeploymentNotFound(RuntimeError):
+    pass
+
+
+def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("where (default: the running local stack)")
+    where.add_argument("--stack-name", help="a deployed stack (uses your AWS credentials)")
+    where.add_argument("--region", help="the stack's region (default: your AWS configuration)")
+    where.add_argument(
+        "--state-file",
+        type=Path,
+        default=DEFAULT_STATE_FILE,
+        help=f"the local stack's state file (default: {DEFAULT_STATE_FILE})",
+    )
+
+
+def use_deployment(args: argparse.Namespace) -> str:
+    """Point this process at the chosen deployment; returns a one-line description of it."""
+    if args.stack_name:
+        description = _use_stack(args.stack_name, args.region)
+    else:
+        description = _use_local_stack(args.state_file)
+    clear_settings_cache()
+    clear_client_cache()
+    bootstrap.reset()
+    return description
+
+
+def _use_stack(stack_name: str, region: str | None) -> str:
+    if region:
+        os.environ["AWS_DEFAULT_REGION"] = region
+    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+    for output, variable in _OUTPUT_SETTINGS.items():
+        if output in outputs:
+            os.environ[variable] = outputs[output]
+    return f"stack {stack_name}"
+
+
+def _use_local_stack(state_file: Path) -> str:
+    if not state_file.exists():
+        raise DeploymentNotFound(
+            f"no local stack state at {state_file}: start one with `make run` "
+            "(or `hashmatch serve`), or name a deployed stack with --stack-name"
+        )
+    state = json.loads(state_file.read_text())
+    os.environ.update(state["aws_environment"])
+    for logical_id, variable in _LOCAL_SETTINGS.items():
+        os.environ[variable] = state["resources"][logical_id]
+    return f"local stack at {state['api_url']}"
