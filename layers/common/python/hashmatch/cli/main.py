@@ -18,6 +18,7 @@ from hashmatch import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "hashmatch.cli.serve_command",
     "hashmatch.cli.clients_command",
+    "hashmatch.cli.hash_command",
 )
 
 

@@ -1,0 +1,356 @@
+"""Hashing image files on the provider's machine: the only module that imports PIL.
+
+Pipeline (one decode feeds every hash):
+
+1. refuse files over ``max_bytes`` and images over ``max_pixels`` (read from the header, before
+   any pixel is decoded), and only open the formats we support (no EPS/PSD/... plugins);
+2. decode the first frame, apply the EXIF orientation so the image is upright;
+3. convert to 8-bit RGB: transparency composited on white, 16/32-bit and float grey scaled down
+   to 8 bits, palettes, CMYK, YCbCr, LAB, HSV converted by Pillow;
+4. PDQ through ``pdqhash`` (on a C-contiguous uint8 array), pHash and dHash through ``imagehash``
+   on that same RGB image; MD5/SHA-1/SHA-256 over the original file bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import struct
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image, ImageOps
+
+from hashmatch.errors import ImageError
+from hashmatch.hashtypes import CRYPTOGRAPHIC_TYPES, HASH_TYPES, get_hash_type
+
+DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 50_000_000
+ALL_TYPES: tuple[str, ...] = tuple(HASH_TYPES)
+
+# The C++ reference tool (pdq-photo-hasher) squashes larger images to this square first.
+REFERENCE_RESIZE_DIMENSION = 512
+
+# Only these decoders may run on untrusted files. Pillow would otherwise also try EPS (which
+# shells out to Ghostscript), PSD, ICO and dozens more. Camera JPEGs that Pillow opens as MPO
+# (multi-picture JPEG) come through the JPEG entry.
+SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+
+# What Pillow's decoders raise on corrupt or truncated input (besides UnidentifiedImageError,
+# an OSError). Pillow is not consistent about it, hence the list.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    struct.error,
+)
+
+# Identification, not security: usedforsecurity=False keeps MD5/SHA-1 available on FIPS builds.
+_CRYPTO_FUNCTIONS: dict[str, Callable[[bytes], Any]] = {
+    name: functools.partial(hashlib.new, name, usedforsecurity=False)
+    for name in ("md5", "sha1", "sha256")
+}
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_WHITE = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class HashValue:
+    """One perceptual hash: lower-case hex and, for PDQ, its quality (0-100)."""
+
+    hex: str
+    quality: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageHashes:
+    """Every requested hash of one file.
+
+    ``width`` and ``height`` are the upright (EXIF-rotated) size of the decoded image, or None
+    when only cryptographic hashes were asked for (the file is then not decoded at all).
+    ``pdq_dihedral`` holds the 8 PDQ hashes of the rotations and flips, in the reference tool's
+    order: original, rot90, rot180, rot270, flipx, flipy, flip-plus-1, flip-minus-1.
+    """
+
+    hashes: dict[str, str]
+    pdq_quality: int | None = None
+    width: int | None = None
+    height: int | None = None
+    pdq_dihedral: list[str] | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = dict(self.hashes)
+        if "pdq" in self.hashes:
+            record["pdq_quality"] = self.pdq_quality
+        if self.pdq_dihedral is not None:
+            record["pdq_dihedral"] = self.pdq_dihedral
+        record["width"] = self.width
+        record["height"] = self.height
+        return record
+
+
+def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` into an upright 8-bit RGB image (first frame of an animation).
+
+    Raises ImageError for unsupported, corrupt or truncated files and for images with more
+    than ``max_pixels`` pixels (checked from the header, before decoding).
+    """
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    # Registers every plugin (idempotent, cheap after the first call): open() with an explicit
+    # formats list only looks among registered plugins, and WebP and TIFF are not preloaded.
+    Image.init()
+    try:
+        # Pillow warns above Image.MAX_IMAGE_PIXELS (89 MP) and raises DecompressionBombError
+        # above twice that, both in open(). Our own limit, checked right after open() from the
+        # header, is the one that counts (50 MP by default, below Pillow's warning): the
+        # warning is silenced so that a caller who raises max_pixels gets what they asked for;
+        # Pillow's error still becomes an ImageError below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+            _check_pixels(image, max_pixels)
+            image.load()
+            upright = _apply_exif_orientation(image)
+            return to_rgb(upright)
+    except ImageError:
+        raise
+    except Image.UnidentifiedImageError as error:
+        raise ImageError(
+            "not a supported image (expected JPEG, PNG, GIF, WebP, BMP or TIFF)"
+        ) from error
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"refused as a decompression bomb: {error}") from error
+    except _DECODE_ERRORS as error:
+        raise ImageError(f"corrupt or truncated image: {error}") from error
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit "
+            f"of {max_pixels / 1e6:.1f} megapixels (possible decompression bomb)"
+        )
+
+
+def _apply_exif_orientation(image: Image.Image) -> Image.Image:
+    # Reading the orientation tag first avoids exif_transpose's full copy for upright images
+    # (nearly all of them).
+    orientation = image.getexif().get(0x0112, 1)
+    if orientation in (None, 1):
+        return image
+    transposed = ImageOps.exif_transpose(image)
+    return transposed if transposed is not None else image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB the way a viewer would show it.
+
+    Transparency is composited on white (what the photos' reference hashes assume);
+    16-bit, 32-bit and float grey are scaled to 0-255 rather than clipped.
+    """
+    mode = image.mode
+    if mode == "La":
+        # Pillow cannot convert premultiplied La to RGBA directly, only to LA.
+        image, mode = image.convert("LA"), "LA"
+    if mode in _ALPHA_MODES or (
+        # Palette, grey and RGB images can mark one colour transparent (GIF, PNG tRNS).
+        "transparency" in image.info and mode in ("P", "L", "1", "RGB")
+    ):
+        return _composite_on_white(image.convert("RGBA"))
+    if mode == "RGB":
+        return image
+    if mode.startswith("I") or mode == "F":
+        return _wide_grey_to_rgb(image)
+    return image.convert("RGB")
+
+
+def _composite_on_white(rgba: Image.Image) -> Image.Image:
+    if rgba.getchannel("A").getextrema() == (255, 255):
+        return rgba.convert("RGB")
+    background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _wide_grey_to_rgb(image: Image.Image) -> Image.Image:
+    """Scale 16/32-bit integer or float grey to 8 bits (Pillow's convert() would clip at 255)."""
+    values = np.asarray(image).astype(np.float64)
+    if image.mode.startswith("I;16"):
+        # The full 16-bit range maps onto 0-255 (65535 / 257 = 255).
+        scaled = values / 257.0
+    else:
+        low, high = float(values.min()), float(values.max())
+        if image.mode == "F" and low >= 0.0 and high <= 1.0:
+            scaled = values * 255.0  # float images conventionally lie in [0, 1]
+        elif low >= 0.0 and high <= 255.0:
+            scaled = values
+        elif low >= 0.0 and high <= 65535.0:
+            scaled = values / 257.0  # a 16-bit image Pillow opened as 32-bit "I"
+        else:
+            scaled = (values - low) * (255.0 / (high - low))
+    grey = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
+
+
+def reference_resize(image: Image.Image) -> Image.Image:
+    """The C++ reference tool's pre-step: larger images squashed to 512x512, nearest neighbour.
+
+    Source index ``floor(i * W / 512)`` (Pillow's NEAREST samples pixel centres instead, which
+    does not reproduce the tool's hashes). Images of at most 512x512 are returned unchanged.
+    """
+    width, height = image.size
+    side = REFERENCE_RESIZE_DIMENSION
+    if width <= side and height <= side:
+        return image
+    pixels = np.asarray(image)
+    columns = (np.arange(side) * width) // side
+    rows = (np.arange(side) * height) // side
+    return Image.fromarray(np.ascontiguousarray(pixels[rows][:, columns]))
+
+
+def _pdq_array(image: Image.Image) -> np.ndarray:
+    # pdqhash silently hashes wrong anything but a C-contiguous HxWx3 uint8 array.
+    array = np.ascontiguousarray(np.asarray(image.convert("RGB")), dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ImageError(f"internal error: expected an RGB array, got shape {array.shape}")
+    return array
+
+
+def _bits_to_hex(bits: np.ndarray) -> str:
+    # Bit 0 of pdqhash's vector is the most significant bit of the hex string.
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
+def pdq_hash(image: Image.Image) -> HashValue:
+    bits, quality = pdqhash.compute(_pdq_array(image))
+    return HashValue(_bits_to_hex(bits), int(quality))
+
+
+def pdq_dihedral_hashes(image: Image.Image) -> tuple[list[str], int]:
+    """The 8 PDQ hashes of the image's rotations and flips, in the reference tool's order."""
+    all_bits, quality = pdqhash.compute_dihedral(_pdq_array(image))
+    return [_bits_to_hex(bits) for bits in all_bits], int(quality)
+
+
+def perceptual_hashes(image: Image.Image, types: Sequence[str]) -> dict[str, HashValue]:
+    """PDQ, pHash and/or dHash of an RGB image (as returned by load_image)."""
+    results: dict[str, HashValue] = {}
+    for name in types:
+        hash_type = get_hash_type(name)
+        if hash_type.name == "pdq":
+            results["pdq"] = pdq_hash(image)
+        elif hash_type.name == "phash":
+            results["phash"] = HashValue(str(imagehash.phash(image)))
+        elif hash_type.name == "dhash":
+            results["dhash"] = HashValue(str(imagehash.dhash(image)))
+        else:
+            raise ValueError(f"{hash_type.name} is not a perceptual hash type")
+    return results
+
+
+def _normalise_types(types: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for name in types:
+        canonical = get_hash_type(name).name
+        if canonical not in names:
+            names.append(canonical)
+    if not names:
+        raise ValueError("no hash types requested")
+    return names
+
+
+def hash_bytes(
+    data: bytes,
+    types: Sequence[str] = ALL_TYPES,
+    *,
+    dihedral: bool = False,
+    reference_resize: bool = False,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ImageHashes:
+    """Every requested hash of one file's bytes, from a single decode.
+
+    ``reference_resize`` applies the C++ reference tool's 512x512 pre-step to PDQ only (pHash
+    and dHash shrink the image themselves). ``dihedral`` adds the 8 PDQ rotations/flips.
+    Raises ImageError for files over ``max_bytes``, undecodable files and oversized images,
+    UnknownHashType for an unknown type name.
+    """
+    names = _normalise_types(types)
+    if len(data) > max_bytes:
+        raise ImageError(
+            f"file is {len(data):,} bytes, over the limit of {max_bytes:,} bytes",
+        )
+    hashes: dict[str, str] = {}
+    perceptual = [name for name in names if name not in CRYPTOGRAPHIC_TYPES]
+    pdq_quality: int | None = None
+    dihedral_hexes: list[str] | None = None
+    width: int | None = None
+    height: int | None = None
+    if perceptual or dihedral:
+        image = load_image(data, max_pixels=max_pixels)
+        width, height = image.size
+        pdq_image = _reference_resize(image) if reference_resize else image
+        others = [name for name in perceptual if name != "pdq"]
+        for name, value in perceptual_hashes(image, others).items():
+            hashes[name] = value.hex
+        if dihedral:
+            dihedral_hexes, pdq_quality = pdq_dihedral_hashes(pdq_image)
+            if "pdq" in perceptual:
+                hashes["pdq"] = dihedral_hexes[0]
+        elif "pdq" in perceptual:
+            pdq = pdq_hash(pdq_image)
+            hashes["pdq"], pdq_quality = pdq.hex, pdq.quality
+    for name in names:
+        if name in _CRYPTO_FUNCTIONS:
+            hashes[name] = _CRYPTO_FUNCTIONS[name](data).hexdigest()
+    ordered = {name: hashes[name] for name in names if name in hashes}
+    return ImageHashes(
+        hashes=ordered,
+        pdq_quality=pdq_quality,
+        width=width,
+        height=height,
+        pdq_dihedral=dihedral_hexes,
+    )
+
+
+# hash_bytes' keyword shadows the public function inside its body.
+_reference_resize = reference_resize
+
+
+def hash_file(
+    path: Path,
+    types: Sequence[str] = ALL_TYPES,
+    *,
+    dihedral: bool = False,
+    reference_resize: bool = False,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ImageHashes:
+    """hash_bytes on a file; its size is checked before it is read."""
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise ImageError(f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes")
+    return hash_bytes(
+        Path(path).read_bytes(),
+        types,
+        dihedral=dihedral,
+        reference_resize=reference_resize,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+    )
