@@ -1,6 +1,9 @@
-"""GET /v1/health (public) and GET /v1/whoami (any client): is the service up, who am I."""
+"""GET /v1/health (public) and GET /v1/whoami (any client): is the service up, who am I.
 
-from __future__ import annotations
+No `from __future__ import annotations` in route modules: Powertools reads the route
+functions' annotations at runtime to validate and document responses.
+"""
+
 
 from typing import Any
 

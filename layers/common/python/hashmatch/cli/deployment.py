@@ -74,7 +74,16 @@ def _use_local_stack(state_file: Path) -> str:
             "(or `hashmatch serve`), or name a deployed stack with --stack-name"
         )
     state = json.loads(state_file.read_text())
-    os.environ.update(state["aws_environment"])
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": state["aws_endpoint"],
+            "AWS_DEFAULT_REGION": state["region"],
+            # moto accepts any credentials; never use real ones against the local stack.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        }
+    )
     for logical_id, variable in _LOCAL_SETTINGS.items():
-        os.environ[variable] = state["resources"][logical_id]
+        os.environ[variable] = state["resources"][logical_id]["physical_id"]
     return f"local stack at {state['api_url']}"

@@ -1,0 +1,163 @@
+"""Integration fixtures: the template's stores created in-process by moto's `mock_aws`.
+
+The stores come from template.yaml itself (hashmatch.localstack.resources), and the environment
+each function gets is the one the template gives it, so handlers run here as in Lambda.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from hashmatch import bootstrap
+from hashmatch.adapters.aws import clear_client_cache
+from hashmatch.localstack.resources import (
+    LocalIdentities,
+    ProvisionedStores,
+    local_function_names,
+    provision_stores,
+)
+from hashmatch.localstack.template import ParameterResolver, load_template
+from hashmatch.settings import clear_settings_cache
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-central-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "hashmatch-it"
+AWS_TEST_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "hashmatch",
+}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    stores: ProvisionedStores
+    environment: dict[str, str]
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.stores.resources[logical_id].physical_id
+
+
+class FakeLambdaContext:
+    function_name = "integration-test"
+    function_version = "$LATEST"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:integration-test"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/integration-test"
+    log_stream_name = "integration-test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in AWS_TEST_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    pseudo = {
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::StackName": STACK_NAME,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    overrides = {"Stage": "local"}
+    with mock_aws():
+        model = load_template(
+            ROOT / "template.yaml", parameter_overrides=overrides, pseudo_parameters=pseudo
+        )
+        parameters = model.parameter_values(overrides)
+        resolver = ParameterResolver(parameters, pseudo)
+        identities = LocalIdentities(
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            stack_name=STACK_NAME,
+            api_id="local",
+            function_names=local_function_names(model, resolver.resolve, STACK_NAME),
+        )
+        clients: dict[str, Any] = {
+            name: boto3.client(name, region_name=REGION) for name in ("sqs", "dynamodb", "s3")
+        }
+        stores = provision_stores(
+            model,
+            cloudformation=boto3.client("cloudformation", region_name=REGION),
+            clients=clients,
+            parameters=parameters,
+            identities=identities,
+        )
+        environment: dict[str, str] = {}
+        for variables in stores.environments.values():
+            environment.update(variables)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        _forget_wiring()
+        try:
+            yield Deployment(stores=stores, environment=environment)
+        finally:
+            _forget_wiring()
+
+
+def _forget_wiring() -> None:
+    clear_settings_cache()
+    clear_client_cache()
+    bootstrap.reset()
+
+
+def api_event(
+    method: str,
+    resource: str,
+    *,
+    path: str | None = None,
+    principal: dict[str, str] | None = None,
+    body: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the authorizer-fronted API would deliver it."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return {
+        "resource": resource,
+        "path": path or resource,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "stage": "local",
+            "requestId": "it-request",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": {**principal, "principalId": principal["client_id"]}
+            if principal
+            else None,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+__all__ = ["api_event", "os"]
