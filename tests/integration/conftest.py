@@ -6,7 +6,6 @@ each function gets is the one the template gives it, so handlers run here as in 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +157,3 @@ def api_event(
         "body": body,
         "isBase64Encoded": False,
     }
-
-
-__all__ = ["api_event", "os"]

@@ -61,7 +61,7 @@ def test_a_valid_key_is_allowed_exactly_the_routes_of_its_role(lambda_context):
 def test_a_missing_or_unknown_key_is_unauthorized(lambda_context, header):
     create_client()
 
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(authorize.AuthorizerUnauthorized, match=r"^Unauthorized$"):
         authorize.lambda_handler(token_event(header), lambda_context)
 
 
@@ -74,7 +74,8 @@ def test_a_revoked_client_is_denied_every_route(lambda_context):
 
     (statement,) = answer["policyDocument"]["Statement"]
     assert statement["Effect"] == "Deny"
-    assert statement["Resource"] == ["arn:aws:execute-api:eu-central-1:123456789012:abc123/local/*/*"]
+    prefix = "arn:aws:execute-api:eu-central-1:123456789012:abc123/local"
+    assert statement["Resource"] == [f"{prefix}/*/*"]
 
 
 def test_health_names_the_version_without_authentication(deployment, lambda_context):
