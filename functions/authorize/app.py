@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hashmatch import bootstrap
 from hashmatch.access.model import usage_key_of
 from hashmatch.access.routes import policy_routes

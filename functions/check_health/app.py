@@ -9,12 +9,13 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
 from hashmatch import __version__
 from hashmatch.access.model import Principal
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
 from hashmatch.settings import LoggingSettings, load_settings
-from pydantic import BaseModel
 
 app = build_resolver()
 

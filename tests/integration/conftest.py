@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.localstack.resources import (
@@ -23,7 +25,6 @@ from hashmatch.localstack.resources import (
 )
 from hashmatch.localstack.template import ParameterResolver, load_template
 from hashmatch.settings import clear_settings_cache
-from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"

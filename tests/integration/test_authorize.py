@@ -6,12 +6,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from hashmatch import __version__, bootstrap
-from hashmatch.access.model import Role, usage_key_of
-from hashmatch.access.routes import policy_routes
 
 from functions.authorize import app as authorize
 from functions.check_health import app as check_health
+from hashmatch import __version__, bootstrap
+from hashmatch.access.model import Role, usage_key_of
+from hashmatch.access.routes import policy_routes
 from tests.integration.conftest import api_event
 
 METHOD_ARN = "arn:aws:execute-api:eu-central-1:123456789012:abc123/local/GET/v1/whoami"

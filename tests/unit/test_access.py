@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from hashmatch.access.model import Principal, Role, digest_key
 from hashmatch.access.routes import PUBLIC, ROUTE_ROLES, policy_routes, roles_for
 from hashmatch.access.service import ClientService
 from hashmatch.clock import FixedClock
 from hashmatch.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-
 from tests.fakes import InMemoryClientStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

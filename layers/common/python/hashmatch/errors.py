@@ -1,7 +1,8 @@
 """Typed domain errors. Raised in the domain, mapped to HTTP (problem+json) once, in hashmatch.api.
 
 Every error carries a stable machine-readable ``code`` (the last segment of the problem ``type``
-URI), a human ``detail`` and optional structured ``errors`` (e.g. one entry per bad batch item).
+URI), a human ``detail`` and optional structured ``errors``: one ``{"loc": [...], "msg": "..."}``
+per fault, ``loc`` being the path to it (e.g. ``["items", 3, "value"]`` for a bad batch item).
 Never map errors by matching message text: map by class.
 """
 

@@ -71,7 +71,7 @@ def problem_response(
         title=title,
         status=int(status),
         detail=detail,
-        errors=[ProblemItem.model_validate(item) for item in errors or []],
+        errors=[_problem_item(item) for item in errors or []],
     )
     return Response(
         status_code=int(status),
@@ -79,6 +79,16 @@ def problem_response(
         body=json.dumps(problem.model_dump(mode="json")),
         headers=headers or {},
     )
+
+
+def _problem_item(item: dict[str, Any]) -> ProblemItem:
+    """Domain errors carry {"loc": [...], "msg": "..."} items; anything else is kept readable."""
+    location = item.get("loc")
+    message = item.get("msg")
+    if isinstance(location, list) and isinstance(message, str):
+        return ProblemItem(loc=[p for p in location if isinstance(p, str | int)], msg=message)
+    details = ", ".join(f"{key}={value}" for key, value in item.items() if key != "loc")
+    return ProblemItem(loc=location if isinstance(location, list) else [], msg=details)
 
 
 def error_response(error: HashmatchError) -> Response[str]:
