@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hashmatch.access.model import ApiClient
 from hashmatch.errors import Conflict
+from hashmatch.matches.model import MatchEvent
 
 
 class InMemoryClientStore:
@@ -28,3 +31,23 @@ class InMemoryClientStore:
         if client.key_digest not in self.by_digest:
             raise Conflict("no such client")
         self.by_digest[client.key_digest] = client
+
+
+class InMemoryMatchEventStore:
+    def __init__(self) -> None:
+        self.events: dict[str, MatchEvent] = {}
+
+    def put_many(self, events: Sequence[MatchEvent]) -> None:
+        for event in events:
+            self.events[event.match_id] = event
+
+    def get_many(self, match_ids: Sequence[str]) -> dict[str, MatchEvent]:
+        return {mid: self.events[mid] for mid in match_ids if mid in self.events}
+
+    def cite(self, match_ids: Sequence[str], report_id: str) -> None:
+        for match_id in match_ids:
+            if match_id not in self.events:
+                raise Conflict(f"no match event {match_id}")
+            self.events[match_id] = self.events[match_id].model_copy(
+                update={"report_id": report_id}
+            )
