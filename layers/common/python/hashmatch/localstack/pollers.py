@@ -23,7 +23,8 @@ from hashmatch.localstack.lambda_runtime import LocalFunction
 logger = logging.getLogger("local_stack.sqs")
 
 _MAX_MESSAGES_PER_RECEIVE = 10
-_WAIT_SECONDS = 1  # long-poll briefly, so a stop request is honoured within about a second
+# Short polls with a pause rather than long polls: a stop request is honoured at once.
+_IDLE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class SqsPoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once(wait_seconds=_WAIT_SECONDS)
+                if self.poll_once().received == 0:
+                    self._stop.wait(_IDLE_SECONDS)
             except Exception:
                 if self._stop.is_set():
                     return

@@ -12,11 +12,13 @@ stack may run per process at a time.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import shlex
 import threading
+import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,6 +215,8 @@ class LocalStack:
             self._http_server.server_close()
             self._http_server = None
         if self._moto is not None:
+            # Leave no stores behind for later moto users in this process (e.g. mock_aws tests).
+            self._reset_moto()
             self._moto.stop()
             self._moto = None
         self._restore_environment()
@@ -375,6 +379,8 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self._aws_endpoint = f"http://{host}:{port}"
+        # moto's backends are process-wide: start from empty, whatever ran in this process before.
+        self._reset_moto()
         self._set_environment(
             {
                 "AWS_ENDPOINT_URL": self._aws_endpoint,
@@ -389,11 +395,16 @@ class LocalStack:
             self._remember(name)
             os.environ.pop(name, None)
 
-    def _client(self, service: str) -> Any:
-        import boto3
+    def _reset_moto(self) -> None:
+        # Our own moto server's reset endpoint: an http URL we built, never user input.
+        reset_url = f"{self.aws_endpoint}/moto-api/reset"
+        request = urllib.request.Request(reset_url, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()
 
-        return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
+    def _client(self, service: str) -> Any:
+        return _boto3_session().client(
+            service,
             endpoint_url=self.aws_endpoint,
             region_name=self.region,
             aws_access_key_id="testing",
@@ -591,6 +602,14 @@ def read_state(template_dir: Path) -> dict[str, Any]:
         raise LocalStackError(f"no local stack is running for {template_dir} (no {path})")
     state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return state
+
+
+@functools.cache
+def _boto3_session() -> Any:
+    """One session for the stack's own clients: sessions cache the service models they load."""
+    import boto3
+
+    return boto3.session.Session()
 
 
 class _CompositeGateway:

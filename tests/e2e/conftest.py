@@ -1,0 +1,40 @@
+"""End-to-end tests run against the project's real template.yaml on a local stack.
+
+``local_stack`` starts the stack once for the e2e package (free ports for moto and the API,
+schedules on demand only, a private state directory so a `make run` beside it is untouched) and
+yields the running :class:`~hashmatch.localstack.stack.LocalStack`: use ``local_stack.api_url``,
+``local_stack.aws_endpoint``, ``local_stack.resources`` and ``local_stack.run_schedule(...)``.
+
+It is package-scoped rather than session-scoped on purpose: the stack points os.environ
+(AWS_ENDPOINT_URL, table names) at its moto server, and later packages (integration tests on
+``mock_aws``) must not inherit that; stop() restores the environment when e2e is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hashmatch.localstack.stack import LocalStack
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="package")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack(
+        PROJECT_ROOT / "template.yaml",
+        api_port=0,
+        moto_port=0,
+        parameter_overrides={"Stage": "local"},
+        run_schedules=False,
+        stack_name="hashmatch-e2e",
+        state_directory=tmp_path_factory.mktemp("local-stack"),
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
