@@ -13,7 +13,7 @@ PYTEST := $(BIN)/pytest
 PYTEST_ARGS ?=
 
 .PHONY: help run test lint format template-check build bench \
-	test-unit test-integration test-e2e test-template lock clean venv tools
+	test-unit test-integration test-e2e test-template lock clean venv tools openapi
 
 help:
 	@echo "make run    - the whole service locally on embedded moto (http://127.0.0.1:3000)"
@@ -79,6 +79,9 @@ build: venv tools
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+openapi: venv
+	$(BIN)/python -m functions.check_health.openapi_document docs/openapi.json
 
 lock: venv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^hashmatch' > constraints.txt.new

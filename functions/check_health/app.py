@@ -1,9 +1,8 @@
-"""GET /v1/health (public) and GET /v1/whoami (any client): is the service up, who am I.
+"""GET /v1/health, GET /v1/openapi.json (public) and GET /v1/whoami (any client).
 
 No `from __future__ import annotations` in route modules: Powertools reads the route
 functions' annotations at runtime to validate and document responses.
 """
-
 
 from typing import Any
 
@@ -33,6 +32,14 @@ def get_health() -> Health:
     stage = load_settings(LoggingSettings).stage
     logger.info("health checked", extra={"version": __version__})
     return Health(status="ok", service="hashmatch", version=__version__, stage=stage)
+
+
+@app.get("/v1/openapi.json")
+def get_openapi() -> dict[str, Any]:
+    # Imported here: building the document imports every function module once.
+    from functions.check_health.openapi_document import openapi_document
+
+    return openapi_document()
 
 
 @app.get("/v1/whoami")

@@ -149,7 +149,7 @@ def test_the_authorizer_caches_its_answer_by_the_authorization_header(cfn_templa
     assert authorizer["authorizerResultTtlInSeconds"] == default_ttl
 
 
-def test_only_the_health_route_is_open(cfn_template):
+def test_only_health_and_the_openapi_document_are_open(cfn_template):
     (api,) = resources_of_type(cfn_template, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
     open_routes = [
@@ -158,7 +158,7 @@ def test_only_the_health_route_is_open(cfn_template):
         for method, operation in methods.items()
         if not operation.get("security")
     ]
-    assert open_routes == ["GET /v1/health"]
+    assert sorted(open_routes) == ["GET /v1/health", "GET /v1/openapi.json"]
 
 
 def test_layers_are_built_by_makefile_for_arm64(sam_template):

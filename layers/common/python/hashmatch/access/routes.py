@@ -15,7 +15,14 @@ PUBLIC: frozenset[Role] = frozenset()  # no authorizer on the route at all
 
 ROUTE_ROLES: Mapping[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/health"): PUBLIC,
+    ("GET", "/v1/openapi.json"): PUBLIC,
     ("GET", "/v1/whoami"): frozenset(Role),
+    ("POST", "/v1/indicators"): frozenset({Role.CURATOR}),
+    ("POST", "/v1/indicators/import"): frozenset({Role.CURATOR}),
+    ("GET", "/v1/indicators/{id}"): frozenset({Role.CURATOR}),
+    ("DELETE", "/v1/indicators/{id}"): frozenset({Role.CURATOR}),
+    ("POST", "/v1/indicators/{id}/suspend"): frozenset({Role.CURATOR}),
+    ("POST", "/v1/indicators/{id}/reinstate"): frozenset({Role.CURATOR}),
 }
 
 
