@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from hashmatch.cli import hash_command
-from hashmatch.cli.main import COMMAND_MODULES
 from PIL import Image
 
+from hashmatch.cli import hash_command
+from hashmatch.cli.main import COMMAND_MODULES
 from tests.unit.test_imaging import encode, photo_like, png_header_only
 
 

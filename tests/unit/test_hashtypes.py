@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from hashmatch.errors import InvalidHash, InvalidInput, UnknownHashType
 from hashmatch.hashtypes import (
     HASH_TYPES,

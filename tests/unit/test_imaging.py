@@ -12,6 +12,8 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from hashmatch.client.imaging import (
     DEFAULT_MAX_PIXELS,
     hash_bytes,
@@ -22,7 +24,6 @@ from hashmatch.client.imaging import (
 )
 from hashmatch.errors import ImageError, UnknownHashType
 from hashmatch.hashtypes import HASH_TYPES
-from PIL import Image
 
 PDQ = HASH_TYPES["pdq"]
 

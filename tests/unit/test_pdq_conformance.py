@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from hashmatch.client.imaging import hash_file, pdq_hash
 from hashmatch.hashtypes import HASH_TYPES
-from PIL import Image
 
 PDQ = HASH_TYPES["pdq"]
 PHASH = HASH_TYPES["phash"]

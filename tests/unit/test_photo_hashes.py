@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from hashmatch.client.imaging import hash_file
 
 PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
