@@ -103,7 +103,8 @@ def test_moto_template_keeps_only_stores_and_rewrites_references_to_the_rest() -
     }
     assert "Rules" not in template
     role_principal = template["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"][1]
-    assert role_principal["Principal"]["AWS"] == "arn:aws:iam::123456789012:s-ConsumeFunctionRole"
+    role_arn = "arn:aws:iam::123456789012:role/s-ConsumeFunctionRole"
+    assert role_principal["Principal"]["AWS"] == role_arn
 
 
 @pytest.mark.parametrize(

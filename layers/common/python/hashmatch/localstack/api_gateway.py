@@ -427,6 +427,8 @@ def _proxy_response(result: Any, request_id: str) -> HttpResponse:
         headers.append(("Content-Type", "application/json"))
     headers.append(("x-amzn-RequestId", request_id))
     body = result.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ValueError("a Lambda proxy response body must be a string")
     if body is None:
         payload = b""
     elif result.get("isBase64Encoded"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,6 +24,12 @@ from hashmatch.localstack.errors import LocalStackError
 from hashmatch.localstack.template import FunctionSpec
 
 Handler = Callable[[Any, Any], Any]
+
+# One invocation at a time in the whole process, as in one Lambda sandbox: handlers share
+# module-level objects (a Powertools resolver keeps the current event on itself, the Logger
+# keeps the current context's keys) that are not safe across threads. A handler must therefore
+# not call the local API itself (it would wait for its own invocation to end).
+_INVOCATION_LOCK = threading.Lock()
 
 
 @dataclass
@@ -71,7 +78,8 @@ class LocalFunction:
 
     def invoke(self, event: Any) -> Any:
         """Call the handler as Lambda would. Its exceptions propagate (the caller maps them)."""
-        return self.handler(event, self.new_context())
+        with _INVOCATION_LOCK:
+            return self.handler(event, self.new_context())
 
 
 def load_handler(code_root: Path, handler: str) -> Handler:

@@ -109,9 +109,13 @@ class LocalIdentities:
     def get_att(self, logical_id: str, attribute: str, resource_type: str | None) -> str:
         if logical_id in self.function_names and attribute == "Arn":
             return self.function_arn(logical_id)
+        name = self.ref(logical_id, resource_type)
+        is_role = resource_type == "AWS::IAM::Role" or logical_id.endswith("Role")
+        if attribute == "Arn" and is_role:
+            # SAM generates <Function>Role; key and bucket policies often name it.
+            return f"arn:aws:iam::{self.account_id}:role/{name}"
         if attribute == "Arn":
-            service = "iam" if logical_id.endswith("Role") else "local"
-            return f"arn:aws:{service}::{self.account_id}:{self.ref(logical_id, resource_type)}"
+            return f"arn:aws:local:{self.region}:{self.account_id}:{name}"
         return f"{self.ref(logical_id, resource_type)}-{attribute}"
 
 
