@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 
 from hashmatch.access.model import ApiClient
-from hashmatch.errors import Conflict
+from hashmatch.errors import Conflict, NotFound
+from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
+from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
 from hashmatch.matches.model import MatchEvent
 
 
@@ -51,3 +54,113 @@ class InMemoryMatchEventStore:
             self.events[match_id] = self.events[match_id].model_copy(
                 update={"report_id": report_id}
             )
+
+
+class InMemoryIndicatorStore:
+    """The IndicatorStore port in memory, with the change feed kept as the adapter keeps it."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Indicator] = {}
+        self.writes = 0
+
+    def create(self, indicator: Indicator) -> None:
+        if indicator.id in self.items:
+            raise Conflict("indicator exists")
+        self.items[indicator.id] = indicator
+        self.writes += 1
+
+    def get(self, indicator_id: str) -> Indicator | None:
+        return self.items.get(indicator_id)
+
+    def get_many(self, indicator_ids: Iterable[str]) -> Mapping[str, Indicator]:
+        return {i: self.items[i] for i in indicator_ids if i in self.items}
+
+    def append_provenance(self, indicator_id: str, provenance: Provenance, now: datetime) -> bool:
+        current = self.items.get(indicator_id)
+        if current is None:
+            raise NotFound(indicator_id)
+        if provenance.key in current.provenance_keys:
+            return False
+        self.items[indicator_id] = current.model_copy(
+            update={"provenance": (*current.provenance, provenance), "updated_at": now}
+        )
+        self.writes += 1
+        return True
+
+    def change_status(
+        self,
+        indicator_id: str,
+        *,
+        expected: IndicatorStatus,
+        status: IndicatorStatus,
+        reason: str | None,
+        by: str,
+        now: datetime,
+    ) -> Indicator:
+        current = self.items.get(indicator_id)
+        if current is None or current.status is not expected:
+            raise Conflict("status changed")
+        changed = current.model_copy(
+            update={
+                "status": status,
+                "status_reason": reason,
+                "status_changed_at": now,
+                "status_changed_by": by,
+                "updated_at": now,
+                "changed_at": now,
+            }
+        )
+        self.items[indicator_id] = changed
+        self.writes += 1
+        return changed
+
+    def active_ids(self, indicator_ids: Iterable[str]) -> set[str]:
+        return {
+            i
+            for i in indicator_ids
+            if i in self.items and self.items[i].status is IndicatorStatus.ACTIVE
+        }
+
+    def changes_since(self, after_feed_key: str) -> Iterator[IndicatorChange]:
+        entries = [
+            IndicatorChange(
+                id=i.id,
+                hash_type=i.hash_type,
+                hash_value=i.hash_value,
+                database=i.database.value,
+                media_type=i.media_type.value,
+                status=i.status,
+                feed_key=f"{timestamp(i.changed_at)}#{i.id}",
+            )
+            for i in self.items.values()
+        ]
+        return iter(sorted((e for e in entries if e.feed_key > after_feed_key), key=_feed_order))
+
+
+def _feed_order(entry: IndicatorChange) -> str:
+    return entry.feed_key
+
+
+class InMemorySnapshotStore:
+    """The SnapshotStore port: one object replaced by compare-and-swap on a counter etag."""
+
+    def __init__(self) -> None:
+        self.stored: StoredSnapshot | None = None
+        self.writes = 0
+        self.reads = 0
+
+    def read(self) -> StoredSnapshot | None:
+        self.reads += 1
+        return self.stored
+
+    def current_etag(self) -> str | None:
+        return self.stored.etag if self.stored else None
+
+    def write(self, data: bytes, *, replaces: str | None) -> str:
+        current = self.stored.etag if self.stored else None
+        if replaces != current:
+            raise Conflict("snapshot replaced")
+        self.writes += 1
+        etag = f'"{self.writes}"'
+        self.stored = StoredSnapshot(data, etag)
+        return etag

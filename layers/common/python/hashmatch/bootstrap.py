@@ -6,15 +6,21 @@ its clients. Unit tests build services with in-memory fakes instead of calling t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from hashmatch.access.model import Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
-from hashmatch.adapters.aws import apigateway_client, dynamodb_client
+from hashmatch.adapters.aws import apigateway_client, dynamodb_client, s3_client
 from hashmatch.adapters.dynamodb_clients import DynamoDBClientStore
+from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
+from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.clock import SystemClock
-from hashmatch.settings import ClientsSettings, load_settings
+from hashmatch.indicators.builder import IndexBuilder
+from hashmatch.indicators.matcher import Matcher
+from hashmatch.indicators.service import IndicatorService
+from hashmatch.settings import ClientsSettings, IndicatorSettings, SnapshotSettings, load_settings
 
 
 @cache
@@ -35,6 +41,38 @@ def client_service() -> ClientService:
     return ClientService(store, SystemClock(), usage_plans)
 
 
+@cache
+def indicator_store() -> DynamoDBIndicatorStore:
+    return DynamoDBIndicatorStore(
+        dynamodb_client(), load_settings(IndicatorSettings).indicators_table
+    )
+
+
+@cache
+def snapshot_store() -> S3SnapshotStore:
+    settings = load_settings(SnapshotSettings)
+    return S3SnapshotStore(s3_client(), settings.snapshot_bucket, settings.snapshot_key)
+
+
+@cache
+def indicator_service() -> IndicatorService:
+    return IndicatorService(indicator_store(), SystemClock())
+
+
+@cache
+def index_builder() -> IndexBuilder:
+    overlap = timedelta(seconds=load_settings(SnapshotSettings).build_overlap_seconds)
+    return IndexBuilder(indicator_store(), snapshot_store(), SystemClock(), overlap=overlap)
+
+
+@cache
+def matcher() -> Matcher:
+    refresh = timedelta(seconds=load_settings(SnapshotSettings).snapshot_refresh_seconds)
+    return Matcher(snapshot_store(), indicator_store(), SystemClock(), refresh_interval=refresh)
+
+
 def reset() -> None:
     """Forget every wired service (tests that switch environments)."""
     client_service.cache_clear()
+    for factory in (indicator_store, snapshot_store, indicator_service, index_builder, matcher):
+        factory.cache_clear()

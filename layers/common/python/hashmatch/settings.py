@@ -36,6 +36,21 @@ class LoggingSettings(_EnvSettings):
     stage: str = "local"
 
 
+class IndicatorSettings(_EnvSettings):
+    indicators_table: str
+
+
+class SnapshotSettings(_EnvSettings):
+    snapshot_bucket: str
+    # The object key is part of the protocol between build_index and the matchers, not a name
+    # that differs per deployment.
+    snapshot_key: str = "index/current.hmsnap"
+    # How far before its watermark build_index re-reads the change feed (late-visible entries).
+    build_overlap_seconds: int = 300
+    # How often a warm matcher checks for a newer snapshot.
+    snapshot_refresh_seconds: int = 30
+
+
 @cache
 def _load(model: type[BaseModel]) -> BaseModel:
     values = {name: os.environ.get(name.upper()) for name in model.model_fields}

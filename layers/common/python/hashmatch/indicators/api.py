@@ -1,0 +1,129 @@
+"""The curator API's request and response models, and their mapping from domain results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from hashmatch.api.problems import ProblemItem
+from hashmatch.errors import InvalidInput
+from hashmatch.indicators.model import Indicator, Reason
+from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutcome, ItemResult
+
+
+class IndicatorBatchRequest(BaseModel):
+    """Items are checked one by one by the service, so a bad item never hides the good ones."""
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description=(
+            "Each: hash_type, hash, database (known|new|solicitation), media_type (image|video), "
+            "optional quality, provenance {authority, member_state, assessment_reference, "
+            "assessed_at}"
+        ),
+    )
+
+
+class RevokeRequest(BaseModel):
+    reason: Reason
+
+
+class SuspendRequest(BaseModel):
+    reason: Reason
+
+
+class ReinstateRequest(BaseModel):
+    reason: Reason | None = None
+
+
+class ProvenanceView(BaseModel):
+    authority: str
+    member_state: str
+    assessment_reference: str
+    assessed_at: datetime
+    submitted_by: str
+
+
+class IndicatorView(BaseModel):
+    id: str
+    hash_type: str
+    hash: str
+    database: str
+    media_type: str
+    status: Literal["active", "suspended", "revoked"]
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    provenance: list[ProvenanceView]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, indicator: Indicator) -> IndicatorView:
+        return cls(
+            id=indicator.id,
+            hash_type=indicator.hash_type,
+            hash=indicator.hash_value,
+            database=indicator.database.value,
+            media_type=indicator.media_type.value,
+            status=indicator.status.value,
+            status_reason=indicator.status_reason,
+            status_changed_at=indicator.status_changed_at,
+            provenance=[
+                ProvenanceView.model_validate(p.model_dump()) for p in indicator.provenance
+            ],
+            created_at=indicator.created_at,
+            updated_at=indicator.updated_at,
+        )
+
+
+class ItemResultView(BaseModel):
+    index: int | None = Field(default=None, description="Position in the batch (POST /indicators)")
+    line: int | None = Field(default=None, description="Line of the import body (import)")
+    result: Literal["created", "existing", "invalid"]
+    id: str | None = None
+    status: Literal["active", "suspended", "revoked"] | None = None
+    provenance_added: bool = False
+    errors: list[ProblemItem] = Field(default_factory=list)
+
+
+class BatchResponse(BaseModel):
+    created: int
+    existing: int
+    invalid: int
+    items: list[ItemResultView]
+
+
+def batch_status(result: BatchResult) -> HTTPStatus:
+    """200: every item stored or found; 207: some invalid (each reported, nothing changed for
+    them); a batch with no valid item at all is refused as a whole with 422 problem+json."""
+    if result.all_invalid:
+        raise InvalidInput(
+            f"every one of the {len(result.items)} items is invalid; nothing was changed",
+            errors=result.faults(),
+        )
+    return HTTPStatus.MULTI_STATUS if result.count(ItemOutcome.INVALID) else HTTPStatus.OK
+
+
+def batch_response(result: BatchResult, *, position: Literal["index", "line"]) -> BatchResponse:
+    return BatchResponse(
+        created=result.count(ItemOutcome.CREATED),
+        existing=result.count(ItemOutcome.EXISTING),
+        invalid=result.count(ItemOutcome.INVALID),
+        items=[_item_view(item, position) for item in result.items],
+    )
+
+
+def _item_view(item: ItemResult, position: Literal["index", "line"]) -> ItemResultView:
+    indicator = item.indicator
+    return ItemResultView(
+        **{position: item.position},
+        result=item.outcome.value,
+        id=indicator.id if indicator else None,
+        status=indicator.status.value if indicator else None,
+        provenance_added=item.provenance_added,
+        errors=[ProblemItem.model_validate(fault) for fault in item.errors],
+    )

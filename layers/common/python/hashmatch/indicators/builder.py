@@ -1,0 +1,128 @@
+"""build_index: the single writer of index snapshots.
+
+Protocol (see docs/indicators.md, "Snapshots"):
+1. Read the current snapshot and its etag (none yet: start from an empty one).
+2. Read the change feed from (the snapshot's watermark - the overlap window). The overlap
+   re-reads recent entries so one made visible late (index lag, a writer's clock behind ours) is
+   still seen; folding an entry twice is harmless because each entry states the indicator's
+   current state.
+3. Keep the entries the snapshot does not already reflect. None: nothing is written.
+4. Fold them in (``Snapshot.apply``), version + 1, watermark = when this run read the feed.
+5. Write with compare-and-swap on the etag read in step 1. Of two overlapping runs one wins; the
+   other gets Conflict and writes nothing, and its changes are after the winner's watermark or
+   inside the overlap window, so the next run folds them.
+
+A full rebuild (recovery) reads the whole feed — every indicator, by a paginated query of the
+feed index, never a table scan — into an empty snapshot, and replaces the current one the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from hashmatch.clock import Clock
+from hashmatch.index import AddIndicator, Change, RemoveIndicator, Snapshot
+from hashmatch.indicators.model import ID_WIDTH, IndicatorStatus, parse_timestamp, timestamp
+from hashmatch.indicators.ports import IndicatorChange, IndicatorStore, SnapshotStore
+
+DEFAULT_OVERLAP = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    written: bool
+    version: int
+    watermark: str
+    folded: int  # feed entries the new snapshot had to take in
+    read: int  # feed entries read (including the overlap already folded)
+    counts: dict[str, dict[str, int]]
+
+
+def empty_snapshot(version: int = 0) -> Snapshot:
+    return Snapshot.build([], version=version, watermark="", created_at="", id_width=ID_WIDTH)
+
+
+class IndexBuilder:
+    def __init__(
+        self,
+        store: IndicatorStore,
+        snapshots: SnapshotStore,
+        clock: Clock,
+        *,
+        overlap: timedelta = DEFAULT_OVERLAP,
+    ) -> None:
+        self._store = store
+        self._snapshots = snapshots
+        self._clock = clock
+        self._overlap = overlap
+
+    def build(self, *, full: bool = False) -> BuildOutcome:
+        """One run; raises Conflict if an overlapping run replaced the snapshot first."""
+        stored = self._snapshots.read()
+        current = Snapshot.from_bytes(stored.data) if stored else None
+        started = self._clock.now()
+        if full or current is None:
+            base, since = empty_snapshot(current.version if current else 0), ""
+        else:
+            base, since = current, self._feed_start(current.watermark)
+        entries = list(self._store.changes_since(since))
+        pending = entries if full or current is None else unreflected(base, entries)
+        if current is not None and not full and not pending:
+            return BuildOutcome(
+                False, current.version, current.watermark, 0, len(entries), current.counts()
+            )
+        new = base.apply(
+            _as_changes(pending, full=full or current is None),
+            version=base.version + 1,
+            watermark=timestamp(started),
+            created_at=timestamp(started),
+        )
+        self._snapshots.write(new.to_bytes(), replaces=stored.etag if stored else None)
+        return BuildOutcome(
+            True, new.version, new.watermark, len(pending), len(entries), new.counts()
+        )
+
+    def _feed_start(self, watermark: str) -> str:
+        if not watermark:
+            return ""
+        return timestamp(parse_timestamp(watermark) - self._overlap)
+
+
+def unreflected(snapshot: Snapshot, entries: Sequence[IndicatorChange]) -> list[IndicatorChange]:
+    """Entries whose effect the snapshot lacks: active but absent, or not active but present.
+
+    An indicator's hash, database and media type never change, so presence of its id is enough.
+    """
+    if not entries:
+        return []
+    ids = np.array([entry.id for entry in entries], dtype=f"S{snapshot.id_width}")
+    present = np.zeros(len(entries), dtype=bool)
+    for table in snapshot.tables.values():
+        present |= np.isin(ids, table.ids)
+    return [
+        entry
+        for entry, is_present in zip(entries, present.tolist(), strict=True)
+        if (entry.status is IndicatorStatus.ACTIVE) != is_present
+    ]
+
+
+def _as_changes(entries: Iterable[IndicatorChange], *, full: bool) -> list[Change]:
+    changes: list[Change] = []
+    for entry in entries:
+        if entry.status is IndicatorStatus.ACTIVE:
+            changes.append(
+                AddIndicator(
+                    hash_type=entry.hash_type,
+                    value=bytes.fromhex(entry.hash_value),
+                    id=entry.id,
+                    database=entry.database,
+                    media_type=entry.media_type,
+                )
+            )
+        elif not full:  # an empty base has nothing to remove
+            changes.append(RemoveIndicator(entry.id))
+    return changes

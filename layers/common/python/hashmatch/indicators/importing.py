@@ -1,0 +1,97 @@
+"""Reading an import body (CSV or JSON lines) into raw submissions, each with its line number.
+
+Rows are only split and shaped here; validation is the Submission model's, so an import row and
+an API batch item are checked by exactly the same rules.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from hashmatch.errors import InvalidInput
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "hash_type",
+    "hash",
+    "database",
+    "media_type",
+    "authority",
+    "member_state",
+    "assessment_reference",
+    "assessed_at",
+)
+OPTIONAL_CSV_COLUMNS: tuple[str, ...] = ("quality",)
+_PROVENANCE_COLUMNS = ("authority", "member_state", "assessment_reference", "assessed_at")
+
+CSV_MEDIA_TYPES = frozenset({"text/csv"})
+JSONL_MEDIA_TYPES = frozenset(
+    {"application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/json"}
+)
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One row of an import: its 1-based line in the body, and the submission or why not."""
+
+    line: int
+    item: dict[str, Any] | None
+    fault: str | None = None
+
+
+def read_rows(body: str, content_type: str) -> Iterator[RawRow]:
+    """Rows of a CSV (with a header line) or JSON lines body; blank lines are skipped."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in CSV_MEDIA_TYPES:
+        return _csv_rows(body)
+    if media_type in JSONL_MEDIA_TYPES:
+        return _jsonl_rows(body)
+    raise InvalidInput(
+        f"unsupported import content type {media_type!r}: use text/csv or application/jsonl",
+        errors=[{"loc": ["header", "content-type"], "msg": "text/csv or application/jsonl"}],
+    )
+
+
+def _csv_rows(body: str) -> Iterator[RawRow]:
+    reader = csv.reader(io.StringIO(body))
+    header = next(reader, None)
+    columns = [name.strip().lower() for name in header or []]
+    missing = [name for name in CSV_COLUMNS if name not in columns]
+    unknown = [name for name in columns if name not in CSV_COLUMNS + OPTIONAL_CSV_COLUMNS]
+    if missing or unknown:
+        raise InvalidInput(
+            "the CSV header must name the columns " + ",".join(CSV_COLUMNS),
+            errors=[{"loc": ["line", 1], "msg": f"missing {missing}, unknown {unknown}"}],
+        )
+    for values in reader:
+        line = reader.line_num
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) != len(columns):
+            yield RawRow(line, None, f"expected {len(columns)} fields, found {len(values)}")
+            continue
+        row = dict(zip(columns, values, strict=True))
+        item: dict[str, Any] = {k: v for k, v in row.items() if k not in _PROVENANCE_COLUMNS}
+        if not item.get("quality"):
+            item.pop("quality", None)
+        item["provenance"] = {k: row[k] for k in _PROVENANCE_COLUMNS}
+        yield RawRow(line, item)
+
+
+def _jsonl_rows(body: str) -> Iterator[RawRow]:
+    for line, text in enumerate(body.splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            item = json.loads(text)
+        except json.JSONDecodeError as error:
+            yield RawRow(line, None, f"not JSON: {error.msg}")
+            continue
+        if not isinstance(item, dict):
+            yield RawRow(line, None, "each line must be a JSON object")
+            continue
+        yield RawRow(line, item)

@@ -1,0 +1,81 @@
+"""Ports of the indicators concern: the indicator store (with its change feed) and snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance
+
+
+@dataclass(frozen=True)
+class IndicatorChange:
+    """An indicator's current index-relevant state, as the change feed lists it.
+
+    The feed holds one entry per indicator, at the time it last changed (``feed_key``), so
+    folding an entry twice is harmless: it states what the index must hold, not a delta.
+    """
+
+    id: str
+    hash_type: str
+    hash_value: str
+    database: str
+    media_type: str
+    status: IndicatorStatus
+    feed_key: str
+
+
+class IndicatorStore(Protocol):
+    def create(self, indicator: Indicator) -> None:
+        """Store a new indicator; raises Conflict if one with its id exists."""
+
+    def get(self, indicator_id: str) -> Indicator | None:
+        """Strongly consistent read."""
+
+    def get_many(self, indicator_ids: Iterable[str]) -> Mapping[str, Indicator]:
+        """Strongly consistent reads of several ids; absent ids are left out."""
+
+    def append_provenance(self, indicator_id: str, provenance: Provenance, now: datetime) -> bool:
+        """Append unless an entry with its key is there (then False). NotFound if absent."""
+
+    def change_status(
+        self,
+        indicator_id: str,
+        *,
+        expected: IndicatorStatus,
+        status: IndicatorStatus,
+        reason: str | None,
+        by: str,
+        now: datetime,
+    ) -> Indicator:
+        """Move from ``expected`` to ``status``; Conflict if it is no longer ``expected``."""
+
+    def active_ids(self, indicator_ids: Iterable[str]) -> set[str]:
+        """Which of these ids are active right now (strongly consistent): the matcher's check."""
+
+    def changes_since(self, after_feed_key: str) -> Iterator[IndicatorChange]:
+        """Feed entries with a key after ``after_feed_key`` ("" for all), in key order."""
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    data: bytes
+    etag: str
+
+
+class SnapshotStore(Protocol):
+    """The current index snapshot, one object replaced by compare-and-swap."""
+
+    def read(self) -> StoredSnapshot | None:
+        """The current snapshot and its etag, or None if none was ever written."""
+
+    def current_etag(self) -> str | None:
+        """The current snapshot's etag without reading it (the matcher's freshness check)."""
+
+    def write(self, data: bytes, *, replaces: str | None) -> str:
+        """Replace the snapshot whose etag is ``replaces`` (None: there must be none yet).
+
+        Raises Conflict if another writer replaced it first; returns the new etag.
+        """

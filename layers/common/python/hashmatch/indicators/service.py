@@ -1,0 +1,221 @@
+"""Curation: adding indicators with provenance, bulk import, and status changes.
+
+Adding is idempotent by construction: the id is derived from the hash and database, a new
+indicator is a conditional create, and provenance is appended only if the same assessment is not
+already recorded. Re-sending a batch or re-running an import therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from hashmatch.clock import Clock
+from hashmatch.errors import Conflict, InvalidInput, NotFound
+from hashmatch.indicators.importing import read_rows
+from hashmatch.indicators.model import (
+    ID_PATTERN,
+    Indicator,
+    IndicatorStatus,
+    Submission,
+    validation_faults,
+)
+from hashmatch.indicators.ports import IndicatorStore
+
+MAX_BATCH_ITEMS = 500
+# An import request must finish within API Gateway's 29 s: the CLI sends larger files in parts.
+MAX_IMPORT_ROWS = 1000
+_ID = re.compile(ID_PATTERN)
+
+
+class ItemOutcome(StrEnum):
+    CREATED = "created"  # a new indicator
+    EXISTING = "existing"  # the hash was there: its provenance was appended if new
+    INVALID = "invalid"  # nothing changed for this item
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one submitted item; ``position`` is its batch index or import line."""
+
+    position: int
+    outcome: ItemOutcome
+    indicator: Indicator | None = None
+    provenance_added: bool = False
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    items: list[ItemResult]
+
+    def count(self, outcome: ItemOutcome) -> int:
+        return sum(1 for item in self.items if item.outcome is outcome)
+
+    @property
+    def all_invalid(self) -> bool:
+        return bool(self.items) and self.count(ItemOutcome.INVALID) == len(self.items)
+
+    def faults(self) -> list[dict[str, Any]]:
+        return [fault for item in self.items for fault in item.errors]
+
+
+class IndicatorService:
+    def __init__(self, store: IndicatorStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    # -- adding --------------------------------------------------------------------------------
+
+    def add_batch(self, items: Sequence[Mapping[str, Any]], *, submitted_by: str) -> BatchResult:
+        """Validate each item on its own; store the valid ones. ``loc`` is ["items", i, field]."""
+        if not 0 < len(items) <= MAX_BATCH_ITEMS:
+            raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_ITEMS} items, got {len(items)}")
+        parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]] = []
+        for index, raw in enumerate(items):
+            parsed.append((index, *_parse(raw, "items", index)))
+        return self._store_all(parsed, submitted_by)
+
+    def import_rows(self, body: str, content_type: str, *, submitted_by: str) -> BatchResult:
+        """CSV or JSON lines; each row's result and faults name its line (loc ["line", n, ...])."""
+        parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]] = []
+        for row in read_rows(body, content_type):
+            if len(parsed) == MAX_IMPORT_ROWS:
+                raise InvalidInput(
+                    f"an import request holds at most {MAX_IMPORT_ROWS} rows; send it in parts"
+                )
+            if row.item is None:
+                fault = {"loc": ["line", row.line], "msg": row.fault or "unreadable row"}
+                parsed.append((row.line, None, [fault]))
+            else:
+                parsed.append((row.line, *_parse(row.item, "line", row.line)))
+        if not parsed:
+            raise InvalidInput("the import holds no rows")
+        return self._store_all(parsed, submitted_by)
+
+    def _store_all(
+        self,
+        parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]],
+        submitted_by: str,
+    ) -> BatchResult:
+        wanted = {sub.indicator_id for _, sub, _ in parsed if sub is not None}
+        # One batched read finds what exists, so an unchanged re-run costs no writes at all.
+        known: dict[str, Indicator] = dict(self._store.get_many(wanted)) if wanted else {}
+        results: list[ItemResult] = []
+        for position, submission, faults in parsed:
+            if submission is None:
+                results.append(ItemResult(position, ItemOutcome.INVALID, errors=faults))
+                continue
+            results.append(self._store_one(position, submission, submitted_by, known))
+        return BatchResult(results)
+
+    def _store_one(
+        self,
+        position: int,
+        submission: Submission,
+        submitted_by: str,
+        known: dict[str, Indicator],
+    ) -> ItemResult:
+        provenance = submission.provenance_by(submitted_by)
+        now = self._clock.now()
+        existing = known.get(submission.indicator_id)
+        if existing is None:
+            indicator = Indicator(
+                id=submission.indicator_id,
+                hash_type=submission.hash_type,
+                hash_value=submission.hash,
+                database=submission.database,
+                media_type=submission.media_type,
+                provenance=(provenance,),
+                created_at=now,
+                updated_at=now,
+                changed_at=now,
+            )
+            try:
+                self._store.create(indicator)
+            except Conflict:
+                # A concurrent add of the same hash won the create: join it as a duplicate.
+                existing = self._store.get(indicator.id)
+                if existing is None:
+                    raise
+            else:
+                known[indicator.id] = indicator
+                return ItemResult(position, ItemOutcome.CREATED, indicator)
+        added = False
+        if provenance.key not in existing.provenance_keys:
+            added = self._store.append_provenance(existing.id, provenance, now)
+            if added:
+                existing = existing.model_copy(
+                    update={"provenance": (*existing.provenance, provenance), "updated_at": now}
+                )
+                known[existing.id] = existing
+        return ItemResult(position, ItemOutcome.EXISTING, existing, provenance_added=added)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, indicator_id: str) -> Indicator:
+        indicator = self._store.get(indicator_id) if _ID.match(indicator_id) else None
+        if indicator is None:
+            raise NotFound(f"no indicator {indicator_id!r}")
+        return indicator
+
+    # -- status --------------------------------------------------------------------------------
+
+    def revoke(self, indicator_id: str, *, reason: str, by: str) -> Indicator:
+        """Revoked is final. Revoking a revoked indicator returns it unchanged."""
+        return self._move(indicator_id, IndicatorStatus.REVOKED, reason=reason, by=by)
+
+    def suspend(self, indicator_id: str, *, reason: str, by: str) -> Indicator:
+        return self._move(indicator_id, IndicatorStatus.SUSPENDED, reason=reason, by=by)
+
+    def reinstate(self, indicator_id: str, *, by: str, reason: str | None = None) -> Indicator:
+        return self._move(indicator_id, IndicatorStatus.ACTIVE, reason=reason, by=by)
+
+    def _move(
+        self, indicator_id: str, target: IndicatorStatus, *, reason: str | None, by: str
+    ) -> Indicator:
+        allowed_from = _ALLOWED_FROM[target]
+        for _ in range(3):  # a concurrent status change makes the conditional write fail: re-read
+            current = self.get(indicator_id)
+            if current.status is target:
+                return current
+            if current.status not in allowed_from:
+                raise Conflict(
+                    f"indicator {indicator_id} is {current.status.value}; "
+                    f"it cannot become {target.value}"
+                )
+            try:
+                return self._store.change_status(
+                    indicator_id,
+                    expected=current.status,
+                    status=target,
+                    reason=reason,
+                    by=by,
+                    now=self._clock.now(),
+                )
+            except Conflict:
+                continue
+        raise Conflict(f"indicator {indicator_id} keeps changing; try again")
+
+
+_ALLOWED_FROM: dict[IndicatorStatus, frozenset[IndicatorStatus]] = {
+    IndicatorStatus.REVOKED: frozenset({IndicatorStatus.ACTIVE, IndicatorStatus.SUSPENDED}),
+    IndicatorStatus.SUSPENDED: frozenset({IndicatorStatus.ACTIVE}),
+    IndicatorStatus.ACTIVE: frozenset({IndicatorStatus.SUSPENDED}),
+}
+
+
+def _parse(
+    raw: Mapping[str, Any] | Any, *prefix: str | int
+) -> tuple[Submission | None, list[dict[str, Any]]]:
+    if not isinstance(raw, Mapping):
+        return None, [{"loc": list(prefix), "msg": "must be a JSON object"}]
+    try:
+        return Submission.model_validate(dict(raw)), []
+    except ValidationError as error:
+        return None, validation_faults(error, *prefix)
