@@ -84,7 +84,7 @@ def test_bad_files_get_their_own_error_and_the_rest_is_hashed(good_folder: Path)
     assert "truncated" in str(by_name["truncated.jpg"]["error"])
     assert "not a supported image" in str(by_name["text.jpg"]["error"])
     assert "decompression bomb" in str(by_name["bomb.png"]["error"])
-    assert "100.0 megapixels, over the limit" in str(by_name["huge.png"]["error"])
+    assert "100,000,000 pixels, over the limit" in str(by_name["huge.png"]["error"])
     for name in bad:
         assert set(by_name[name]) == {"path", "error"}
 
@@ -137,6 +137,23 @@ def test_reference_resize_changes_pdq_of_large_images_only(tmp_path: Path) -> No
     # Then only the large image's hash can change, and its reported size does not
     assert plain[1]["pdq"] == resized[1]["pdq"]
     assert (resized[0]["width"], resized[0]["height"]) == (1200, 900)
+
+
+def test_limits_can_be_set(good_folder: Path) -> None:
+    status, records = run_hash([str(good_folder / "a.png"), "--max-pixels", "1000"])
+    assert status == 1
+    assert "over the limit of 1,000 pixels" in str(records[0]["error"])
+    _, records = run_hash([str(good_folder / "a.png"), "--max-bytes", "10"])
+    assert "over the limit of 10 bytes" in str(records[0]["error"])
+
+
+def test_defaults_match_the_library() -> None:
+    from hashmatch.client.imaging import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_PIXELS
+
+    parser = argparse.ArgumentParser()
+    hash_command.register(parser.add_subparsers())
+    args = parser.parse_args(["hash", "x"])
+    assert (args.max_pixels, args.max_bytes) == (DEFAULT_MAX_PIXELS, DEFAULT_MAX_IMAGE_BYTES)
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(

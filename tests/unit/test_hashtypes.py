@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -148,9 +150,12 @@ def test_module_imports_no_image_library() -> None:
     # Given a fresh interpreter (the Lambda layer must not need PIL)
     code = "import sys, hashmatch.hashtypes; print('PIL' in sys.modules)"
 
+    package_root = Path(__file__).resolve().parents[2] / "layers" / "common" / "python"
+    environment = {**os.environ, "PYTHONPATH": str(package_root)}
+
     # When
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
     )
 
     # Then

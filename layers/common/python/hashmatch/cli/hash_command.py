@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
             "Hash image files on this machine and print one JSON line per file. Folders are "
             "searched recursively for "
             + ", ".join(sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS))
-            + " files. Exit status 0 if every file was hashed, 1 if any file failed."
+            + " files. A pdq_quality below 50 marks a PDQ hash that cannot be trusted (flat or"
+            " tiny image). Exit status 0 if every file was hashed, 1 if any file failed."
         ),
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
@@ -53,6 +54,20 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="squash images over 512 px to 512x512 (nearest neighbour) before PDQ, as the C++ "
         "reference tool pdq-photo-hasher does",
+    )
+    # Defaults mirror hashmatch.client.imaging without importing PIL just to build --help.
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=50_000_000,
+        help="refuse images with more pixels than this (default 50,000,000; Pillow's own "
+        "decompression-bomb guard still refuses anything over about 179 million)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=50 * 1024 * 1024,
+        help="refuse files larger than this many bytes (default 50 MiB)",
     )
     parser.set_defaults(func=run)
 
@@ -86,14 +101,27 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def hash_one(
-    path: Path, types: Sequence[str], *, dihedral: bool, reference_resize: bool
+    path: Path,
+    types: Sequence[str],
+    *,
+    dihedral: bool = False,
+    reference_resize: bool = False,
+    max_pixels: int | None = None,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     # Imported here so that `hashmatch --help` and other subcommands never load PIL.
-    from hashmatch.client.imaging import hash_file
+    from hashmatch.client import imaging
 
     record: dict[str, Any] = {"path": str(path)}
     try:
-        hashes = hash_file(path, types, dihedral=dihedral, reference_resize=reference_resize)
+        hashes = imaging.hash_file(
+            path,
+            types,
+            dihedral=dihedral,
+            reference_resize=reference_resize,
+            max_pixels=imaging.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels,
+            max_bytes=imaging.DEFAULT_MAX_IMAGE_BYTES if max_bytes is None else max_bytes,
+        )
     except HashmatchError as error:
         record["error"] = error.detail
     except OSError as error:
@@ -114,7 +142,12 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     )
     for path in progress:
         record = hash_one(
-            path, args.types, dihedral=args.dihedral, reference_resize=args.reference_resize
+            path,
+            args.types,
+            dihedral=args.dihedral,
+            reference_resize=args.reference_resize,
+            max_pixels=args.max_pixels,
+            max_bytes=args.max_bytes,
         )
         if "error" in record:
             failed += 1

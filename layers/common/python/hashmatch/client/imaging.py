@@ -144,8 +144,8 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
         raise ImageError(f"image has no pixels ({width}x{height})")
     if width * height > max_pixels:
         raise ImageError(
-            f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit "
-            f"of {max_pixels / 1e6:.1f} megapixels (possible decompression bomb)"
+            f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} pixels (possible decompression bomb)"
         )
 
 
