@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from hashmatch.access.model import ApiClient
-from hashmatch.errors import Conflict, NotFound
+from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
 from hashmatch.matches.model import MatchEvent
+from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
 
 
 class InMemoryClientStore:
@@ -164,3 +172,84 @@ class InMemorySnapshotStore:
         etag = f'"{self.writes}"'
         self.stored = StoredSnapshot(data, etag)
         return etag
+
+
+# --- reports ---------------------------------------------------------------------------------
+class InMemoryReportQueue:
+    """Keeps what was sent; ``refusing`` makes every send fail as SQS would when it refuses."""
+
+    def __init__(self) -> None:
+        self.sent: list[Filing] = []
+        self.refusing = False
+
+    def send(self, filing: Filing) -> None:
+        if self.refusing:
+            raise DependencyUnavailable("queueing the report failed (ServiceUnavailable)")
+        self.sent.append(filing)
+
+
+class InMemoryReportStore:
+    def __init__(self) -> None:
+        self.reports: dict[str, Report] = {}
+
+    def put_new(self, report: Report) -> bool:
+        if report.report_id in self.reports:
+            return False
+        self.reports[report.report_id] = report
+        return True
+
+    def get(self, report_id: str) -> Report | None:
+        return self.reports.get(report_id)
+
+    def list_for_provider(
+        self, provider: str, *, status: ReportStatus | None, limit: int, cursor: str | None
+    ) -> ReportPage:
+        mine = sorted(
+            (
+                report
+                for report in self.reports.values()
+                if report.provider == provider and (status is None or report.status is status)
+            ),
+            key=lambda report: (report.filing.filed_at, report.report_id),
+            reverse=True,
+        )
+        start = int(cursor) if cursor else 0
+        page = tuple(mine[start : start + limit])
+        more = start + limit < len(mine)
+        return ReportPage(reports=page, cursor=str(start + limit) if more else None)
+
+
+class InMemoryIdempotencyStore(BasePersistenceLayer):
+    """Powertools' idempotency persistence in a dict, with DynamoDB's conditional-put rules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        try:
+            return self.records[idempotency_key]
+        except KeyError:
+            raise IdempotencyItemNotFoundError(idempotency_key) from None
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        existing = self.records.get(data_record.idempotency_key)
+        now = datetime.now(UTC)
+        if existing is not None:
+            expired = (existing.expiry_timestamp or 0) < now.timestamp()
+            abandoned = (
+                existing.status == "INPROGRESS"
+                and existing.in_progress_expiry_timestamp is not None
+                and existing.in_progress_expiry_timestamp < now.timestamp() * 1000
+            )
+            if not (expired or abandoned):
+                # As DynamoDBPersistenceLayer does: a different payload under the key is refused.
+                self._validate_payload(data_payload=data_record, stored_data_record=existing)
+                raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
+        self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)

@@ -9,18 +9,31 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
 from hashmatch.access.model import Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
-from hashmatch.adapters.aws import apigateway_client, dynamodb_client, s3_client
+from hashmatch.adapters.aws import apigateway_client, dynamodb_client, s3_client, sqs_client
 from hashmatch.adapters.dynamodb_clients import DynamoDBClientStore
 from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
+from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
+from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
+from hashmatch.adapters.sqs_report_queue import SQSReportQueue
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.matcher import Matcher
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.settings import ClientsSettings, IndicatorSettings, SnapshotSettings, load_settings
+from hashmatch.reports.intake import ReportIntake
+from hashmatch.reports.service import ReportService
+from hashmatch.settings import (
+    ClientsSettings,
+    IndicatorSettings,
+    ReportSettings,
+    SnapshotSettings,
+    load_settings,
+)
 
 
 @cache
@@ -71,8 +84,42 @@ def matcher() -> Matcher:
     return Matcher(snapshot_store(), indicator_store(), SystemClock(), refresh_interval=refresh)
 
 
+@cache
+def report_store() -> DynamoDBReportStore:
+    return DynamoDBReportStore(dynamodb_client(), load_settings(ReportSettings).reports_table)
+
+
+@cache
+def report_match_events() -> DynamoDBMatchEventStore:
+    table = load_settings(ReportSettings).match_events_table
+    return DynamoDBMatchEventStore(dynamodb_client(), table)
+
+
+@cache
+def report_service() -> ReportService:
+    settings = load_settings(ReportSettings)
+    return ReportService(
+        match_events=report_match_events(),
+        queue=SQSReportQueue(sqs_client(), settings.reports_queue_url),
+        reports=report_store(),
+        clock=SystemClock(),
+        idempotency_store=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=dynamodb_client()
+        ),
+    )
+
+
+@cache
+def report_intake() -> ReportIntake:
+    return ReportIntake(
+        reports=report_store(), match_events=report_match_events(), clock=SystemClock()
+    )
+
+
 def reset() -> None:
     """Forget every wired service (tests that switch environments)."""
     client_service.cache_clear()
+    for report_factory in (report_store, report_match_events, report_service, report_intake):
+        report_factory.cache_clear()
     for factory in (indicator_store, snapshot_store, indicator_service, index_builder, matcher):
         factory.cache_clear()

@@ -51,6 +51,14 @@ class SnapshotSettings(_EnvSettings):
     snapshot_refresh_seconds: int = 30
 
 
+class ReportSettings(_EnvSettings):
+    reports_table: str
+    reports_queue_url: str
+    idempotency_table: str
+    # Filing checks the cited match events; intake cites them so they live as long as the report.
+    match_events_table: str
+
+
 @cache
 def _load(model: type[BaseModel]) -> BaseModel:
     values = {name: os.environ.get(name.upper()) for name in model.model_fields}

@@ -1,0 +1,95 @@
+"""POST /v1/reports, GET /v1/reports/{id}, GET /v1/reports?status= (provider, own reports only).
+
+No `from __future__ import annotations` in route modules: Powertools reads the route
+functions' annotations at runtime to validate and document requests and responses.
+"""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hashmatch import bootstrap
+from hashmatch.api.resolver import build_resolver, current_principal
+from hashmatch.observability import logger, tracer
+from hashmatch.reports.model import ReportStatus
+from hashmatch.reports.schemas import FileReportRequest, ReportAccepted, ReportList, ReportView
+from hashmatch.reports.service import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PAGE_SIZE
+
+app = build_resolver()
+
+
+@app.post(
+    "/v1/reports",
+    status_code=HTTPStatus.ACCEPTED,
+    summary="File a report about matched content",
+    responses={
+        202: {
+            "description": "Queued for intake",
+            "content": {"application/json": {"model": ReportAccepted}},
+        }
+    },
+)
+@tracer.capture_method
+def post_report(
+    report: FileReportRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+            description="Makes a retry return the same report id (remembered for 24 hours)",
+        ),
+    ] = None,
+) -> Response[ReportAccepted]:
+    receipt = bootstrap.report_service().file(
+        current_principal(app), report.to_details(), idempotency_key
+    )
+    logger.info("report filed", extra={"report_id": receipt.report_id})
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type="application/json",
+        body=ReportAccepted.of(receipt),
+        headers={"Location": _location_of(receipt.report_id)},
+    )
+
+
+@app.get("/v1/reports/<id>", summary="One of your reports, with its status history")
+@tracer.capture_method
+def get_report(id: str) -> ReportView:
+    return ReportView.of(bootstrap.report_service().get(current_principal(app), id))
+
+
+@app.get("/v1/reports", summary="Your reports, newest first, optionally of one status")
+@tracer.capture_method
+def list_reports(
+    status: Annotated[ReportStatus | None, Query(description="Only reports in this status")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size (1 to {MAX_PAGE_SIZE})")
+    ] = DEFAULT_PAGE_SIZE,
+    next: Annotated[
+        str | None, Query(max_length=2048, description="The `next` cursor of the previous page")
+    ] = None,
+) -> ReportList:
+    page = bootstrap.report_service().list(
+        current_principal(app), status=status, limit=limit, cursor=next
+    )
+    return ReportList.of(page)
+
+
+def _location_of(report_id: str) -> str:
+    """The report's URL path as the caller sees it (with the API stage prefix, if any)."""
+    context = app.current_event.request_context
+    base = context.path or app.current_event.path
+    return f"{base.rstrip('/')}/{report_id}"
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Lets the idempotency record of a filing expire with this invocation if it dies mid-way.
+    bootstrap.report_service().idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

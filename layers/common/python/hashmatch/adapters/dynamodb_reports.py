@@ -1,0 +1,235 @@
+"""DynamoDB adapter of the ReportStore port.
+
+Table key ``report_id``. Three indexes, all projecting the whole (small) item:
+- ``ByProvider``: ``provider`` + ``filed_key`` — a provider's reports, newest first.
+- ``ByProviderStatus``: ``provider_status`` (``<provider>#<status>``) + ``filed_key`` — the same,
+  one status only, so a status filter never pages through other statuses.
+- ``ReviewQueue``: ``status`` + ``review_key`` (``0#<filed_key>`` urgent, ``1#<filed_key>``
+  otherwise) — the reviewers' queue in query order: urgent first, then oldest first.
+``filed_key`` is ``<filed_at, UTC, fixed width>#<report_id>``: sortable, and unique.
+``expires_at_epoch`` (TTL) is written only once a decision makes the report erasable; it is a
+backstop, erasure on the due date is the retention function's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from hashmatch.adapters.aws import translated_errors
+from hashmatch.errors import Conflict, InvalidInput
+from hashmatch.reports.model import (
+    ContentType,
+    Filing,
+    Report,
+    ReportDetails,
+    ReportPage,
+    ReportStatus,
+    StatusChange,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_PROVIDER_INDEX = "ByProvider"
+BY_PROVIDER_STATUS_INDEX = "ByProviderStatus"
+REVIEW_QUEUE_INDEX = "ReviewQueue"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class StatusChangeItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: ReportStatus
+    at: AwareDatetime
+    by: str
+
+
+class ReportItem(BaseModel):
+    """The DynamoDB item of a report: flat attributes, the index keys derived from them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: str
+    provider: str
+    client_id: str
+    filed_at: AwareDatetime
+    status: ReportStatus
+    history: list[StatusChangeItem]
+    match_ids: list[str]
+    content_ref: str
+    content_type: ContentType
+    detected_at: AwareDatetime
+    urgent: bool
+    suspected_member_state: str | None = None
+    legal_basis: str
+    removed: bool
+    also_reported_to: list[str]
+    erase_after: AwareDatetime | None = None
+    # Index keys: derived, written for DynamoDB, ignored when read back.
+    filed_key: str
+    provider_status: str
+    review_key: str
+    expires_at_epoch: int | None = None
+
+    @classmethod
+    def of(cls, report: Report) -> ReportItem:
+        filing, details = report.filing, report.filing.details
+        filed_key = f"{_sortable(filing.filed_at)}#{filing.report_id}"
+        return cls(
+            report_id=filing.report_id,
+            provider=filing.provider,
+            client_id=filing.client_id,
+            filed_at=filing.filed_at,
+            status=report.status,
+            history=[
+                StatusChangeItem(status=change.status, at=change.at, by=change.by)
+                for change in report.history
+            ],
+            match_ids=list(details.match_ids),
+            content_ref=details.content_ref,
+            content_type=details.content_type,
+            detected_at=details.detected_at,
+            urgent=details.urgent,
+            suspected_member_state=details.suspected_member_state,
+            legal_basis=details.legal_basis,
+            removed=details.removed,
+            also_reported_to=list(details.also_reported_to),
+            erase_after=report.erase_after,
+            filed_key=filed_key,
+            provider_status=f"{filing.provider}#{report.status.value}",
+            review_key=f"{0 if details.urgent else 1}#{filed_key}",
+            expires_at_epoch=int(report.erase_after.timestamp()) if report.erase_after else None,
+        )
+
+    def to_report(self) -> Report:
+        return Report(
+            filing=Filing(
+                report_id=self.report_id,
+                provider=self.provider,
+                client_id=self.client_id,
+                filed_at=self.filed_at,
+                details=ReportDetails(
+                    match_ids=tuple(self.match_ids),
+                    content_ref=self.content_ref,
+                    content_type=self.content_type,
+                    detected_at=self.detected_at,
+                    urgent=self.urgent,
+                    suspected_member_state=self.suspected_member_state,
+                    legal_basis=self.legal_basis,
+                    removed=self.removed,
+                    also_reported_to=tuple(self.also_reported_to),
+                ),
+            ),
+            history=tuple(
+                StatusChange(status=change.status, at=change.at, by=change.by)
+                for change in self.history
+            ),
+            erase_after=self.erase_after,
+        )
+
+    def to_dynamodb(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude_none=True)
+        return {key: _serializer.serialize(value) for key, value in data.items()}
+
+    @classmethod
+    def from_dynamodb(cls, item: dict[str, Any]) -> ReportItem:
+        return cls.model_validate({k: _deserializer.deserialize(v) for k, v in item.items()})
+
+
+class DynamoDBReportStore:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def put_new(self, report: Report) -> bool:
+        try:
+            with translated_errors("storing a report"):
+                self._dynamodb.put_item(
+                    TableName=self._table,
+                    Item=ReportItem.of(report).to_dynamodb(),
+                    ConditionExpression="attribute_not_exists(report_id)",
+                )
+        except Conflict:
+            return False
+        return True
+
+    def get(self, report_id: str) -> Report | None:
+        with translated_errors("reading a report"):
+            answer = self._dynamodb.get_item(
+                TableName=self._table, Key={"report_id": {"S": report_id}}, ConsistentRead=True
+            )
+        item = answer.get("Item")
+        return ReportItem.from_dynamodb(dict(item)).to_report() if item else None
+
+    def list_for_provider(
+        self,
+        provider: str,
+        *,
+        status: ReportStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> ReportPage:
+        if status is None:
+            index, partition_name, partition = BY_PROVIDER_INDEX, "provider", provider
+        else:
+            index, partition_name = BY_PROVIDER_STATUS_INDEX, "provider_status"
+            partition = f"{provider}#{status.value}"
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#partition = :partition",
+            "ExpressionAttributeNames": {"#partition": partition_name},
+            "ExpressionAttributeValues": {":partition": {"S": partition}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor is not None:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition_name, partition)
+        with translated_errors("listing reports"):
+            answer = self._dynamodb.query(**query)
+        reports = tuple(
+            ReportItem.from_dynamodb(dict(item)).to_report() for item in answer.get("Items", [])
+        )
+        last_key = answer.get("LastEvaluatedKey")
+        return ReportPage(
+            reports=reports, cursor=_encode_cursor(dict(last_key)) if last_key else None
+        )
+
+
+def _sortable(moment: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _encode_cursor(last_key: dict[str, Any]) -> str:
+    plain = {name: value["S"] for name, value in last_key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode()
+
+
+def _decode_cursor(cursor: str, partition_name: str, partition: str) -> dict[str, Any]:
+    """A cursor is only valid for the listing that issued it: same index, same provider."""
+    invalid = InvalidInput(
+        "the cursor is not valid for this listing",
+        errors=[{"loc": ["query", "next"], "msg": "not a cursor of this listing"}],
+    )
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise invalid from error
+    expected = {"report_id", "filed_key", partition_name}
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != expected
+        or not all(isinstance(value, str) for value in plain.values())
+        or plain[partition_name] != partition
+    ):
+        raise invalid
+    return {name: {"S": value} for name, value in plain.items()}

@@ -1,0 +1,1 @@
+"""Reports: filing (validated, idempotent, queued), intake (stored with its history), read-back."""

@@ -1,0 +1,70 @@
+"""Intake: a filing from the reports queue becomes a stored report, exactly once.
+
+SQS delivers at least once, so the same filing may arrive twice (or again after a failure half
+way). Storing is a conditional put on the report id, and citing the match events is idempotent,
+so every delivery of a filing converges on one report whose events live as long as it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hashmatch.clock import Clock
+from hashmatch.errors import Conflict
+from hashmatch.matches.ports import MatchEventStore
+from hashmatch.observability import logger
+from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, received
+from hashmatch.reports.ports import ReportStore
+
+INTAKE_ACTOR = "intake_reports"
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    report_id: str
+    stored: bool  # False: an earlier delivery had stored it already
+    uncited_match_ids: tuple[str, ...]  # erased between filing and intake
+
+
+class ReportIntake:
+    def __init__(
+        self, *, reports: ReportStore, match_events: MatchEventStore, clock: Clock
+    ) -> None:
+        self._reports = reports
+        self._match_events = match_events
+        self._clock = clock
+
+    def take_in(self, filing: Filing) -> IntakeOutcome:
+        report = Report(
+            filing=filing,
+            history=(
+                received(filing),
+                StatusChange(status=ReportStatus.STORED, at=self._clock.now(), by=INTAKE_ACTOR),
+            ),
+        )
+        stored = self._reports.put_new(report)
+        # Cited after storing: a failure here fails the record, and its redelivery finds the
+        # report stored and cites again (citing twice is harmless).
+        uncited = self._cite(filing)
+        logger.info(
+            "report taken in",
+            extra={
+                "report_id": filing.report_id,
+                "duplicate_delivery": not stored,
+                "uncited_match_events": len(uncited),
+            },
+        )
+        return IntakeOutcome(
+            report_id=filing.report_id, stored=stored, uncited_match_ids=tuple(uncited)
+        )
+
+    def _cite(self, filing: Filing) -> list[str]:
+        """Cite every match event; one erased since filing is noted, not a reason to lose the
+        report (its id stays in the report)."""
+        uncited: list[str] = []
+        for match_id in filing.details.match_ids:
+            try:
+                self._match_events.cite([match_id], filing.report_id)
+            except Conflict:
+                uncited.append(match_id)
+        return uncited

@@ -1,0 +1,186 @@
+"""Reports: what a provider files about matched content, and the status history it goes through.
+
+A report carries the provider's own opaque content reference (never the content), the match
+events it cites, and the facts a reviewer needs to triage it. Its status only moves forward:
+received (filed and queued) -> stored (intake wrote it) -> forwarded | unfounded (a reviewer's
+decision, later). Every step is kept with its time and who took it, for the audit log and for
+retention (a report's erasure date follows from its decision).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from hashmatch.matches.model import MATCH_ID_PATTERN
+from hashmatch.reports.countries import ISO_3166_ALPHA_2
+
+REPORT_ID_PREFIX = "rp_"
+REPORT_ID_PATTERN = r"^rp_[0-9a-f]{24}$"
+_REPORT_ID = re.compile(REPORT_ID_PATTERN)
+MAX_MATCH_IDS = 100
+MAX_CONTENT_REF_LENGTH = 256
+MAX_LEGAL_BASIS_LENGTH = 200
+MAX_ALSO_REPORTED_TO = 10
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    STORED = "stored"
+    FORWARDED = "forwarded"
+    UNFOUNDED = "unfounded"
+
+
+class ContentType(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+def _country_code(value: str) -> str:
+    if value not in ISO_3166_ALPHA_2:
+        raise ValueError(f"{value!r} is not an assigned ISO 3166-1 alpha-2 code")
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat a value")
+    return values
+
+
+ReportId = Annotated[str, StringConstraints(pattern=REPORT_ID_PATTERN)]
+MatchId = Annotated[str, StringConstraints(pattern=MATCH_ID_PATTERN)]
+CountryCode = Annotated[
+    str,
+    BeforeValidator(_upper),
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_country_code),
+]
+ContentRef = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT_REF_LENGTH)]
+LegalBasis = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_LEGAL_BASIS_LENGTH, strip_whitespace=True)
+]
+# Another body the content was reported to ("NCMEC", "national police"): a short name, no free text.
+ReportedTo = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._()-]*$")
+]
+MatchIds = Annotated[
+    tuple[MatchId, ...],
+    Field(min_length=1, max_length=MAX_MATCH_IDS),
+    AfterValidator(_unique),
+]
+ReportedToList = Annotated[
+    tuple[ReportedTo, ...], Field(max_length=MAX_ALSO_REPORTED_TO), AfterValidator(_unique)
+]
+
+
+class ReportDetails(BaseModel):
+    """What the provider states about the content: the part of a report the provider writes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    match_ids: MatchIds
+    content_ref: ContentRef
+    content_type: ContentType
+    detected_at: AwareDatetime
+    urgent: bool = False
+    suspected_member_state: CountryCode | None = None
+    legal_basis: LegalBasis
+    removed: bool = False
+    also_reported_to: ReportedToList = ()
+
+
+class StatusChange(BaseModel):
+    """One step of a report's life: which status, when, and who (a client id or a function)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ReportStatus
+    at: AwareDatetime
+    by: str
+
+
+class Filing(BaseModel):
+    """A report as filed: an id, who filed it and when, and what they stated. Goes on the queue."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: ReportId
+    provider: str = Field(description="the provider organisation (the client's owner)")
+    client_id: str
+    filed_at: AwareDatetime
+    details: ReportDetails
+
+
+class Report(BaseModel):
+    """A stored report: its filing, and every status it has been in (oldest first)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filing: Filing
+    history: tuple[StatusChange, ...] = Field(min_length=1)
+    # Set when a decision makes the report erasable (retention, issue 6); None while pending.
+    erase_after: AwareDatetime | None = None
+
+    @property
+    def report_id(self) -> str:
+        return self.filing.report_id
+
+    @property
+    def provider(self) -> str:
+        return self.filing.provider
+
+    @property
+    def status(self) -> ReportStatus:
+        return self.history[-1].status
+
+    @property
+    def urgent(self) -> bool:
+        return self.filing.details.urgent
+
+
+class ReportReceipt(BaseModel):
+    """What the provider gets back for a filing (and, on a retry with its key, gets again)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: ReportId
+    status: ReportStatus
+    filed_at: AwareDatetime
+
+
+class ReportPage(BaseModel):
+    """One page of a provider's reports, newest first; ``cursor`` fetches the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reports: tuple[Report, ...]
+    cursor: str | None = None
+
+
+def new_report_id() -> str:
+    return REPORT_ID_PREFIX + secrets.token_hex(12)
+
+
+def received(filing: Filing) -> StatusChange:
+    return StatusChange(status=ReportStatus.RECEIVED, at=filing.filed_at, by=filing.client_id)
+
+
+def is_report_id(value: str) -> bool:
+    return _REPORT_ID.fullmatch(value) is not None
