@@ -167,6 +167,7 @@ def test_describe_says_how_to_call_the_stack(stack: LocalStack) -> None:
 
     assert f"curl -s -X POST {stack.api_url}/_local/schedules/TickFunction" in banner
     assert "fixture-items" in banner
+    assert "Events not driven locally: TickFunction.OnDeploy (EventBridgeRule)" in banner
 
 
 def test_second_stack_in_the_same_process_is_refused(stack: LocalStack) -> None:

@@ -78,6 +78,12 @@ def test_queue_and_schedule_events_are_read() -> None:
     assert hourly.expression == "rate(1 hour)"
 
 
+def test_events_the_local_stack_cannot_drive_are_reported() -> None:
+    model = load_template(FIXTURE_TEMPLATE)
+
+    assert model.functions["TickFunction"].unsupported_events == ("OnDeploy (EventBridgeRule)",)
+
+
 def test_moto_template_keeps_only_stores_and_rewrites_references_to_the_rest() -> None:
     # Given the fixture template, whose key policy names a SAM-generated role
     model = load_template(FIXTURE_TEMPLATE)

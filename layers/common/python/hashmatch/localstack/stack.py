@@ -196,6 +196,11 @@ class LocalStack:
             self._timers = self._build_timers(model)
             for timer in self._timers:
                 timer.start()
+        for function in self._functions.values():
+            for event in function.spec.unsupported_events:
+                logger.warning(
+                    "%s: event %s is not driven by the local stack", function.logical_id, event
+                )
         self._write_state_file()
         logger.info("local stack started: API %s, AWS %s", self.api_url, self.aws_endpoint)
 
@@ -354,6 +359,13 @@ class LocalStack:
                 timer = "on timer" if self._run_schedules and spec.enabled else "on demand only"
                 lines.append(f"  {logical_id}  {spec.expression} ({timer})")
                 lines.append(f"    curl -s -X POST {self.api_url}/_local/schedules/{logical_id}")
+        unsupported = [
+            f"{function.logical_id}.{event}"
+            for function in self._functions.values()
+            for event in function.spec.unsupported_events
+        ]
+        if unsupported:
+            lines += ["", "Events not driven locally: " + ", ".join(unsupported)]
         lines += ["", "Try:"]
         for route in self.routes:
             if route.method in ("GET", "ANY") and "{" not in route.path:
@@ -595,6 +607,23 @@ class LocalStack:
         self.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
 
+def enable_request_log(level: int = logging.INFO) -> None:
+    """Print the local stack's own lines (one per API request, schedule runs) to stderr.
+
+    For `hashmatch serve`; the handlers' Powertools loggers are separate and print anyway.
+    """
+    stack_logger = logging.getLogger("local_stack")
+    if not any(isinstance(h, _RequestLogHandler) for h in stack_logger.handlers):
+        handler = _RequestLogHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s local-stack %(message)s", "%H:%M:%S"))
+        stack_logger.addHandler(handler)
+    stack_logger.setLevel(level)
+
+
+class _RequestLogHandler(logging.StreamHandler):
+    """Marks the handler enable_request_log added, so calling it twice adds one."""
+
+
 def read_state(template_dir: Path) -> dict[str, Any]:
     """What a running local stack wrote about itself (for other CLI commands)."""
     path = template_dir / STATE_DIRECTORY / "state.json"
@@ -625,4 +654,4 @@ class _CompositeGateway:
         return MISSING_AUTHENTICATION_TOKEN
 
 
-__all__ = ["LocalStack", "LocalStackError", "read_state"]
+__all__ = ["LocalStack", "LocalStackError", "enable_request_log", "read_state"]

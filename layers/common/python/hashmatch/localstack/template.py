@@ -95,6 +95,8 @@ class FunctionSpec:
     api_events: tuple[RouteSpec, ...] = ()
     sqs_events: tuple[SqsEventSpec, ...] = ()
     schedule_events: tuple[ScheduleEventSpec, ...] = ()
+    # Events of types the local stack does not drive (e.g. DynamoDB streams): "Name (Type)".
+    unsupported_events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ def _read_function(
     api_events: list[RouteSpec] = []
     sqs_events: list[SqsEventSpec] = []
     schedule_events: list[ScheduleEventSpec] = []
+    unsupported_events: list[str] = []
     for event_name, event in (properties.get("Events") or {}).items():
         event_type = event.get("Type")
         event_properties = event.get("Properties") or {}
@@ -253,6 +256,8 @@ def _read_function(
             sqs_events.append(_read_sqs_event(logical_id, event_name, event_properties, resolver))
         elif event_type in ("Schedule", "ScheduleV2"):
             schedule_events.append(_read_schedule_event(logical_id, event_name, event_properties))
+        else:
+            unsupported_events.append(f"{event_name} ({event_type})")
     return FunctionSpec(
         logical_id=logical_id,
         handler=handler,
@@ -264,6 +269,7 @@ def _read_function(
         api_events=tuple(api_events),
         sqs_events=tuple(sqs_events),
         schedule_events=tuple(schedule_events),
+        unsupported_events=tuple(unsupported_events),
     )
 
 
