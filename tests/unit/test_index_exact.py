@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 import pytest
+
 from hashmatch.errors import InvalidInput
 from hashmatch.index import ExactIndex, encode_exact
 from hashmatch.index.exact import sort_order

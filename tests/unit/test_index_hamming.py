@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hashmatch.errors import InvalidInput
-from hashmatch.index import HammingIndex, brute_force
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hashmatch.errors import InvalidInput
+from hashmatch.index import HammingIndex, brute_force
 
 PDQ_BITS = 256
 PHASH_BITS = 64
@@ -230,3 +231,19 @@ def test_property_any_query_and_radius_equals_the_oracle(
     rows, distances = brute_force(codes, query, radius)
     np.testing.assert_array_equal(result.rows, rows)
     np.testing.assert_array_equal(result.distances, distances)
+
+
+def test_updated_index_equals_a_fresh_build_over_the_same_rows() -> None:
+    # Given an index, a set of rows to drop and new rows to add (some near old ones)
+    rng = np.random.default_rng(31)
+    codes, queries = planted(rng, 5_000, PDQ_BITS, 31)
+    index = HammingIndex(codes, PDQ_BITS)
+    keep = rng.random(codes.shape[0]) > 0.1
+    added = np.array([flip_bits(codes[i], i % 33, rng) for i in range(0, 400, 4)])
+    # When the index is patched rather than rebuilt
+    patched = index.updated(keep, added)
+    fresh = HammingIndex(np.concatenate([codes[keep], added]), PDQ_BITS, chunks=len(index.widths))
+    # Then its tables and its answers equal those of a fresh build
+    np.testing.assert_array_equal(patched.codes, fresh.codes)
+    np.testing.assert_array_equal(patched.tables.offsets, fresh.tables.offsets)
+    assert_matches_oracle(patched, np.concatenate([queries, added[:5]]), 31)

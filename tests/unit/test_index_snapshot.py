@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hashmatch.errors import InvalidInput
 from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, brute_force
 

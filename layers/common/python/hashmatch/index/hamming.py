@@ -33,6 +33,7 @@ from hashmatch.index.bits import (
     chunk_values,
     distances_to,
     neighbour_masks,
+    popcount_rows,
     rowwise_distances,
     split_widths,
 )
@@ -71,10 +72,13 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class ChunkTables:
-    """Per-chunk CSR tables: for chunk c and value v, rows ``rows[c*n + offsets[base_c + v]:...]``.
+    """Per-chunk CSR tables: chunk c, value v -> ``rows[offsets[b + v] : offsets[b + v + 1]]``.
 
-    ``offsets`` concatenates, for every chunk, ``2**width + 1`` uint32 bucket starts; ``rows``
-    concatenates, for every chunk, the n row numbers sorted by that chunk's value.
+    (b is the chunk's table base: the sum of ``2**width + 1`` over the chunks before it.)
+
+    ``rows`` concatenates, for every chunk, the n row numbers sorted by that chunk's value;
+    ``offsets`` concatenates, for every chunk, ``2**width + 1`` bucket starts as positions in
+    ``rows`` (so chunk c's start at c * n), uint32: fine while chunks * n < 2**32.
     """
 
     widths: tuple[int, ...]
@@ -99,6 +103,8 @@ def default_chunk_count(bits: int, size: int) -> int:
 def build_chunk_tables(codes: U64, widths: tuple[int, ...]) -> ChunkTables:
     """Sort rows by each chunk's value and record bucket boundaries (counting sort offsets)."""
     size = codes.shape[0]
+    if size * len(widths) >= 2**32:
+        raise InvalidInput("too many rows for uint32 chunk tables; split the index")
     offsets_parts: list[U32] = []
     rows = np.empty(size * len(widths), dtype=np.uint32)
     for c, width in enumerate(widths):
@@ -107,8 +113,9 @@ def build_chunk_tables(codes: U64, widths: tuple[int, ...]) -> ChunkTables:
         rows[c * size : (c + 1) * size] = order
         counts = np.bincount(values, minlength=1 << width)
         offsets = np.empty((1 << width) + 1, dtype=np.uint32)
-        offsets[0] = 0
+        offsets[0] = c * size
         np.cumsum(counts, out=offsets[1:])
+        offsets[1:] += np.uint32(c * size)
         offsets_parts.append(offsets)
     return ChunkTables(widths=widths, offsets=np.concatenate(offsets_parts), rows=rows)
 
@@ -128,9 +135,8 @@ class _ProbePlan:
     """Flattened probes for one radius: per probe, its chunk, XOR mask and table base."""
 
     chunk_of_probe: npt.NDArray[np.intp]
-    masks: U32
+    masks: I64
     table_base: I64
-    segment_base: I64
     estimated_candidates: float
 
 
@@ -155,18 +161,64 @@ class HammingIndex:
             if not 1 <= count <= bits or -(-bits // count) > MAX_CHUNK_BITS:
                 raise InvalidInput(f"{count} chunks of a {bits}-bit hash are out of range")
             tables = build_chunk_tables(self.codes, split_widths(bits, count))
-        elif tables.rows.shape[0] != self.size * len(tables.widths):
+        elif (
+            tables.rows.shape[0] != self.size * len(tables.widths)
+            or tables.offsets[-1] != (tables.rows.shape[0])
+        ):
             raise InvalidInput("chunk tables do not match the codes")
         self.tables = tables
         self.widths = tables.widths
         bases = np.cumsum([0] + [(1 << w) + 1 for w in self.widths])
         self._table_bases = bases[:-1].astype(np.int64)
         self._plans: dict[int, _ProbePlan | None] = {}
+        starts = np.cumsum((0, *self.widths[:-1]))
+        self._chunk_bits = [
+            (int(a), (1 << w) - 1) for a, w in zip(starts, self.widths, strict=True)
+        ]
 
     @property
     def nbytes(self) -> int:
         """Memory held by the hashes and the chunk tables."""
         return int(self.codes.nbytes + self.tables.nbytes)
+
+    def updated(self, keep: npt.NDArray[np.bool_], added: U64) -> HammingIndex:
+        """A new index over ``codes[keep]`` followed by ``added``, without re-sorting.
+
+        Each chunk's rows are already sorted by chunk value: dropping rows keeps that order, and
+        the few added rows are inserted at their buckets' ends, so the update costs a few linear
+        passes per chunk instead of an argsort (measured: docs/matching.md, apply).
+        """
+        added = as_words(added, self.bits) if added.size else _empty(self.bits)
+        kept = int(np.count_nonzero(keep))
+        size = kept + added.shape[0]
+        if size * len(self.widths) >= 2**32:
+            raise InvalidInput("too many rows for uint32 chunk tables; split the index")
+        new_number = np.cumsum(keep, dtype=np.int64) - 1
+        removed_codes = self.codes[~keep]
+        new_rows = np.empty(size * len(self.widths), dtype=np.uint32)
+        offsets_parts: list[U32] = []
+        for c, width in enumerate(self.widths):
+            base = int(self._table_bases[c])
+            old = self.tables.offsets[base : base + (1 << width) + 1].astype(np.int64)
+            counts = np.diff(old)
+            counts -= np.bincount(_one_chunk(removed_codes, self.widths, c), minlength=1 << width)
+            segment = self.tables.rows[c * self.size : (c + 1) * self.size]
+            survivors = new_number[segment[keep[segment]]]
+            values = _one_chunk(added, self.widths, c)
+            order = np.argsort(values, kind="stable")
+            # Insert each added row after the survivors of its bucket (counts before adds).
+            ends = np.concatenate(([0], np.cumsum(counts)))[values[order].astype(np.int64) + 1]
+            merged = np.insert(survivors, ends, kept + order)
+            new_rows[c * size : (c + 1) * size] = merged
+            counts += np.bincount(values, minlength=1 << width)
+            offsets = np.empty((1 << width) + 1, dtype=np.uint32)
+            offsets[0] = c * size
+            np.cumsum(counts, out=offsets[1:])
+            offsets[1:] += np.uint32(c * size)
+            offsets_parts.append(offsets)
+        codes = np.concatenate([self.codes[keep], added])
+        tables = ChunkTables(self.widths, np.concatenate(offsets_parts), new_rows)
+        return HammingIndex(codes, self.bits, tables=tables, scan_share=self.scan_share)
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -212,9 +264,8 @@ class HammingIndex:
         probe_chunks = np.concatenate(chunk_of_probe)
         return _ProbePlan(
             chunk_of_probe=probe_chunks,
-            masks=np.concatenate(masks),
+            masks=np.concatenate(masks).astype(np.int64),
             table_base=self._table_bases[probe_chunks],
-            segment_base=probe_chunks.astype(np.int64) * self.size,
             estimated_candidates=estimated,
         )
 
@@ -225,7 +276,13 @@ class HammingIndex:
         q = as_words(query, self.bits)
         if q.shape[0] != 1:
             raise InvalidInput("search takes one hash; use search_batch for several")
-        return self.search_batch(q, radius, max_matches=max_matches)[0]
+        if max_matches < 1:
+            raise InvalidInput("max_matches must be at least 1")
+        r = self._check_radius(radius)
+        plan = self._plan(r) if self.size else None
+        if plan is None:
+            return self._search_radius(q, r, max_matches)[0]
+        return self._mih_one(q[0], r, max_matches, plan)
 
     def search_batch(
         self, queries: npt.ArrayLike, radius: int | Sequence[int], *, max_matches: int = 1000
@@ -268,36 +325,67 @@ class HammingIndex:
             results.extend(self._mih(q[lo : lo + step], radius, max_matches, plan))
         return results
 
+    def _mih_one(self, q: U64, radius: int, max_matches: int, plan: _ProbePlan) -> MatchResult:
+        """One query: the batch algorithm with fewer, smaller numpy calls (overhead dominates)."""
+        whole = int.from_bytes(q.tobytes(), "little")  # bit p of the hash is bit p of this int
+        qchunks = np.array(
+            [(whole >> start) & mask for start, mask in self._chunk_bits], dtype=np.int64
+        )
+        keys = (qchunks[plan.chunk_of_probe] ^ plan.masks) + plan.table_base
+        offsets = self.tables.offsets
+        starts = np.take(offsets, keys).astype(np.int64)
+        lengths = np.take(offsets, keys + 1) - starts
+        before = np.cumsum(lengths)
+        total = int(before[-1])
+        if total > self.scan_share * self.size:
+            return self._scan(q, radius, max_matches)
+        before -= lengths
+        positions = np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
+        candidates = np.take(self.tables.rows, positions)
+        distances = popcount_rows(np.take(self.codes, candidates, axis=0) ^ q)
+        hit = np.flatnonzero(distances <= radius)
+        if hit.size == 0:
+            return _empty_result()
+        rows = np.take(candidates, hit).astype(np.int64)
+        dist = np.take(distances, hit).astype(np.int32)
+        if hit.size > 1:
+            # Order by (distance, row); a row found through several chunks is adjacent to its
+            # duplicates after that sort, so dropping repeats dedupes.
+            order = np.lexsort((rows, dist))
+            rows, dist = rows[order], dist[order]
+            fresh = np.empty(rows.shape[0], dtype=bool)
+            fresh[0] = True
+            np.not_equal(rows[1:], rows[:-1], out=fresh[1:])
+            rows, dist = rows[fresh], dist[fresh]
+        truncated = rows.shape[0] > max_matches
+        return MatchResult(rows[:max_matches], dist[:max_matches], truncated)
+
     def _mih(self, q: U64, radius: int, max_matches: int, plan: _ProbePlan) -> list[MatchResult]:
         count = q.shape[0]
-        probes = plan.masks.shape[0]
-        qchunks = chunk_values(q, self.widths)
-        keys = (qchunks[:, plan.chunk_of_probe] ^ plan.masks).astype(np.int64) + plan.table_base
-        keys = keys.ravel()
+        qchunks = chunk_values(q, self.widths).astype(np.int64)
+        keys = ((qchunks[:, plan.chunk_of_probe] ^ plan.masks) + plan.table_base).ravel()
         offsets = self.tables.offsets
         # np.take is several times faster than fancy indexing for gathers on these sizes.
-        starts = np.take(offsets, keys)
+        starts = np.take(offsets, keys).astype(np.int64)
         lengths = np.take(offsets, keys + 1) - starts
-        per_query = lengths.reshape(count, probes).sum(axis=1, dtype=np.int64)
+        per_query = lengths.reshape(count, -1).sum(axis=1)
         scan_rows = per_query > self.scan_share * self.size
         if scan_rows.any():
-            lengths.reshape(count, probes)[scan_rows] = 0
-        hit_probes = np.flatnonzero(lengths)
-        run = np.take(lengths, hit_probes).astype(np.int64)
-        first = np.take(starts, hit_probes).astype(np.int64) + np.take(
-            plan.segment_base, hit_probes % probes
-        )
-        total = int(run.sum())
-        # Expand the [first, first + run) ranges into one index vector without a Python loop.
-        ends = np.cumsum(run)
-        positions = np.arange(total, dtype=np.int64) + np.repeat(first - (ends - run), run)
+            lengths.reshape(count, -1)[scan_rows] = 0
+            per_query[scan_rows] = 0
+        # Expand the bucket ranges [start, start + length) into one position vector; empty
+        # buckets drop out of np.repeat by themselves, and probes are laid out query-major, so
+        # each candidate's query follows from the per-query counts.
+        total = int(per_query.sum())
+        before = np.cumsum(lengths) - lengths
+        positions = np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
         candidates = np.take(self.tables.rows, positions).astype(np.int64)
         gathered = np.take(self.codes, candidates, axis=0)
         if count == 1:
             owners = np.zeros(total, dtype=np.int64)
             distances = distances_to(gathered, q[0])
         else:
-            owners = np.repeat(hit_probes // probes, run)
+            owners = np.repeat(np.arange(count, dtype=np.int64), per_query)
             distances = rowwise_distances(gathered, np.take(q, owners, axis=0))
         hit = np.flatnonzero(distances <= radius)
         rows = np.take(candidates, hit)
@@ -321,26 +409,42 @@ class HammingIndex:
         return results
 
     def _scan(self, query: U64, radius: int, max_matches: int) -> MatchResult:
-        """Exhaustive vectorised scan of every row (exact for any radius)."""
+        """Exhaustive vectorised scan of every row (exact for any radius).
+
+        For multi-word hashes the distance over the first half of the words is a lower bound of
+        the full distance, so rows beyond the radius on that half are dropped before the rest is
+        read: random rows almost never pass it at PDQ radii, which halves the work. Per-column
+        counts avoid numpy's slow short-axis reductions.
+        """
         found_rows: list[I64] = []
         found_dist: list[npt.NDArray[np.int32]] = []
+        words = self.codes.shape[1]
+        prefix = max(1, words // 2)
+        bound = np.uint8(min(radius, 255))
         for lo in range(0, self.size, SCAN_BLOCK_ROWS):
-            d = distances_to(self.codes[lo : lo + SCAN_BLOCK_ROWS], query)
-            hit = np.flatnonzero(d <= radius)
+            block = self.codes[lo : lo + SCAN_BLOCK_ROWS]
+            partial = np.bitwise_count(block[:, 0] ^ query[0])
+            for w in range(1, prefix):
+                partial += np.bitwise_count(block[:, w] ^ query[w])
+            hit = np.flatnonzero(partial <= bound)
+            if not hit.size:
+                continue
+            if words > prefix:
+                full = distances_to(np.take(block, hit, axis=0), query)
+                keep = full <= radius
+                hit, block_dist = hit[keep], full[keep].astype(np.int32)
+            else:
+                block_dist = partial[hit].astype(np.int32)
             if hit.size:
                 found_rows.append(hit.astype(np.int64) + lo)
-                found_dist.append(d[hit].astype(np.int32))
+                found_dist.append(block_dist)
         if not found_rows:
             return _empty_result()
         rows = np.concatenate(found_rows)
         dist = np.concatenate(found_dist)
-        truncated = rows.shape[0] > max_matches
-        if truncated:
-            # Rows are already ascending, so a stable sort by distance orders by (distance, row).
-            keep = np.argsort(dist, kind="stable")[:max_matches]
-            return MatchResult(rows[keep], dist[keep], True)
-        order = np.argsort(dist, kind="stable")
-        return MatchResult(rows[order], dist[order], False)
+        # Rows are ascending, so a stable sort by distance orders by (distance, row).
+        order = np.argsort(dist, kind="stable")[:max_matches]
+        return MatchResult(rows[order], dist[order], rows.shape[0] > max_matches)
 
 
 def _empty(bits: int) -> U64:
