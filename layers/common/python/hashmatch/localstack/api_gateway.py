@@ -75,7 +75,8 @@ class HttpResponse:
         return cls(
             status=status,
             headers=[("Content-Type", "application/json"), *extra_headers],
-            body=json.dumps(payload).encode(),
+            # default=str: on-demand schedule results may hold datetimes or similar.
+            body=json.dumps(payload, default=str).encode(),
         )
 
 
@@ -457,12 +458,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=self.rfile.read(length) if length else b"",
             source_ip=self.client_address[0],
         )
-        if request.path == LOCAL_CONTROL_PREFIX or request.path.startswith(
-            LOCAL_CONTROL_PREFIX + "/"
-        ):
-            response = self.server.local_control(request)
-        else:
-            response = self.server.gateway.handle(request)
+        try:
+            if request.path == LOCAL_CONTROL_PREFIX or request.path.startswith(
+                LOCAL_CONTROL_PREFIX + "/"
+            ):
+                response = self.server.local_control(request)
+            else:
+                response = self.server.gateway.handle(request)
+        except Exception:
+            # A fault of the emulator itself: answer rather than drop the connection.
+            logger.exception("local stack failed on %s %s", request.method, request.path)
+            response = HttpResponse.json(500, {"message": "local stack error (see its log)"})
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
