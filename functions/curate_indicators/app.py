@@ -1,7 +1,7 @@
 """The curator API: add, import, read, revoke, suspend and reinstate indicators (role curator)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Powertools reads the route parameters' annotations
+# through tracer's wrapper, whose globals cannot resolve string annotations.
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -40,7 +40,7 @@ def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Respons
 def import_indicators() -> Response[BatchResponse]:
     curator = current_principal(app).client_id
     event = app.current_event
-    content_type = event.get_header_value("content-type", default_value="") or ""
+    content_type = event.headers.get("content-type") or ""
     result = bootstrap.indicator_service().import_rows(
         event.decoded_body or "", content_type, submitted_by=curator
     )
@@ -82,12 +82,8 @@ def reinstate_indicator(
     return IndicatorView.of(reinstated)
 
 
-def _json(status: int, body: BatchResponse) -> Response[Any]:
-    return Response(
-        status_code=int(status),
-        content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump_json(),
-    )
+def _json(status: int, body: BatchResponse) -> Response[BatchResponse]:
+    return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
