@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from hashmatch import bootstrap
+from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.localstack.stack import LocalStack
+from hashmatch.settings import clear_settings_cache
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +37,15 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         state_directory=tmp_path_factory.mktemp("local-stack"),
     )
     stack.start()
+    _forget_wiring()  # services cached by earlier tests must not point at another AWS
     try:
         yield stack
     finally:
         stack.stop()
+        _forget_wiring()
+
+
+def _forget_wiring() -> None:
+    clear_settings_cache()
+    clear_client_cache()
+    bootstrap.reset()

@@ -51,7 +51,7 @@ def create_demo_clients() -> dict[Role, str]:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands never import moto.
-    from hashmatch.localstack.stack import LocalStack
+    from hashmatch.localstack.stack import LocalStack, enable_request_log
 
     stop = threading.Event()
 
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         parameter_overrides={"Stage": "local"},
         run_schedules=not args.no_schedules,
     )
+    enable_request_log()
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     stack.start()
