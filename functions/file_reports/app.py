@@ -82,8 +82,8 @@ def list_reports(
 
 def _location_of(report_id: str) -> str:
     """The report's URL path as the caller sees it (with the API stage prefix, if any)."""
-    context = app.current_event.request_context
-    base = context.path or app.current_event.path
+    event = app.current_event
+    base = str((event.get("requestContext") or {}).get("path") or event.path)
     return f"{base.rstrip('/')}/{report_id}"
 
 
