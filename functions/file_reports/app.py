@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
 from hashmatch.reports.model import ReportStatus
@@ -26,11 +27,21 @@ app = build_resolver()
     "/v1/reports",
     status_code=HTTPStatus.ACCEPTED,
     summary="File a report about matched content",
+    description=(
+        "Queues the report for intake and answers 202 with its id; `Location` names it. "
+        "Every match id must be one of yours, still retained and not cited by another report "
+        "(422 names each one that is not). With `Idempotency-Key`, a retry within 24 hours "
+        "gets the first answer; the same key with a different report is 422."
+    ),
     responses={
         202: {
-            "description": "Queued for intake",
+            "description": "Queued for intake (GET the `Location` once intake has stored it)",
             "content": {"application/json": {"model": ReportAccepted}},
-        }
+        },
+        409: {
+            "description": "A filing with this Idempotency-Key is still in progress; retry",
+            "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}},
+        },
     },
 )
 @tracer.capture_method
