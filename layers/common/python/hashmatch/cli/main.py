@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hashmatch.cli.serve_command",
     "hashmatch.cli.clients_command",
     "hashmatch.cli.hash_command",
+    "hashmatch.cli.indicators_command",
     "hashmatch.cli.evaluate_command",
 )
 
