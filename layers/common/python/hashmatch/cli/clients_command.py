@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 
-from hashmatch import bootstrap
 from hashmatch.access.model import ApiClient, Role
 from hashmatch.cli.deployment import DeploymentNotFound, add_deployment_arguments, use_deployment
 from hashmatch.errors import HashmatchError
@@ -24,8 +23,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument("--purpose", required=True, help="why it may call the API")
     create.add_argument("--legal-basis", required=True, help="the legal basis reference")
     create.add_argument("--valid-days", type=int, default=365, help="expiry (default 365)")
-    create.add_argument("--databases", default="", help="comma-separated, e.g. known,new")
-    create.add_argument("--hash-types", default="", help="comma-separated, e.g. pdq,md5")
+    create.add_argument(
+        "--databases",
+        default="known,new,solicitation",
+        help="comma-separated databases it may use (default: all three)",
+    )
+    create.add_argument(
+        "--hash-types",
+        default="pdq,phash,dhash,md5,sha1,sha256",
+        help="comma-separated hash types it may use (default: all)",
+    )
     add_deployment_arguments(create)
     create.set_defaults(func=run_create)
 
@@ -49,6 +56,8 @@ def describe_client(client: ApiClient) -> dict[str, object]:
 
 def run_create(args: argparse.Namespace) -> int:
     def create() -> int:
+        from hashmatch import bootstrap
+
         created = bootstrap.client_service().create(
             role=Role(args.role),
             owner=args.owner,
@@ -69,6 +78,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     def listing() -> int:
+        from hashmatch import bootstrap
+
         for client in bootstrap.client_service().list_all():
             print(json.dumps(describe_client(client)))
         return 0
@@ -78,6 +89,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     def revoke() -> int:
+        from hashmatch import bootstrap
+
         client = bootstrap.client_service().revoke(args.client_id)
         print(json.dumps(describe_client(client)))
         return 0

@@ -11,12 +11,6 @@ import json
 import os
 from pathlib import Path
 
-import boto3
-
-from hashmatch import bootstrap
-from hashmatch.adapters.aws import clear_client_cache
-from hashmatch.settings import clear_settings_cache
-
 DEFAULT_STATE_FILE = Path(".local-stack/state.json")
 
 # Settings the operator commands need, by the stack Output (deployed) or logical id (local).
@@ -46,6 +40,10 @@ def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
 
 def use_deployment(args: argparse.Namespace) -> str:
     """Point this process at the chosen deployment; returns a one-line description of it."""
+    from hashmatch import bootstrap
+    from hashmatch.adapters.aws import clear_client_cache
+    from hashmatch.settings import clear_settings_cache
+
     if args.stack_name:
         description = _use_stack(args.stack_name, args.region)
     else:
@@ -57,6 +55,8 @@ def use_deployment(args: argparse.Namespace) -> str:
 
 
 def _use_stack(stack_name: str, region: str | None) -> str:
+    import boto3
+
     if region:
         os.environ["AWS_DEFAULT_REGION"] = region
     stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
-from hashmatch import bootstrap
 from hashmatch.access.model import Role
 
 DEMO_VALIDITY = timedelta(days=30)
@@ -35,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def create_demo_clients() -> dict[Role, str]:
     """One client per role, with every database and hash type; returns each role's key."""
+    from hashmatch import bootstrap
+    from hashmatch.hashtypes import HASH_TYPES
+    from hashmatch.indicators.model import Database
+
     service = bootstrap.client_service()
     keys = {}
     for role in Role:
@@ -44,6 +47,8 @@ def create_demo_clients() -> dict[Role, str]:
             purpose="local demonstration",
             legal_basis="none (local stack)",
             valid_for=DEMO_VALIDITY,
+            databases=tuple(database.value for database in Database),
+            hash_types=tuple(HASH_TYPES),
         )
         keys[role] = created.api_key
     return keys
