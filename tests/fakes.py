@@ -18,6 +18,7 @@ from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, t
 from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
 from hashmatch.matches.model import MatchEvent
 from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
+from hashmatch.statistics.model import CounterKey
 
 
 class InMemoryClientStore:
@@ -253,3 +254,12 @@ class InMemoryIdempotencyStore(BasePersistenceLayer):
 
     def _delete_record(self, data_record: DataRecord) -> None:
         self.records.pop(data_record.idempotency_key, None)
+
+
+class InMemoryCounterStore:
+    def __init__(self) -> None:
+        self.counts: dict[CounterKey, int] = {}
+
+    def add(self, increments: Mapping[CounterKey, int]) -> None:
+        for key, increment in increments.items():
+            self.counts[key] = self.counts.get(key, 0) + increment

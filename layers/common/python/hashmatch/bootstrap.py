@@ -19,17 +19,20 @@ from hashmatch.adapters.dynamodb_clients import DynamoDBClientStore
 from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
+from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.matcher import Matcher
 from hashmatch.indicators.service import IndicatorService
+from hashmatch.matches.service import MatchService
 from hashmatch.reports.intake import ReportIntake
 from hashmatch.reports.service import ReportService
 from hashmatch.settings import (
     ClientsSettings,
     IndicatorSettings,
+    MatchSettings,
     ReportSettings,
     SnapshotSettings,
     load_settings,
@@ -116,10 +119,21 @@ def report_intake() -> ReportIntake:
     )
 
 
+@cache
+def match_service() -> MatchService:
+    settings = load_settings(MatchSettings)
+    return MatchService(
+        matcher(),
+        DynamoDBMatchEventStore(dynamodb_client(), settings.match_events_table),
+        DynamoDBCounterStore(dynamodb_client(), settings.statistics_table),
+        SystemClock(),
+        event_retention=timedelta(days=settings.match_event_retention_days),
+        thresholds=settings.thresholds(),
+    )
+
+
 def reset() -> None:
     """Forget every wired service (tests that switch environments)."""
-    client_service.cache_clear()
-    for report_factory in (report_store, report_match_events, report_service, report_intake):
-        report_factory.cache_clear()
-    for factory in (indicator_store, snapshot_store, indicator_service, index_builder, matcher):
-        factory.cache_clear()
+    for factory in list(globals().values()):
+        if callable(factory) and hasattr(factory, "cache_clear"):
+            factory.cache_clear()

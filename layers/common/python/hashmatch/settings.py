@@ -59,6 +59,18 @@ class ReportSettings(_EnvSettings):
     match_events_table: str
 
 
+class MatchSettings(_EnvSettings):
+    match_events_table: str
+    statistics_table: str
+    match_event_retention_days: int
+    # "pdq=31,phash=8,dhash=8": the thresholds applied per hash type (template parameters).
+    match_thresholds: str = ""
+
+    def thresholds(self) -> dict[str, int]:
+        pairs = (part.split("=", 1) for part in self.match_thresholds.split(",") if "=" in part)
+        return {name.strip(): int(value) for name, value in pairs}
+
+
 @cache
 def _load(model: type[BaseModel]) -> BaseModel:
     values = {name: os.environ.get(name.upper()) for name in model.model_fields}

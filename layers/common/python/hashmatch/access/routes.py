@@ -17,6 +17,7 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/health"): PUBLIC,
     ("GET", "/v1/openapi.json"): PUBLIC,
     ("GET", "/v1/whoami"): frozenset(Role),
+    ("POST", "/v1/match"): frozenset({Role.PROVIDER}),
     ("POST", "/v1/reports"): frozenset({Role.PROVIDER}),
     ("GET", "/v1/reports"): frozenset({Role.PROVIDER}),
     ("GET", "/v1/reports/{id}"): frozenset({Role.PROVIDER}),

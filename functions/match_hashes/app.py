@@ -1,0 +1,37 @@
+"""POST /v1/match (provider): a batch of up to 1,000 hashes in, matches out."""
+
+# No `from __future__ import annotations`: Powertools reads the route's annotations at runtime.
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hashmatch import bootstrap
+from hashmatch.api.resolver import build_resolver, current_principal
+from hashmatch.matches.api import MatchRequest, MatchResponse, match_response
+from hashmatch.observability import logger, metrics, tracer
+
+app = build_resolver()
+
+
+@app.post("/v1/match")
+@tracer.capture_method
+def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
+    result = bootstrap.match_service().match(current_principal(app), request.to_domain())
+    matched = sum(1 for item in result.items if item.matches)
+    metrics.add_metric(name="QueriesReceived", unit=MetricUnit.Count, value=len(result.items))
+    metrics.add_metric(name="QueriesMatched", unit=MetricUnit.Count, value=matched)
+    logger.info(
+        "batch matched",
+        extra={"items": len(result.items), "matched": matched, "index": result.index_version},
+    )
+    return match_response(result)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

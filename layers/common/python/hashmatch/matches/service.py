@@ -1,0 +1,189 @@
+"""Provider matching: a batch of hashes in, matches out; a match event per match; counters.
+
+Per item, one of: matches (possibly none) or a rejection (a type the client may not use, a
+malformed hash, PDQ quality below the gate). Queries without a match leave no record, only a
+counter. Match events are stored before the answer is given, so a match id in an answer can
+always be cited by a report; if storing fails the whole request fails with a retryable error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from hashmatch.access.model import Principal
+from hashmatch.clock import Clock
+from hashmatch.errors import HashmatchError
+from hashmatch.hashtypes import HASH_TYPES, MIN_PDQ_QUALITY, get_hash_type
+from hashmatch.indicators.matcher import HashQuery, Matcher
+from hashmatch.matches.model import MatchEvent, new_match_id
+from hashmatch.matches.ports import MatchEventStore
+from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
+from hashmatch.statistics.ports import CounterStore
+
+MAX_ITEMS_PER_REQUEST = 1000
+PDQ = "pdq"
+
+
+@dataclass(frozen=True)
+class MatchItem:
+    hash_type: str
+    value: str
+    ref: str | None = None
+    quality: int | None = None
+
+
+@dataclass(frozen=True)
+class ItemMatch:
+    match_id: str
+    database: str
+    media_type: str
+    distance: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    hash_type: str
+    ref: str | None
+    matches: list[ItemMatch] = field(default_factory=list)
+    threshold: int | None = None
+    truncated: bool = False
+    quality_gate: int | None = None
+    rejection: Rejection | None = None
+
+    @property
+    def outcome(self) -> QueryOutcome:
+        if self.rejection is not None:
+            return QueryOutcome.REJECTED
+        return QueryOutcome.MATCHED if self.matches else QueryOutcome.NO_MATCH
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    index_version: int
+    items: list[ItemResult]
+
+
+class MatchService:
+    def __init__(
+        self,
+        matcher: Matcher,
+        events: MatchEventStore,
+        counters: CounterStore,
+        clock: Clock,
+        *,
+        event_retention: timedelta,
+        thresholds: Mapping[str, int] | None = None,
+    ) -> None:
+        self._matcher = matcher
+        self._events = events
+        self._counters = counters
+        self._clock = clock
+        self._event_retention = event_retention
+        self._thresholds = dict(thresholds or {})
+
+    def match(self, principal: Principal, items: Sequence[MatchItem]) -> MatchResult:
+        now = self._clock.now()
+        results: list[ItemResult | None] = [None] * len(items)
+        queries: list[HashQuery] = []
+        positions: list[int] = []
+        for position, item in enumerate(items):
+            rejection, query = self._query_for(principal, item)
+            if rejection is not None:
+                results[position] = ItemResult(item.hash_type, item.ref, rejection=rejection)
+            elif query is not None:
+                queries.append(query)
+                positions.append(position)
+        answer = self._matcher.match(queries)
+        events: list[MatchEvent] = []
+        for position, query_matches in zip(positions, answer.results, strict=True):
+            item = items[position]
+            matches = []
+            for found in query_matches.matches:
+                event = MatchEvent(
+                    match_id=new_match_id(),
+                    provider=principal.owner,
+                    client_id=principal.client_id,
+                    indicator_id=found.indicator_id,
+                    database=found.database,
+                    media_type=found.media_type,
+                    hash_type=item.hash_type,
+                    distance=found.distance,
+                    threshold=found.threshold,
+                    index_version=answer.index_version,
+                    matched_at=now,
+                    expires_at=now + self._event_retention,
+                )
+                events.append(event)
+                matches.append(
+                    ItemMatch(
+                        event.match_id,
+                        found.database,
+                        found.media_type,
+                        found.distance,
+                        found.threshold,
+                    )
+                )
+            results[position] = ItemResult(
+                hash_type=item.hash_type,
+                ref=item.ref,
+                matches=matches,
+                threshold=query_matches.threshold,
+                truncated=query_matches.truncated,
+                quality_gate=MIN_PDQ_QUALITY if item.hash_type == PDQ else None,
+            )
+        final = [result for result in results if result is not None]
+        # Counters first: a retry after a failure below over-counts rather than loses.
+        self._counters.add(self._counts(principal, final, now.date()))
+        if events:
+            self._events.put_many(events)
+        return MatchResult(index_version=answer.index_version, items=final)
+
+    def _query_for(
+        self, principal: Principal, item: MatchItem
+    ) -> tuple[Rejection | None, HashQuery | None]:
+        try:
+            hash_type = get_hash_type(item.hash_type)
+            value = hash_type.parse(item.value)
+        except HashmatchError as error:
+            return Rejection(error.code, error.detail), None
+        if hash_type.name not in principal.hash_types:
+            return Rejection(
+                "hash-type-not-allowed", f"this client may not use {hash_type.name}"
+            ), None
+        if hash_type.name == PDQ and item.quality is not None and item.quality < MIN_PDQ_QUALITY:
+            return (
+                Rejection(
+                    "quality-too-low",
+                    f"pdq quality {item.quality} is below {MIN_PDQ_QUALITY}: unreliable hash",
+                ),
+                None,
+            )
+        return None, HashQuery(
+            hash_type=hash_type.name,
+            value=value,
+            threshold=self._thresholds.get(hash_type.name),
+            databases=frozenset(principal.databases),
+        )
+
+    def _counts(
+        self, principal: Principal, results: Sequence[ItemResult], day: date
+    ) -> dict[CounterKey, int]:
+        # A name the client made up is counted as "unknown": counters hold no free text.
+        tally = Counter(
+            (result.hash_type if result.hash_type in HASH_TYPES else "unknown", result.outcome)
+            for result in results
+        )
+        return {
+            query_counter(day, principal.owner, hash_type, outcome): count
+            for (hash_type, outcome), count in tally.items()
+        }

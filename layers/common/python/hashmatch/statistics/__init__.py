@@ -1,0 +1,1 @@
+"""Statistics: counters per day and dimension, without personal data."""
