@@ -10,6 +10,7 @@ from hashmatch.client.transforms import (
     TRANSFORMATIONS,
     TRANSFORMATIONS_BY_NAME,
     apply_transformation,
+    dihedral_variants,
     fit_within,
     trim_uniform_border,
 )
@@ -140,3 +141,23 @@ def test_a_flat_image_is_not_trimmed_away() -> None:
 def test_fit_within_shrinks_the_longer_side_only_when_needed(photo: Image.Image) -> None:
     assert fit_within(photo, 80).size == (80, 60)
     assert fit_within(photo, 1000) is photo
+
+
+def test_trimming_a_large_padded_copy_cuts_border_only() -> None:
+    # Given a photo large enough for the border search to look at every 2nd pixel
+    large = synthetic_photo(seed=3, size=(520, 400))
+    padded = apply_transformation(large, "pad_5%", seed=0, photo_key="k")
+    # When the border is trimmed
+    width, height = trim_uniform_border(padded).size
+    # Then the photo is whole and at most a pixel of border per side remains
+    assert 520 <= width <= 522
+    assert 400 <= height <= 402
+
+
+def test_the_eight_variants_are_the_rotations_and_flips(photo: Image.Image) -> None:
+    pixels = np.asarray(photo)
+    variants = [np.asarray(v) for v in dihedral_variants(photo)]
+    assert np.array_equal(variants[0], pixels)
+    assert np.array_equal(variants[2], pixels[::-1, ::-1])
+    assert np.array_equal(variants[5], pixels[:, ::-1])
+    assert len({v.tobytes() for v in variants}) == 8

@@ -50,7 +50,7 @@ from hashmatch.client.transforms import (
     trim_uniform_border,
 )
 from hashmatch.errors import ImageError, InvalidInput
-from hashmatch.hashtypes import get_hash_type
+from hashmatch.hashtypes import MIN_PDQ_QUALITY, get_hash_type
 
 EVALUATED_TYPES: tuple[str, ...] = ("pdq", "phash", "dhash")
 # Originals are shrunk to this longer side before anything else: PDQ and the reference C++ tool
@@ -454,6 +454,8 @@ class Evaluation:
     original_distances: dict[str, np.ndarray] = field(default_factory=dict)
     mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
     combinations: list[Combination] = field(default_factory=list)
+    # PDQ with the database gated on quality >= MIN_PDQ_QUALITY (None: under 2 such photos)
+    quality_gated: Curve | None = None
 
     @property
     def hash_computations(self) -> int:
@@ -538,6 +540,15 @@ def analyse(evaluation: Evaluation) -> None:
         evaluation.curves[hash_type] = build_curve(
             hash_type, tensors[hash_type], mask, _max_threshold(hash_type)
         )
+        if hash_type == "pdq":
+            trusted = np.array([photo.pdq_quality >= MIN_PDQ_QUALITY for photo in photos])
+            if trusted.sum() >= 2:
+                evaluation.quality_gated = build_curve(
+                    "pdq",
+                    tensors["pdq"][trusted][:, :, trusted],
+                    mask[trusted][:, trusted],
+                    _max_threshold("pdq"),
+                )
         plain_originals = evaluation.original_distances[hash_type]
         # Improvement (b): the query is also hashed with its uniform borders trimmed, and
         # matches when either hash is close to the database hash (hashed as always). Trimming
@@ -664,14 +675,24 @@ def evaluate(
     max_side: int = DEFAULT_MAX_SIDE,
     transformations: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    precomputed: Sequence[PhotoHashes] | None = None,
+    precomputed_seconds: float = 0.0,
 ) -> Evaluation:
-    """Hash every photo of ``folder`` and its modified copies, then compute every figure."""
+    """Hash every photo of ``folder`` and its modified copies, then compute every figure.
+
+    ``precomputed`` (from :func:`load_hashes`, written by an earlier run with the same seed,
+    limit and max_side) skips the hashing; ``precomputed_seconds`` is that run's hashing time.
+    """
     dataset = load_dataset(folder, limit=limit, seed=seed)
     names = tuple(transformations or (t.name for t in TRANSFORMATIONS))
-    tasks = [HashTask(photo.key, photo.path, seed, max_side, names) for photo in dataset.photos]
-    started = time.perf_counter()
-    hashed = hash_photos(tasks, workers=workers, progress=progress)
-    hashing_seconds = time.perf_counter() - started
+    if precomputed is not None:
+        hashed = _check_precomputed(precomputed, dataset, names)
+        hashing_seconds = precomputed_seconds
+    else:
+        tasks = [HashTask(photo.key, photo.path, seed, max_side, names) for photo in dataset.photos]
+        started = time.perf_counter()
+        hashed = hash_photos(tasks, workers=workers, progress=progress)
+        hashing_seconds = time.perf_counter() - started
     evaluation = Evaluation(
         dataset=dataset,
         photos=[photo for photo in hashed if photo.error is None],
@@ -687,6 +708,20 @@ def evaluate(
         raise InvalidInput("fewer than 2 photos could be decoded: nothing to evaluate")
     analyse(evaluation)
     return evaluation
+
+
+def _check_precomputed(
+    precomputed: Sequence[PhotoHashes], dataset: Dataset, names: tuple[str, ...]
+) -> list[PhotoHashes]:
+    by_key = {photo.key: photo for photo in precomputed}
+    missing = [photo.key for photo in dataset.photos if photo.key not in by_key]
+    if missing:
+        raise InvalidInput(f"saved hashes lack {len(missing)} photos, e.g. {missing[0]}")
+    hashed = [by_key[photo.key] for photo in dataset.photos]
+    for photo in hashed:
+        if photo.error is None and set(photo.queries) != set(names):
+            raise InvalidInput(f"saved hashes of {photo.key} have other transformations")
+    return hashed
 
 
 def fingerprint(evaluation: Evaluation) -> str:
@@ -999,9 +1034,42 @@ def render_markdown(evaluation: Evaluation, figures: Mapping[str, str]) -> str:
         rows.append(row)
     lines += _table(header, rows)
 
+    lines += _quality_markdown(evaluation)
     lines += _improvements_markdown(evaluation, methods, figures)
     lines += _thorn_markdown(evaluation)
     return "\n".join(lines)
+
+
+def _quality_markdown(evaluation: Evaluation) -> list[str]:
+    gated = evaluation.quality_gated
+    low = sum(photo.pdq_quality < MIN_PDQ_QUALITY for photo in evaluation.photos)
+    lines = [
+        "## PDQ quality",
+        "",
+        f"{low} of {len(evaluation.photos)} originals have a PDQ quality below "
+        f"{MIN_PDQ_QUALITY} (flat or dark images; upstream distrusts such hashes). Below, the "
+        "same PDQ figures with those originals left out of the database (and their copies "
+        "out of the queries).",
+        "",
+    ]
+    if gated is None:
+        return [*lines, "Fewer than 2 originals pass the gate.", ""]
+    rows = []
+    for label, curve in (("all originals", evaluation.curves["pdq"]), ("quality >= 50", gated)):
+        best = best_threshold(curve)
+        rows.append(
+            [
+                label,
+                curve.positives.shape[0],
+                _pct(curve.recall(31)),
+                _rate(curve.false_matches(31), curve.negative_pairs),
+                best if best is not None else "-",
+                _pct(curve.recall(best)) if best is not None else "-",
+            ]
+        )
+    header = ["PDQ database", "photos", "recall <= 31", "false matches <= 31"]
+    header += ["threshold for 99.99%", "recall there"]
+    return [*lines, *_table(header, rows)]
 
 
 def _improvement_rows(
@@ -1261,7 +1329,7 @@ def save_hashes(photos: Iterable[PhotoHashes], path: Path) -> None:
     """Every hash computed, one JSON object per photo (to re-analyse without re-hashing)."""
     with path.open("w", encoding="utf-8") as handle:
         for photo in photos:
-            handle.write(json.dumps(asdict(photo), sort_keys=True) + "\n")
+            handle.write(json.dumps(asdict(photo)) + "\n")
 
 
 def load_hashes(path: Path) -> list[PhotoHashes]:

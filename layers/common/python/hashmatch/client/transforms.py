@@ -312,6 +312,7 @@ BORDER_TOLERANCE = 24
 BORDER_MIN_SHARE = 0.98
 # Never trim more than this share of a side (a near-uniform image stays as it is).
 MAX_TRIM_SHARE = 0.45
+TRIM_VIEW_SIZE = 256
 
 
 def trim_uniform_border(
@@ -340,17 +341,31 @@ def trim_uniform_border(
             result: np.ndarray = close.mean(axis=1) >= min_share
             return result
 
-        # Most images have no border: one line decides, without touching the rest.
-        if not uniform(lines[:1])[0]:
-            return 0
-        non_uniform = np.flatnonzero(~uniform(lines[:limit]))
-        return int(non_uniform[0]) if non_uniform.size else limit
+        # Look at growing blocks of lines and stop at the first that is not border: most
+        # images have none (the first line decides), borders are a few % of the image.
+        start, block = 0, 1
+        while start < limit:
+            stop = min(limit, start + block)
+            non_uniform = np.flatnonzero(~uniform(lines[start:stop]))
+            if non_uniform.size:
+                return start + int(non_uniform[0])
+            start, block = stop, block * 4
+        return limit
 
-    max_rows, max_cols = int(MAX_TRIM_SHARE * height), int(MAX_TRIM_SHARE * width)
-    top = border_depth(pixels, max_rows)
-    bottom = border_depth(pixels[::-1], max_rows)
-    left = border_depth(pixels.transpose(1, 0, 2), max_cols)
-    right = border_depth(pixels.transpose(1, 0, 2)[::-1], max_cols)
+    # Borders are found on every step-th pixel (a 256 px view is plenty to see a border), then
+    # scaled back rounding down, so that no line beyond the last border line seen is cut.
+    step = max(1, max(height, width) // TRIM_VIEW_SIZE)
+    view = pixels[::step, ::step]
+    rows, cols = view.shape[:2]
+    max_rows, max_cols = int(MAX_TRIM_SHARE * rows), int(MAX_TRIM_SHARE * cols)
+
+    def in_pixels(view_depth: int) -> int:
+        return max(0, (view_depth - 1) * step + 1)
+
+    top = in_pixels(border_depth(view, max_rows))
+    bottom = in_pixels(border_depth(view[::-1], max_rows))
+    left = in_pixels(border_depth(view.transpose(1, 0, 2), max_cols))
+    right = in_pixels(border_depth(view.transpose(1, 0, 2)[::-1], max_cols))
     if top == bottom == left == right == 0:
         return image
     return image.crop((left, top, width - right, height - bottom))
