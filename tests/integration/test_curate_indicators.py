@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
+from hashmatch import bootstrap
+from hashmatch.errors import Conflict
 from tests.integration.indicator_fixtures import PROVIDER, call
 from tests.unit.indicator_helpers import pdq_hex, submission
 
@@ -193,3 +196,27 @@ def test_a_json_lines_import_is_accepted(lambda_context):
     )
 
     assert (status, result["created"]) == (200, 3)
+
+
+def test_the_table_refuses_a_second_create_of_the_same_hash(lambda_context):
+    _, body = add(lambda_context, submission(pdq_hex(30)))
+    store = bootstrap.indicator_store()
+    existing = store.get(body["items"][0]["id"])
+    assert existing is not None
+
+    with pytest.raises(Conflict):
+        store.create(existing)  # what a concurrent add that lost the race would attempt
+
+
+def test_the_table_appends_the_same_assessment_only_once(lambda_context):
+    _, body = add(lambda_context, submission(pdq_hex(31), reference="Z-9"))
+    store = bootstrap.indicator_store()
+    indicator = store.get(body["items"][0]["id"])
+    assert indicator is not None
+
+    appended = store.append_provenance(indicator.id, indicator.provenance[0], datetime.now(UTC))
+
+    assert appended is False
+    refreshed = store.get(indicator.id)
+    assert refreshed is not None
+    assert len(refreshed.provenance) == 1
