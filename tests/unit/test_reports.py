@@ -273,6 +273,17 @@ def test_a_match_event_erased_before_intake_does_not_lose_the_report(world):
     assert world.reports.get(receipt.report_id) is not None
 
 
+def test_a_match_event_keeps_the_first_report_that_cited_it(world):
+    match_id = world.match()
+    first = world.service.file(PROVIDER, details([match_id]))
+    second = world.service.file(PROVIDER, details([match_id]))  # before either is taken in
+
+    world.take_in_everything_queued()
+
+    assert world.events.events[match_id].report_id == first.report_id
+    assert world.reports.get(second.report_id) is not None
+
+
 def test_a_queue_message_round_trips_to_the_same_filing(world):
     world.service.file(PROVIDER, details([world.match()]))
     filing = world.queue.sent[0]

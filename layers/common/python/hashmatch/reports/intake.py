@@ -23,7 +23,7 @@ INTAKE_ACTOR = "intake_reports"
 class IntakeOutcome:
     report_id: str
     stored: bool  # False: an earlier delivery had stored it already
-    uncited_match_ids: tuple[str, ...]  # erased between filing and intake
+    uncited_match_ids: tuple[str, ...]  # erased since filing, or cited by another report
 
 
 class ReportIntake:
@@ -59,12 +59,22 @@ class ReportIntake:
         )
 
     def _cite(self, filing: Filing) -> list[str]:
-        """Cite every match event; one erased since filing is noted, not a reason to lose the
-        report (its id stays in the report)."""
+        """Cite every match event not cited yet; the rest are noted, not a reason to lose the
+        report (their ids stay in it).
+
+        Not cited: an event erased since filing, and one another report cited first (two
+        filings of the same match before either was taken in): an event belongs to the first
+        report that cited it, so erasing the later report never erases the earlier one's events.
+        """
+        events = self._match_events.get_many(filing.details.match_ids)
         uncited: list[str] = []
         for match_id in filing.details.match_ids:
+            event = events.get(match_id)
+            if event is None or event.report_id not in (None, filing.report_id):
+                uncited.append(match_id)
+                continue
             try:
                 self._match_events.cite([match_id], filing.report_id)
-            except Conflict:
+            except Conflict:  # erased between the read and the citation
                 uncited.append(match_id)
         return uncited
