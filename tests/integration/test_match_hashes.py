@@ -1,0 +1,119 @@
+"""POST /v1/match in-process against moto: matches, events, counters, rejections, 422s."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.build_index import app as build_index
+from functions.match_hashes import app as match_hashes
+from tests.integration.conftest import REGION, api_event
+from tests.integration.indicator_fixtures import call
+from tests.unit.indicator_helpers import flip_bits, pdq_hex, submission
+
+PROVIDER = {
+    "client_id": "cl_" + "p" * 24,
+    "role": "provider",
+    "owner": "Example Hosting SA",
+    "databases": "known",
+    "hash_types": "pdq,md5",
+}
+KNOWN = pdq_hex(7)
+
+
+def match(context: Any, body: Any, principal: dict[str, str] | None = None) -> tuple[int, Any]:
+    event = api_event(
+        "POST",
+        "/v1/match",
+        principal=principal or PROVIDER,
+        body=body if isinstance(body, str) else json.dumps(body),
+    )
+    response = match_hashes.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture
+def indexed(deployment, lambda_context) -> None:
+    call(lambda_context, "POST", "/v1/indicators", body={"items": [submission(KNOWN)]})
+    build_index.lambda_handler({}, lambda_context)
+
+
+@pytest.mark.usefixtures("indexed")
+def test_a_near_copy_matches_and_its_event_is_stored_without_the_ref(deployment, lambda_context):
+    status, body = match(
+        lambda_context,
+        {"items": [{"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42"}]},
+    )
+
+    assert status == 200
+    (item,) = body["items"]
+    assert item["status"] == "matched"
+    assert item["ref"] == "upload-42"
+    assert item["quality_gate"] == 50
+    (found,) = item["matches"]
+    assert (found["distance"], found["threshold"], found["database"]) == (3, 31, "known")
+    stored = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=deployment.physical_id("MatchEventsTable"),
+        Key={"match_id": {"S": found["match_id"]}},
+    )["Item"]
+    assert "upload-42" not in json.dumps(stored)
+    assert stored["index_version"]["N"] == str(body["index_version"])
+
+
+@pytest.mark.usefixtures("indexed")
+def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_context):
+    match(
+        lambda_context,
+        {
+            "items": [
+                {"type": "pdq", "value": KNOWN},
+                {"type": "pdq", "value": pdq_hex(8)},
+                {"type": "phash", "value": "0" * 16},
+            ]
+        },
+    )
+
+    items = boto3.client("dynamodb", region_name=REGION).scan(
+        TableName=deployment.physical_id("StatisticsTable")
+    )["Items"]
+    counts = {item["counter"]["S"]: int(item["count"]["N"]) for item in items}
+    assert counts == {
+        "queries#Example Hosting SA#pdq#matched": 1,
+        "queries#Example Hosting SA#pdq#no_match": 1,
+        "queries#Example Hosting SA#phash#rejected": 1,
+    }
+
+
+@pytest.mark.usefixtures("deployment")
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [{"type": "pdq"}]},
+        {"items": [{"type": "pdq", "value": "00", "extra": 1}]},
+        {"items": [{"type": "pdq", "value": "00"}] * 1001},
+        {"nothing": True},
+        "not json",
+    ],
+)
+def test_a_malformed_request_is_422_problem_json(lambda_context, body):
+    status, problem = match(lambda_context, body)
+
+    assert status == 422
+    assert problem["type"] == "urn:hashmatch:problem:invalid-request"
+    assert problem["errors"]
+
+
+@pytest.mark.usefixtures("deployment")
+def test_a_curator_may_not_match(lambda_context):
+    curator = {**PROVIDER, "role": "curator"}
+
+    status, problem = match(
+        lambda_context, {"items": [{"type": "md5", "value": "0" * 32}]}, curator
+    )
+
+    assert status == 403
+    assert problem["type"] == "urn:hashmatch:problem:forbidden"
