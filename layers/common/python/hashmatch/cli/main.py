@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module under ``hashmatch.cli`` and exposes
 ``register(subparsers) -> None``; it sets ``func`` (returning the exit status) on its parser.
-Modules are imported lazily so that `hashmatch hash` never imports moto, and `serve` never PIL.
+Every module is imported to build the parser, so a command module imports what its work needs
+(boto3, Powertools, moto, PIL) inside its functions: then `hashmatch hash` never loads moto, and
+Powertools' Logger is not built before `serve` has set the functions' environment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hashmatch.cli.serve_command",
     "hashmatch.cli.clients_command",
     "hashmatch.cli.hash_command",
+    "hashmatch.cli.scan_command",
     "hashmatch.cli.indicators_command",
     "hashmatch.cli.evaluate_command",
 )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -128,6 +129,39 @@ class HashmatchClient:
     def reinstate_indicator(self, indicator_id: str, reason: str | None = None) -> dict[str, Any]:
         path = f"/v1/indicators/{indicator_id}/reinstate"
         return dict(self.request("POST", path, json={"reason": reason} if reason else {}))
+
+
+    # -- service ---------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/v1/health"))
+
+    def whoami(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/v1/whoami"))
+
+    # -- matching and reports (provider) ----------------------------------------------------
+
+    def match(self, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """POST /v1/match with up to 1,000 items {type, value, ref?, quality?}."""
+        return dict(self.request("POST", "/v1/match", json={"items": list(items)}))
+
+    def file_report(
+        self, report: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/reports; with an idempotency key every retry yields the same report id."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return dict(self.request("POST", "/v1/reports", json=dict(report), headers=headers))
+
+    def get_report(self, report_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/v1/reports/{report_id}"))
+
+    def list_reports(
+        self, *, status: str | None = None, limit: int | None = None, next: str | None = None
+    ) -> dict[str, Any]:
+        given = (("status", status), ("limit", limit), ("next", next))
+        params = {key: str(value) for key, value in given if value is not None}
+        suffix = ("?" + urlencode(params)) if params else ""
+        return dict(self.request("GET", f"/v1/reports{suffix}"))
 
 
 def _decoded(response: requests.Response) -> Any:

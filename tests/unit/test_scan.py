@@ -1,0 +1,135 @@
+"""Scanning: queries carry positions not paths, results map back to files, reports per file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hashmatch.client.scan import ReportOptions, queries_of, scan
+from hashmatch.client.sdk import ApiError
+
+KNOWN = "f" * 64
+
+
+class FakeApi:
+    """Matches a pdq value equal to KNOWN; remembers what it was sent."""
+
+    def __init__(self, *, refuse_reports: bool = False, refuse_match: bool = False) -> None:
+        self.batches: list[list[dict[str, Any]]] = []
+        self.reports: list[tuple[dict[str, Any], str | None]] = []
+        self.refuse_reports = refuse_reports
+        self.refuse_match = refuse_match
+
+    def match(self, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        if self.refuse_match:
+            raise ApiError(401, {"message": "Unauthorized"})
+        self.batches.append([dict(item) for item in items])
+        answers = []
+        for number, item in enumerate(items):
+            hit = item["type"] == "pdq" and item["value"] == KNOWN
+            matches = (
+                [
+                    {
+                        "match_id": f"mt_{len(self.batches)}_{number}",
+                        "database": "known",
+                        "media_type": "image",
+                        "distance": 0,
+                        "threshold": 31,
+                    }
+                ]
+                if hit
+                else []
+            )
+            answers.append({"type": item["type"], "ref": item.get("ref"), "matches": matches})
+        return {"index_version": 7, "items": answers}
+
+    def file_report(
+        self, report: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        if self.refuse_reports:
+            raise ApiError(503, {"detail": "queue down"})
+        self.reports.append((dict(report), idempotency_key))
+        return {"report_id": f"rp_{len(self.reports)}", "status": "received"}
+
+
+def record(path: str, pdq: str, sha256: str = "a" * 64) -> dict[str, Any]:
+    return {"path": path, "pdq": pdq, "pdq_quality": 90, "md5": "0" * 32, "sha256": sha256}
+
+
+RECORDS = [
+    record("/home/alice/holiday/one.jpg", KNOWN),
+    {"path": "/home/alice/broken.jpg", "error": "truncated image"},
+    record("/home/alice/two.jpg", "0" * 64),
+]
+
+
+def test_queries_name_files_by_position_never_by_path():
+    queries = queries_of(RECORDS, ["pdq", "md5"])
+
+    assert [q["ref"] for q in queries] == ["0", "0", "2", "2"]
+    assert all("alice" not in str(q) for q in queries)
+    assert queries[0]["quality"] == 90
+
+
+def test_matches_are_mapped_back_to_their_files():
+    result = scan(RECORDS, ["pdq", "md5"], FakeApi())
+
+    matched = [outcome.path.name for outcome in result.matched]
+    assert matched == ["one.jpg"]
+    assert result.index_version == 7
+    assert [outcome.path.name for outcome in result.failed] == ["broken.jpg"]
+
+
+def test_batches_hold_at_most_the_batch_size():
+    api = FakeApi()
+
+    scan(RECORDS, ["pdq", "md5"], api, batch_size=3)
+
+    assert [len(batch) for batch in api.batches] == [3, 1]
+
+
+def test_a_report_per_matched_file_cites_its_matches_and_sha256():
+    api = FakeApi()
+    options = ReportOptions(legal_basis="Reg. (EU) 2021/1232", suspected_member_state="DE")
+    when = datetime(2026, 11, 29, tzinfo=UTC)
+
+    result = scan(RECORDS, ["pdq"], api, report=options, now=lambda: when)
+
+    ((body, key),) = api.reports
+    assert body["match_ids"] == ["mt_1_0"]
+    assert body["content_ref"] == "a" * 64
+    assert body["detected_at"] == when.isoformat()
+    assert key
+    assert result.matched[0].report_id == "rp_1"
+
+
+def test_the_same_matches_give_the_same_idempotency_key():
+    first, second = FakeApi(), FakeApi()
+    options = ReportOptions(legal_basis="x")
+
+    scan(RECORDS, ["pdq"], first, report=options)
+    scan(RECORDS, ["pdq"], second, report=options)
+
+    assert first.reports[0][1] == second.reports[0][1]
+
+
+def test_a_failed_filing_is_recorded_and_does_not_stop_the_scan():
+    result = scan(RECORDS, ["pdq"], FakeApi(refuse_reports=True), report=ReportOptions("x"))
+
+    assert result.matched[0].report_error is not None
+    assert result.matched[0] in result.failed
+
+
+@pytest.mark.parametrize("types", [["pdq"], ["pdq", "md5"]])
+def test_a_refused_request_marks_its_files_failed(types):
+    result = scan(RECORDS, types, FakeApi(refuse_match=True))
+
+    assert result.request_errors
+    assert {outcome.path.name for outcome in result.failed} == {
+        "one.jpg",
+        "broken.jpg",
+        "two.jpg",
+    }
