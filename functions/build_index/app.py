@@ -15,7 +15,7 @@ from hashmatch.errors import Conflict
 from hashmatch.observability import logger, tracer
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     full = bool(event.get("full_rebuild")) if isinstance(event, dict) else False

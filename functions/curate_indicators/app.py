@@ -86,7 +86,9 @@ def _json(status: int, body: BatchResponse) -> Response[BatchResponse]:
     return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

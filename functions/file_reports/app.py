@@ -98,7 +98,9 @@ def _location_of(report_id: str) -> str:
     return f"{base.rstrip('/')}/{report_id}"
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Lets the idempotency record of a filing expire with this invocation if it dies mid-way.

@@ -25,7 +25,7 @@ def take_in(record: SQSRecord) -> None:
     bootstrap.report_intake().take_in(filing)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

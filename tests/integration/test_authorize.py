@@ -111,3 +111,19 @@ def test_a_handler_refuses_a_call_without_a_principal_as_problem_json(lambda_con
     assert response["statusCode"] == 403
     assert response["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
     assert json.loads(response["body"])["type"] == "urn:hashmatch:problem:forbidden"
+
+
+@pytest.mark.usefixtures("deployment")
+def test_a_callers_log_keys_do_not_leak_into_the_next_invocation(lambda_context, capsys):
+    created = create_client(Role.AUDITOR)
+    answer = authorize.lambda_handler(token_event(f"Bearer {created.api_key}"), lambda_context)
+    check_health.lambda_handler(
+        api_event("GET", "/v1/whoami", principal=answer["context"]), lambda_context
+    )
+    capsys.readouterr()
+
+    check_health.lambda_handler(api_event("GET", "/v1/health"), lambda_context)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    (health_line,) = [line for line in lines if line.get("message") == "health checked"]
+    assert "client_id" not in health_line

@@ -87,6 +87,10 @@ class DynamoDBMatchEventStore:
                     TableName=self._table,
                     Key={"match_id": {"S": match_id}},
                     UpdateExpression="SET report_id = :report REMOVE expires_at_epoch",
-                    ConditionExpression="attribute_exists(match_id)",
+                    # A report never takes over an event another report already cites.
+                    ConditionExpression=(
+                        "attribute_exists(match_id) AND "
+                        "(attribute_not_exists(report_id) OR report_id = :report)"
+                    ),
                     ExpressionAttributeValues={":report": {"S": report_id}},
                 )

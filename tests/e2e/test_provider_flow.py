@@ -1,0 +1,159 @@
+"""The provider's day over HTTP with the real client, on the local stack.
+
+A curator adds indicators made from some of the shared photos (hashes only); a provider scans a
+folder holding modified copies of those (re-encoded, resized, lightly cropped) and unrelated
+photos; exactly the copies match; reports are filed; intake stores them; the provider reads
+their status.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from hashmatch import bootstrap
+from hashmatch.access.model import Role
+from hashmatch.cli.main import main as hashmatch_cli
+from hashmatch.client.imaging import load_image
+from hashmatch.client.sdk import HashmatchClient
+from hashmatch.client.transforms import apply_transformation
+from hashmatch.localstack.stack import LocalStack
+
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
+KNOWN_COUNT = 6
+UNRELATED_COUNT = 6
+MODIFICATIONS = ("jpeg_q70", "resize_0.5x", "light_crop")
+# PDQ is crop-sensitive (docs/effectiveness.md): "lightly" means 1% of each side here.
+LIGHT_CROP_PER_SIDE = 0.01
+
+
+@pytest.fixture(scope="module")
+def photos() -> tuple[list[Path], list[Path]]:
+    if not SHARED_PHOTOS.is_dir():
+        pytest.skip(f"shared photos not found at {SHARED_PHOTOS.resolve()}")
+    with (SHARED_PHOTOS / "manifest.csv").open() as manifest:
+        names = sorted(
+            row["filename"]
+            for row in csv.DictReader(manifest)
+            if row["category"] == "photo" and not row["notes"]
+        )
+    with (SHARED_PHOTOS / "near_pairs.csv").open() as pairs:
+        related = {frozenset((row["a"], row["b"])) for row in csv.DictReader(pairs)}
+    known = names[:KNOWN_COUNT]
+    unrelated = [
+        name
+        for name in names[KNOWN_COUNT:]
+        if not any(frozenset((name, other)) in related for other in known)
+    ][:UNRELATED_COUNT]
+    return [SHARED_PHOTOS / n for n in known], [SHARED_PHOTOS / n for n in unrelated]
+
+
+def key_for(role: Role) -> str:
+    return (
+        bootstrap.client_service()
+        .create(
+            role=role,
+            owner=f"E2E {role.value}",
+            purpose="end-to-end test",
+            legal_basis="test",
+            valid_for=__import__("datetime").timedelta(days=1),
+            databases=("known", "new", "solicitation"),
+            hash_types=("pdq", "md5", "sha256"),
+        )
+        .api_key
+    )
+
+
+def modified_copies(known: list[Path], unrelated: list[Path], folder: Path) -> set[str]:
+    folder.mkdir()
+    copies = set()
+    for number, original in enumerate(known):
+        name = MODIFICATIONS[number % len(MODIFICATIONS)]
+        image = load_image(original.read_bytes()).convert("RGB")
+        if name == "light_crop":
+            width, height = image.size
+            dx, dy = round(width * LIGHT_CROP_PER_SIDE), round(height * LIGHT_CROP_PER_SIDE)
+            image = image.crop((dx, dy, width - dx, height - dy))
+        else:
+            image = apply_transformation(image, name, seed=1, photo_key=original.name)
+        target = folder / f"copy-{number}-{name}.png"
+        image.save(target)
+        copies.add(target.name)
+    for original in unrelated:
+        (folder / original.name).write_bytes(original.read_bytes())
+    return copies
+
+
+def test_exactly_the_modified_copies_match_and_their_reports_are_stored(
+    local_stack: LocalStack, photos, tmp_path, capsys
+):
+    known, unrelated = photos
+    endpoint = local_stack.api_url
+    curator_key, provider_key = key_for(Role.CURATOR), key_for(Role.PROVIDER)
+
+    added = hashmatch_cli(
+        [
+            "indicators",
+            "add",
+            *map(str, known),
+            "--database",
+            "known",
+            "--authority",
+            "Bundeskriminalamt",
+            "--member-state",
+            "DE",
+            "--assessment-reference",
+            "E2E-2026-1",
+            "--assessed-at",
+            "2026-11-01T10:00:00Z",
+            "--endpoint",
+            endpoint,
+            "--api-key",
+            curator_key,
+        ]
+    )
+    assert added == 0
+    local_stack.run_schedule("BuildIndexFunction")
+    copies = modified_copies(known, unrelated, tmp_path / "uploads")
+    capsys.readouterr()
+
+    status = hashmatch_cli(
+        [
+            "scan",
+            str(tmp_path / "uploads"),
+            "--endpoint",
+            endpoint,
+            "--api-key",
+            provider_key,
+            "--report",
+            "--legal-basis",
+            "Regulation (EU) 2021/1232",
+            "--member-state",
+            "DE",
+            "--json",
+        ]
+    )
+
+    # The handlers run in this process: their log and metric lines precede the document.
+    printed = capsys.readouterr().out.splitlines()
+    summary = json.loads("\n".join(printed[printed.index("{") :]))
+    assert status == 1  # something matched
+    matched = {Path(r["path"]).name for r in summary["results"] if r["matched"]}
+    assert matched == copies
+    report_ids = [r["report_id"] for r in summary["results"] if r["matched"]]
+    assert len(report_ids) == KNOWN_COUNT
+
+    provider = HashmatchClient(endpoint, provider_key)
+    deadline = time.monotonic() + 60
+    stored: dict[str, dict] = {}
+    while time.monotonic() < deadline and len(stored) < len(report_ids):
+        listing = provider.list_reports(status="stored")
+        stored = {r["report_id"]: r for r in listing["reports"] if r["report_id"] in report_ids}
+        time.sleep(0.2)
+    assert set(stored) == set(report_ids)
+    report = provider.get_report(report_ids[0])
+    assert [step["status"] for step in report["history"]] == ["received", "stored"]
