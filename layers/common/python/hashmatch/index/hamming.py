@@ -33,7 +33,6 @@ from hashmatch.index.bits import (
     chunk_values,
     distances_to,
     neighbour_masks,
-    popcount_rows,
     rowwise_distances,
     split_widths,
 )
@@ -352,7 +351,7 @@ class HammingIndex:
         before -= lengths
         positions = np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
         candidates = np.take(self.tables.rows, positions)
-        distances = popcount_rows(np.take(self.codes, candidates, axis=0) ^ q)
+        distances = distances_to(np.take(self.codes, candidates, axis=0), q)
         hit = np.flatnonzero(distances <= radius)
         if hit.size == 0:
             return _empty_result()
