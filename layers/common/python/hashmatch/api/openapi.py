@@ -26,7 +26,11 @@ DESCRIPTION = (
     "`x-hashmatch-roles`. Errors are RFC 9457 problem+json (`urn:hashmatch:problem:<code>`), "
     'except authentication failures, which API Gateway answers with `{"message": ...}`.'
 )
-_POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_POWERTOOLS_VALIDATION_SCHEMAS = (
+    "HTTPValidationError",
+    "ValidationError",
+    "ResponseValidationError",
+)
 
 
 class GatewayMessage(BaseModel):

@@ -1,0 +1,57 @@
+"""One API, described three times and kept equal: template routes, ROUTE_ROLES and OpenAPI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from openapi_spec_validator import validate
+from samtranslator.yaml_helper import yaml_parse
+
+from functions.check_health.openapi_document import openapi_document, render
+from hashmatch.access.routes import PUBLIC, ROUTE_ROLES
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKED_IN = ROOT / "docs" / "openapi.json"
+
+
+def template_routes() -> dict[tuple[str, str], bool]:
+    """(method, path) of every API event in template.yaml -> whether it has an authorizer."""
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    routes = {}
+    for resource in template["Resources"].values():
+        for event in (resource.get("Properties") or {}).get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            properties = event["Properties"]
+            authorizer = (properties.get("Auth") or {}).get("Authorizer")
+            routes[(properties["Method"].upper(), properties["Path"])] = authorizer != "NONE"
+    return routes
+
+
+def openapi_routes() -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in openapi_document()["paths"].items()
+        for method in operations
+    }
+
+
+def test_the_checked_in_openapi_document_is_current():
+    assert CHECKED_IN.read_text() == render(), "stale docs/openapi.json: run `make openapi`"
+
+
+def test_the_openapi_document_is_valid_openapi_3_1():
+    validate(json.loads(CHECKED_IN.read_text()))
+
+
+def test_every_template_route_declares_its_roles_and_is_documented():
+    routes = template_routes()
+
+    assert set(routes) == set(ROUTE_ROLES)
+    assert set(routes) == openapi_routes()
+
+
+def test_exactly_the_public_routes_have_no_authorizer():
+    for route, has_authorizer in template_routes().items():
+        assert has_authorizer == (ROUTE_ROLES[route] != PUBLIC), route
