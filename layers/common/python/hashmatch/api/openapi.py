@@ -97,6 +97,8 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses["422"] = _problem("Invalid input: each fault named in `errors`")
     responses["503"] = _problem("A dependency failed; retry after `Retry-After` seconds")
+    if "requestBody" in operation:
+        responses["415"] = _problem("A form encoding was sent; send the documented media type")
     if "{" in path:
         responses["404"] = _problem("Not found, or not visible to this client")
     if roles == PUBLIC:

@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from hashmatch.access.model import Principal
 from hashmatch.access.routes import PUBLIC, roles_for
 from hashmatch.api.problems import error_response, problem_response
-from hashmatch.errors import Forbidden, HashmatchError
+from hashmatch.errors import Forbidden, HashmatchError, NotFound
 from hashmatch.observability import logger
 
 PRINCIPAL_KEY = "principal"
+FORM_MEDIA_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 def build_resolver() -> APIGatewayRestResolver:
@@ -39,7 +40,38 @@ def build_resolver() -> APIGatewayRestResolver:
             errors=items,
         )
 
+    @app.not_found
+    def _no_such_route(error: Exception) -> Response[str]:
+        # API Gateway routed the request here, but a path parameter holds characters the
+        # resolver's route pattern does not take: for the caller, that thing does not exist.
+        return problem_response(
+            HTTPStatus.NOT_FOUND,
+            code=NotFound.code,
+            title=NotFound.title,
+            detail="no such resource",
+        )
+
+    @app.exception_handler(ValueError)
+    def _unparseable_form(error: ValueError) -> Response[str]:
+        # Powertools' request validation parses form bodies before any middleware runs and
+        # raises ValueError on a malformed one (multipart without a boundary). No route takes
+        # forms: refuse them; any other ValueError is a fault of ours and propagates.
+        media_type = _media_type(app.current_event.headers or {})
+        if media_type not in FORM_MEDIA_TYPES:
+            raise error
+        return problem_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            code="unsupported-media-type",
+            title="Unsupported media type",
+            detail=f"{media_type} is not accepted; send the documented media type",
+        )
+
     return app
+
+
+def _media_type(headers: dict[str, str]) -> str:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def current_principal(app: APIGatewayRestResolver) -> Principal:

@@ -487,6 +487,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # BaseHTTPRequestHandler dispatches on these names; every method goes to the gateway.
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, made-up ones) also goes to the gateway, which answers
+        # a method no route has with 403 as API Gateway does, rather than http.server's 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: requests are logged once, with their status, by _dispatch."""
 
