@@ -59,7 +59,7 @@ def expected(route: tuple[str, str], caller: str) -> str:
 def call(stack: LocalStack, route: tuple[str, str], key: str | None) -> requests.Response:
     method, resource = route
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    body = {} if method in ("POST", "DELETE") else None
+    body: dict[str, object] | None = {} if method in ("POST", "DELETE") else None
     url = stack.api_url + resource.replace("{id}", "ind_unknown")
     return requests.request(method, url, headers=headers, json=body, timeout=30)
 
