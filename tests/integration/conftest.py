@@ -11,19 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
-from hashmatch.localstack.resources import (
-    LocalIdentities,
-    ProvisionedStores,
-    local_function_names,
-    provision_stores,
-)
-from hashmatch.localstack.template import ParameterResolver, load_template
+from hashmatch.localstack.inprocess import provision_in_process
+from hashmatch.localstack.resources import ProvisionedStores
 from hashmatch.settings import clear_settings_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,40 +67,14 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    pseudo = {
-        "AWS::Region": REGION,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::StackName": STACK_NAME,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-    }
-    overrides = {"Stage": "local"}
     with mock_aws():
-        model = load_template(
-            ROOT / "template.yaml", parameter_overrides=overrides, pseudo_parameters=pseudo
-        )
-        parameters = model.parameter_values(overrides)
-        resolver = ParameterResolver(parameters, pseudo)
-        identities = LocalIdentities(
+        provisioned = provision_in_process(
+            ROOT / "template.yaml",
             region=REGION,
-            account_id=ACCOUNT_ID,
             stack_name=STACK_NAME,
-            api_id="local",
-            function_names=local_function_names(model, resolver.resolve, STACK_NAME),
+            parameter_overrides={"Stage": "local"},
         )
-        clients: dict[str, Any] = {
-            name: boto3.client(name, region_name=REGION) for name in ("sqs", "dynamodb", "s3")
-        }
-        stores = provision_stores(
-            model,
-            cloudformation=boto3.client("cloudformation", region_name=REGION),
-            clients=clients,
-            parameters=parameters,
-            identities=identities,
-        )
-        environment: dict[str, str] = {}
-        for variables in stores.environments.values():
-            environment.update(variables)
+        stores, environment = provisioned.stores, provisioned.environment
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         _forget_wiring()
