@@ -81,6 +81,12 @@ def test_identical_pair_notes_without_a_name_relate_their_files() -> None:
     assert related_pairs_from_notes(notes) == {frozenset({"m_left.png", "m_right.png"})}
 
 
+def test_a_common_word_does_not_name_another_packages_file() -> None:
+    notes = {"etr__floor01.png": "PDQ 20 to floor02 (same base texture)", "etr__floor02.png": ""}
+    notes["gimp__texture.jpg"] = ""
+    assert related_pairs_from_notes(notes) == {frozenset({"etr__floor01.png", "etr__floor02.png"})}
+
+
 def test_notes_that_name_no_file_relate_nothing() -> None:
     notes = {"a.png": "has alpha/transparency", "b.png": "has alpha/transparency", "as.png": ""}
     assert related_pairs_from_notes(notes) == set()
