@@ -90,10 +90,16 @@ def run(args: argparse.Namespace) -> int:
     figures = evaluation.summary(result)["methods"]
     for name in evaluation.EVALUATED_TYPES:
         method = figures[name]
+        strict = method["threshold_at_precision_target"]
+        at_target = (
+            f"{100 * method['recall_at_precision_target']:.1f}% at precision >= 99.99% "
+            f"(<= {strict})"
+            if strict is not None
+            else "no threshold reaches precision >= 99.99%"
+        )
         print(
             f"{name}: recall {100 * method['recall_at_default']:.1f}% at <= "
-            f"{method['default_threshold']}, {100 * method['recall_at_precision_target']:.1f}% "
-            f"at precision >= 99.99% (<= {method['threshold_at_precision_target']})"
+            f"{method['default_threshold']}; {at_target}"
         )
     print(
         f"{len(result.photos)} photos, hashing {result.hashing_seconds:.0f} s, "
