@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -13,11 +17,18 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from hashmatch.access.model import ApiClient
+from hashmatch.audit.chain import ChainedAuditLog
+from hashmatch.audit.model import AuditEntry, Checkpoint
+from hashmatch.clock import Clock, SystemClock
 from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
+from hashmatch.indicators.service import IndicatorService
 from hashmatch.matches.model import MatchEvent
 from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
+from hashmatch.retention.holds import HoldTarget, LegalHold
+from hashmatch.retention.policy import due_day
+from hashmatch.retention.ports import DueItem, ErasureProgress
 from hashmatch.statistics.model import CounterKey
 
 
@@ -64,6 +75,33 @@ class InMemoryMatchEventStore:
                 update={"report_id": report_id}
             )
 
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        due = sorted(
+            DueItem(e.match_id, e.expires_at)
+            for e in self.events.values()
+            if e.report_id is None and due_day(e.expires_at) == day
+        )
+        return [item for item in due if after is None or item.item_id > after][:limit]
+
+    def expiry_of(self, match_id: str) -> datetime | None:
+        event = self.events.get(match_id)
+        return event.expires_at if event is not None and event.report_id is None else None
+
+    def delete_uncited(self, match_id: str, cutoff: datetime) -> bool:
+        event = self.events.get(match_id)
+        if event is None or event.report_id is not None:
+            return False
+        del self.events[match_id]
+        return True
+
+    def delete_cited(self, match_ids: Sequence[str], report_id: str) -> int:
+        doomed = [
+            m for m in match_ids if m in self.events and self.events[m].report_id == report_id
+        ]
+        for match_id in doomed:
+            del self.events[match_id]
+        return len(doomed)
+
 
 class InMemoryIndicatorStore:
     """The IndicatorStore port in memory, with the change feed kept as the adapter keeps it."""
@@ -105,6 +143,7 @@ class InMemoryIndicatorStore:
         reason: str | None,
         by: str,
         now: datetime,
+        provenance_erase_after: datetime | None = None,
     ) -> Indicator:
         current = self.items.get(indicator_id)
         if current is None or current.status is not expected:
@@ -117,6 +156,7 @@ class InMemoryIndicatorStore:
                 "status_changed_by": by,
                 "updated_at": now,
                 "changed_at": now,
+                "provenance_erase_after": provenance_erase_after or current.provenance_erase_after,
             }
         )
         self.items[indicator_id] = changed
@@ -129,6 +169,30 @@ class InMemoryIndicatorStore:
             for i in indicator_ids
             if i in self.items and self.items[i].status is IndicatorStatus.ACTIVE
         }
+
+    def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        due = sorted(
+            DueItem(i.id, i.provenance_erase_after)
+            for i in self.items.values()
+            if i.provenance_erase_after is not None
+            and i.provenance_erased_at is None
+            and due_day(i.provenance_erase_after) == day
+        )
+        return [item for item in due if after is None or item.item_id > after][:limit]
+
+    def erase_provenance(self, indicator_id: str, *, cutoff: datetime, now: datetime) -> bool:
+        current = self.items.get(indicator_id)
+        if (
+            current is None
+            or current.provenance_erase_after is None
+            or current.provenance_erased_at is not None
+            or current.provenance_erase_after > cutoff
+        ):
+            return False
+        self.items[indicator_id] = current.model_copy(
+            update={"provenance": (), "provenance_erased_at": now}
+        )
+        return True
 
     def changes_since(self, after_feed_key: str) -> Iterator[IndicatorChange]:
         entries = [
@@ -202,6 +266,23 @@ class InMemoryReportStore:
     def get(self, report_id: str) -> Report | None:
         return self.reports.get(report_id)
 
+    def record_decision(self, report: Report, *, expected: ReportStatus) -> None:
+        current = self.reports.get(report.report_id)
+        if current is None or current.status is not expected:
+            raise Conflict("status changed")
+        self.reports[report.report_id] = report
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        due = sorted(
+            DueItem(r.report_id, r.erase_after)
+            for r in self.reports.values()
+            if r.erase_after is not None and due_day(r.erase_after) == day
+        )
+        return [item for item in due if after is None or item.item_id > after][:limit]
+
+    def delete(self, report_id: str) -> None:
+        self.reports.pop(report_id, None)
+
     def list_for_provider(
         self, provider: str, *, status: ReportStatus | None, limit: int, cursor: str | None
     ) -> ReportPage:
@@ -263,3 +344,131 @@ class InMemoryCounterStore:
     def add(self, increments: Mapping[CounterKey, int]) -> None:
         for key, increment in increments.items():
             self.counts[key] = self.counts.get(key, 0) + increment
+
+    def delete_day(self, day: str) -> int:
+        doomed = [key for key in self.counts if key.day.isoformat() == day]
+        for key in doomed:
+            del self.counts[key]
+        return len(doomed)
+
+
+# --- audit and retention ---------------------------------------------------------------------
+class InMemoryAuditStore:
+    """The AuditStore port; ``put_next`` is atomic (as DynamoDB's conditional put is)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, AuditEntry] = {}
+        self.saved_checkpoint: Checkpoint | None = None
+        self._lock = threading.Lock()
+
+    def last(self) -> AuditEntry | None:
+        with self._lock:
+            return self.entries[max(self.entries)] if self.entries else None
+
+    def put_next(self, entry: AuditEntry) -> None:
+        with self._lock:
+            if entry.seq in self.entries:
+                raise Conflict(f"audit entry {entry.seq} exists")
+            self.entries[entry.seq] = entry
+
+    def read(self, from_seq: int, limit: int) -> list[AuditEntry]:
+        with self._lock:
+            return [self.entries[s] for s in sorted(self.entries) if s >= from_seq][:limit]
+
+    def delete(self, seqs: Sequence[int]) -> None:
+        with self._lock:
+            for seq in seqs:
+                self.entries.pop(seq, None)
+
+    def checkpoint(self) -> Checkpoint | None:
+        return self.saved_checkpoint
+
+    def put_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.saved_checkpoint = checkpoint
+
+
+class InMemoryAuditLog(ChainedAuditLog):
+    """The real chain over an in-memory store (``.store`` lets tests tamper with it)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.store = InMemoryAuditStore()
+        super().__init__(self.store, clock or SystemClock())
+
+    def actions(self) -> list[str]:
+        return [entry.action for entry in self.store.entries.values()]
+
+
+class HmacCheckpointSealer:
+    """The CheckpointSealer port with a process-local HMAC key."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+
+    def seal(self, payload: bytes) -> str:
+        return hmac.new(self._key, payload, hashlib.sha256).hexdigest()
+
+    def verify(self, payload: bytes, seal: str) -> bool:
+        return hmac.compare_digest(self.seal(payload), seal)
+
+
+class InMemoryLegalHoldStore:
+    def __init__(self) -> None:
+        self.holds: dict[str, LegalHold] = {}
+
+    def put_new(self, hold: LegalHold) -> None:
+        if hold.hold_id in self.holds:
+            raise Conflict("hold exists")
+        self.holds[hold.hold_id] = hold
+
+    def get(self, hold_id: str) -> LegalHold | None:
+        return self.holds.get(hold_id)
+
+    def for_target(self, target_class: HoldTarget, target_id: str) -> list[LegalHold]:
+        return [
+            h
+            for h in self.holds.values()
+            if h.target_class is target_class and h.target_id == target_id
+        ]
+
+    def list_current(self) -> list[LegalHold]:
+        return list(self.holds.values())
+
+    def ending_on(self, day: str) -> list[LegalHold]:
+        return [h for h in self.holds.values() if due_day(h.ends_at) == day]
+
+    def release(self, hold_id: str, *, at: datetime, by: str) -> LegalHold:
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            raise NotFound(hold_id)
+        if hold.released_at is not None:
+            raise Conflict("released already")
+        released = hold.model_copy(update={"released_at": at, "released_by": by})
+        self.holds[hold_id] = released
+        return released
+
+    def forget(self, hold_id: str) -> None:
+        self.holds.pop(hold_id, None)
+
+
+class InMemoryErasureProgressStore:
+    def __init__(self) -> None:
+        self.progress: ErasureProgress | None = None
+        self.saves = 0
+
+    def load(self) -> ErasureProgress | None:
+        return self.progress
+
+    def save(self, progress: ErasureProgress) -> None:
+        self.progress = progress
+        self.saves += 1
+
+
+# The default of RevokedProvenanceRetentionDays.
+PROVENANCE_RETENTION = timedelta(days=90)
+
+
+def curation_service(store: InMemoryIndicatorStore, clock: Clock) -> IndicatorService:
+    """An IndicatorService over fakes, recording into an in-memory audit log."""
+    return IndicatorService(
+        store, clock, InMemoryAuditLog(clock), provenance_retention=PROVENANCE_RETENTION
+    )

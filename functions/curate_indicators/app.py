@@ -51,7 +51,8 @@ def import_indicators() -> Response[BatchResponse]:
 @app.get("/v1/indicators/<id>")
 @tracer.capture_method
 def get_indicator(id: str) -> IndicatorView:
-    return IndicatorView.of(bootstrap.indicator_service().get(id))
+    curator = current_principal(app).client_id
+    return IndicatorView.of(bootstrap.indicator_service().read(id, by=curator))
 
 
 @app.delete("/v1/indicators/<id>")

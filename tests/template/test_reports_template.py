@@ -5,6 +5,7 @@ from __future__ import annotations
 from hashmatch.adapters.dynamodb_reports import (
     BY_PROVIDER_INDEX,
     BY_PROVIDER_STATUS_INDEX,
+    DUE_INDEX,
     REVIEW_QUEUE_INDEX,
 )
 from tests.template.conftest import resources_of_type
@@ -81,6 +82,7 @@ def test_the_reports_table_indexes_serve_providers_and_reviewers(cfn_template):
         BY_PROVIDER_INDEX: ["provider", "filed_key"],
         BY_PROVIDER_STATUS_INDEX: ["provider_status", "filed_key"],
         REVIEW_QUEUE_INDEX: ["status", "review_key"],
+        DUE_INDEX: ["due_day", "report_id"],  # erase_expired's due-date index
     }
 
 

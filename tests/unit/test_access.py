@@ -11,7 +11,7 @@ from hashmatch.access.routes import PUBLIC, ROUTE_ROLES, policy_routes, roles_fo
 from hashmatch.access.service import ClientService
 from hashmatch.clock import FixedClock
 from hashmatch.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from tests.fakes import InMemoryClientStore
+from tests.fakes import InMemoryAuditLog, InMemoryClientStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -28,7 +28,7 @@ def store() -> InMemoryClientStore:
 
 @pytest.fixture
 def service(store: InMemoryClientStore, clock: FixedClock) -> ClientService:
-    return ClientService(store, clock)
+    return ClientService(store, clock, InMemoryAuditLog(clock))
 
 
 def create_provider(service: ClientService, days: int = 30):

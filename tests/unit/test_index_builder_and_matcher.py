@@ -12,7 +12,7 @@ from hashmatch.index import Snapshot
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.matcher import HashQuery, Matcher
 from hashmatch.indicators.service import IndicatorService
-from tests.fakes import InMemoryIndicatorStore, InMemorySnapshotStore
+from tests.fakes import InMemoryIndicatorStore, InMemorySnapshotStore, curation_service
 from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -35,7 +35,7 @@ def snapshots() -> InMemorySnapshotStore:
 
 @pytest.fixture
 def service(store, clock) -> IndicatorService:
-    return IndicatorService(store, clock)
+    return curation_service(store, clock)
 
 
 @pytest.fixture

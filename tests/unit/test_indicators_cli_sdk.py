@@ -16,8 +16,7 @@ from hashmatch.client.sdk import ApiError, HashmatchClient
 from hashmatch.clock import FixedClock
 from hashmatch.errors import InvalidInput
 from hashmatch.indicators.api import batch_response, batch_status
-from hashmatch.indicators.service import IndicatorService
-from tests.fakes import InMemoryIndicatorStore
+from tests.fakes import InMemoryIndicatorStore, curation_service
 from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 # -- SDK ---------------------------------------------------------------------------------------
@@ -104,7 +103,7 @@ class ServiceBackedClient:
 
     def __init__(self) -> None:
         self.store = InMemoryIndicatorStore()
-        self.service = IndicatorService(self.store, FixedClock(datetime(2026, 6, 1, tzinfo=UTC)))
+        self.service = curation_service(self.store, FixedClock(datetime(2026, 6, 1, tzinfo=UTC)))
         self.requests = 0
 
     def add_indicators(self, items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from hashmatch.clock import FixedClock
 from hashmatch.errors import Conflict, InvalidInput, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, indicator_id
 from hashmatch.indicators.service import IndicatorService, ItemOutcome, ItemResult
-from tests.fakes import InMemoryIndicatorStore
+from tests.fakes import InMemoryIndicatorStore, curation_service
 from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -23,7 +23,7 @@ def store() -> InMemoryIndicatorStore:
 
 @pytest.fixture
 def service(store: InMemoryIndicatorStore) -> IndicatorService:
-    return IndicatorService(store, FixedClock(START))
+    return curation_service(store, FixedClock(START))
 
 
 def add_one(service: IndicatorService, item: dict) -> ItemResult:

@@ -11,7 +11,6 @@ from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.matcher import Matcher
-from hashmatch.indicators.service import IndicatorService
 from hashmatch.matches.service import MatchItem, MatchService
 from hashmatch.statistics.model import QueryOutcome, query_counter
 from tests.fakes import (
@@ -19,6 +18,7 @@ from tests.fakes import (
     InMemoryIndicatorStore,
     InMemoryMatchEventStore,
     InMemorySnapshotStore,
+    curation_service,
 )
 from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
@@ -43,7 +43,7 @@ class World:
         self.snapshots = InMemorySnapshotStore()
         self.events = InMemoryMatchEventStore()
         self.counters = InMemoryCounterStore()
-        self.curation = IndicatorService(self.indicators, self.clock)
+        self.curation = curation_service(self.indicators, self.clock)
         self.builder = IndexBuilder(self.indicators, self.snapshots, self.clock)
         matcher = Matcher(self.snapshots, self.indicators, self.clock)
         self.service = MatchService(

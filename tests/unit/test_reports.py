@@ -17,6 +17,7 @@ from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.service import ReportService
 from tests.fakes import (
+    InMemoryAuditLog,
     InMemoryIdempotencyStore,
     InMemoryMatchEventStore,
     InMemoryReportQueue,
@@ -34,14 +35,18 @@ class World:
         self.events = InMemoryMatchEventStore()
         self.queue = InMemoryReportQueue()
         self.reports = InMemoryReportStore()
+        self.audit = InMemoryAuditLog(self.clock)
         self.service = ReportService(
             match_events=self.events,
             queue=self.queue,
             reports=self.reports,
             clock=self.clock,
+            audit=self.audit,
             idempotency_store=InMemoryIdempotencyStore(),
         )
-        self.intake = ReportIntake(reports=self.reports, match_events=self.events, clock=self.clock)
+        self.intake = ReportIntake(
+            reports=self.reports, match_events=self.events, clock=self.clock, audit=self.audit
+        )
 
     def match(self, principal: Principal = PROVIDER, **changes: Any) -> str:
         event = MatchEvent(

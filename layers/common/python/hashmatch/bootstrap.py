@@ -6,37 +6,93 @@ its clients. Unit tests build services with in-memory fakes instead of calling t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from hashmatch.access.model import Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
-from hashmatch.adapters.aws import apigateway_client, dynamodb_client, s3_client, sqs_client
+from hashmatch.adapters.aws import (
+    apigateway_client,
+    dynamodb_client,
+    kms_client,
+    s3_client,
+    sqs_client,
+)
+from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
 from hashmatch.adapters.dynamodb_clients import DynamoDBClientStore
+from hashmatch.adapters.dynamodb_erasure_progress import DynamoDBErasureProgressStore
 from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
+from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
+from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
+from hashmatch.audit.chain import ChainedAuditLog
+from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.matcher import Matcher
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matches.service import MatchService
+from hashmatch.reports.decisions import ReportDecisions
 from hashmatch.reports.intake import ReportIntake
 from hashmatch.reports.service import ReportService
+from hashmatch.retention.erasure import Erasure
+from hashmatch.retention.holds import LegalHoldService
+from hashmatch.retention.policy import RetentionPolicy
 from hashmatch.settings import (
+    AuditCheckpointSettings,
+    AuditSettings,
     ClientsSettings,
+    ErasureSettings,
     IndicatorSettings,
+    LegalHoldSettings,
     MatchSettings,
     ReportSettings,
+    RetentionSettings,
     SnapshotSettings,
     load_settings,
 )
+
+
+@cache
+def retention_policy() -> RetentionPolicy:
+    return RetentionPolicy.from_days(load_settings(RetentionSettings).retention_days)
+
+
+@cache
+def audit_log() -> ChainedAuditLog:
+    table = load_settings(AuditSettings).audit_table
+    return ChainedAuditLog(DynamoDBAuditStore(dynamodb_client(), table), SystemClock())
+
+
+class _AuditLogOnFirstUse:
+    """The audit log, resolved when something is first recorded: the authorizer builds the
+    client service only to authenticate, and has no audit table to name."""
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str,
+        role: str,
+        targets: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        return audit_log().record(action, actor=actor, role=role, targets=targets, details=details)
+
+
+@cache
+def checkpoint_sealer() -> KMSCheckpointSealer:
+    key = load_settings(AuditCheckpointSettings).audit_checkpoint_key
+    return KMSCheckpointSealer(kms_client(), key)
 
 
 @cache
@@ -54,7 +110,7 @@ def client_service() -> ClientService:
             },
         )
     store = DynamoDBClientStore(dynamodb_client(), settings.clients_table)
-    return ClientService(store, SystemClock(), usage_plans)
+    return ClientService(store, SystemClock(), _AuditLogOnFirstUse(), usage_plans)
 
 
 @cache
@@ -72,7 +128,12 @@ def snapshot_store() -> S3SnapshotStore:
 
 @cache
 def indicator_service() -> IndicatorService:
-    return IndicatorService(indicator_store(), SystemClock())
+    return IndicatorService(
+        indicator_store(),
+        SystemClock(),
+        audit_log(),
+        provenance_retention=retention_policy().revoked_provenance,
+    )
 
 
 @cache
@@ -89,13 +150,19 @@ def matcher() -> Matcher:
 
 @cache
 def report_store() -> DynamoDBReportStore:
-    return DynamoDBReportStore(dynamodb_client(), load_settings(ReportSettings).reports_table)
+    return DynamoDBReportStore(
+        dynamodb_client(),
+        load_settings(ReportSettings).reports_table,
+        ttl_grace=retention_policy().legal_hold_max,
+    )
 
 
 @cache
 def report_match_events() -> DynamoDBMatchEventStore:
     table = load_settings(ReportSettings).match_events_table
-    return DynamoDBMatchEventStore(dynamodb_client(), table)
+    return DynamoDBMatchEventStore(
+        dynamodb_client(), table, ttl_grace=retention_policy().legal_hold_max
+    )
 
 
 @cache
@@ -106,6 +173,7 @@ def report_service() -> ReportService:
         queue=SQSReportQueue(sqs_client(), settings.reports_queue_url),
         reports=report_store(),
         clock=SystemClock(),
+        audit=audit_log(),
         idempotency_store=DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table, boto3_client=dynamodb_client()
         ),
@@ -115,7 +183,50 @@ def report_service() -> ReportService:
 @cache
 def report_intake() -> ReportIntake:
     return ReportIntake(
-        reports=report_store(), match_events=report_match_events(), clock=SystemClock()
+        reports=report_store(),
+        match_events=report_match_events(),
+        clock=SystemClock(),
+        audit=audit_log(),
+    )
+
+
+@cache
+def report_decisions() -> ReportDecisions:
+    return ReportDecisions(
+        reports=report_store(), clock=SystemClock(), audit=audit_log(), policy=retention_policy()
+    )
+
+
+@cache
+def legal_hold_store() -> DynamoDBLegalHoldStore:
+    table = load_settings(LegalHoldSettings).legal_holds_table
+    return DynamoDBLegalHoldStore(dynamodb_client(), table)
+
+
+@cache
+def legal_hold_service() -> LegalHoldService:
+    return LegalHoldService(legal_hold_store(), SystemClock(), audit_log(), retention_policy())
+
+
+@cache
+def erasure() -> Erasure:
+    settings = load_settings(ErasureSettings)
+    dynamodb = dynamodb_client()
+    grace = retention_policy().legal_hold_max
+    return Erasure(
+        policy=retention_policy(),
+        clock=SystemClock(),
+        progress=DynamoDBErasureProgressStore(dynamodb, settings.retention_state_table),
+        match_events=DynamoDBMatchEventStore(
+            dynamodb, settings.match_events_table, ttl_grace=grace
+        ),
+        reports=DynamoDBReportStore(dynamodb, settings.reports_table, ttl_grace=grace),
+        indicators=DynamoDBIndicatorStore(dynamodb, settings.indicators_table),
+        counters=DynamoDBCounterStore(dynamodb, settings.statistics_table),
+        holds=legal_hold_store(),
+        hold_service=legal_hold_service(),
+        audit=audit_log(),
+        sealer=checkpoint_sealer(),
     )
 
 
@@ -124,7 +235,11 @@ def match_service() -> MatchService:
     settings = load_settings(MatchSettings)
     return MatchService(
         matcher(),
-        DynamoDBMatchEventStore(dynamodb_client(), settings.match_events_table),
+        DynamoDBMatchEventStore(
+            dynamodb_client(),
+            settings.match_events_table,
+            ttl_grace=retention_policy().legal_hold_max,
+        ),
         DynamoDBCounterStore(dynamodb_client(), settings.statistics_table),
         SystemClock(),
         event_retention=timedelta(days=settings.match_event_retention_days),

@@ -71,6 +71,33 @@ class MatchSettings(_EnvSettings):
         return {name.strip(): int(value) for name, value in pairs}
 
 
+class RetentionSettings(_EnvSettings):
+    # "match_events=90,unfounded_reports=30,...": every period of the retention policy, built
+    # from the template Parameters once (Globals), so no period is written twice.
+    retention_days: str
+
+
+class AuditSettings(_EnvSettings):
+    audit_table: str
+
+
+class AuditCheckpointSettings(_EnvSettings):
+    # The KMS key that seals checkpoints (erase_expired seals, `hashmatch audit verify` checks).
+    audit_checkpoint_key: str
+
+
+class LegalHoldSettings(_EnvSettings):
+    legal_holds_table: str
+
+
+class ErasureSettings(_EnvSettings):
+    retention_state_table: str
+    match_events_table: str
+    reports_table: str
+    indicators_table: str
+    statistics_table: str
+
+
 @cache
 def _load(model: type[BaseModel]) -> BaseModel:
     values = {name: os.environ.get(name.upper()) for name in model.model_fields}

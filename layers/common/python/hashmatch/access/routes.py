@@ -27,6 +27,10 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[Role]] = {
     ("DELETE", "/v1/indicators/{id}"): frozenset({Role.CURATOR}),
     ("POST", "/v1/indicators/{id}/suspend"): frozenset({Role.CURATOR}),
     ("POST", "/v1/indicators/{id}/reinstate"): frozenset({Role.CURATOR}),
+    ("POST", "/v1/legal-holds"): frozenset({Role.REVIEWER, Role.AUDITOR}),
+    ("GET", "/v1/legal-holds"): frozenset({Role.REVIEWER, Role.AUDITOR}),
+    ("DELETE", "/v1/legal-holds/{id}"): frozenset({Role.REVIEWER, Role.AUDITOR}),
+    ("GET", "/v1/audit"): frozenset({Role.AUDITOR}),
 }
 
 

@@ -15,10 +15,14 @@ from hashmatch.access.model import (
     new_client_id,
 )
 from hashmatch.access.ports import ClientStore, UsagePlans
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 BEARER_PREFIX = "bearer "
+# Clients are created and revoked by an operator command with AWS credentials, not through the API.
+OPERATOR = "operator"
 MAX_VALIDITY = timedelta(days=366)
 
 
@@ -32,10 +36,15 @@ class NewClient:
 
 class ClientService:
     def __init__(
-        self, store: ClientStore, clock: Clock, usage_plans: UsagePlans | None = None
+        self,
+        store: ClientStore,
+        clock: Clock,
+        audit: AuditLog,
+        usage_plans: UsagePlans | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._audit = audit
         self._usage_plans = usage_plans
 
     def create(
@@ -68,6 +77,13 @@ class ClientService:
         self._store.put_new(client)
         if self._usage_plans is not None:
             self._usage_plans.enrol(client)
+        self._audit.record(
+            AuditAction.CLIENT_CREATED,
+            actor=OPERATOR,
+            role=OPERATOR,
+            targets=[client.client_id],
+            details={"role": role.value, "expires_at": client.expires_at.isoformat()},
+        )
         return NewClient(client=client, api_key=api_key)
 
     def list_all(self) -> list[ApiClient]:
@@ -85,6 +101,9 @@ class ClientService:
         self._store.replace(revoked)
         if self._usage_plans is not None:
             self._usage_plans.withdraw(revoked)
+        self._audit.record(
+            AuditAction.CLIENT_REVOKED, actor=OPERATOR, role=OPERATOR, targets=[client_id]
+        )
         return revoked
 
     def authenticate(self, authorization: str | None) -> Principal:

@@ -5,6 +5,9 @@ value is a GetItem and duplicates meet on one conditional write). GSI ``Changes`
 feed build_index reads: partition ``feed`` (the constant "changes"), sort ``feed_key``
 ("<changed_at>#<id>"), projecting only what the index needs. ``changed_at`` moves only on changes
 the index must see (creation, status), not on provenance appends.
+
+GSI ``ProvenanceDue`` is the retention due-date index: partition ``provenance_due_day``
+(YYYY-MM-DD), sort ``id``; sparse — written at revocation, removed when the provenance is erased.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from hashmatch.adapters.aws import translated_errors
 from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange
+from hashmatch.retention.policy import due_day
+from hashmatch.retention.ports import DueItem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CHANGES_INDEX = "Changes"
+PROVENANCE_DUE_INDEX = "ProvenanceDue"
 FEED_PARTITION = "changes"
 _BATCH_GET_LIMIT = 100
 _UNPROCESSED_ATTEMPTS = 5
@@ -42,12 +48,16 @@ def _to_item(indicator: Indicator) -> dict[str, Any]:
     data["provenance_keys"] = set(indicator.provenance_keys)
     data["feed"] = FEED_PARTITION
     data["feed_key"] = feed_key(indicator.changed_at, indicator.id)
+    if indicator.provenance_erase_after is not None and indicator.provenance_erased_at is None:
+        data["provenance_due_day"] = due_day(indicator.provenance_erase_after)
+    if indicator.provenance_erase_after is not None:
+        data["provenance_erase_after"] = timestamp(indicator.provenance_erase_after)
     return {key: _serializer.serialize(value) for key, value in data.items()}
 
 
 def _from_item(item: Mapping[str, Any]) -> Indicator:
     data = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    for internal in ("provenance_keys", "feed", "feed_key"):
+    for internal in ("provenance_keys", "feed", "feed_key", "provenance_due_day"):
         data.pop(internal, None)
     return Indicator.model_validate(data)
 
@@ -124,6 +134,7 @@ class DynamoDBIndicatorStore:
         reason: str | None,
         by: str,
         now: datetime,
+        provenance_erase_after: datetime | None = None,
     ) -> Indicator:
         values: dict[str, Any] = {
             ":expected": {"S": expected.value},
@@ -136,6 +147,10 @@ class DynamoDBIndicatorStore:
             "SET #status = :status, status_changed_at = :now, status_changed_by = :by, "
             "updated_at = :now, changed_at = :now, feed_key = :feed_key"
         )
+        if provenance_erase_after is not None:
+            update += ", provenance_erase_after = :erase_after, provenance_due_day = :due_day"
+            values[":erase_after"] = {"S": timestamp(provenance_erase_after)}
+            values[":due_day"] = {"S": due_day(provenance_erase_after)}
         if reason is None:
             update += " REMOVE status_reason"
         else:
@@ -178,6 +193,49 @@ class DynamoDBIndicatorStore:
                         feed_key=item["feed_key"]["S"],
                     )
 
+    # -- retention -----------------------------------------------------------------------------
+
+    def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PROVENANCE_DUE_INDEX,
+            "KeyConditionExpression": "provenance_due_day = :day",
+            "ExpressionAttributeValues": {":day": {"S": day}},
+            "Limit": limit,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = {"provenance_due_day": {"S": day}, "id": {"S": after}}
+        with translated_errors("reading the provenance due-date index"):
+            answer = self._dynamodb.query(**query)
+        return [
+            DueItem(item["id"]["S"], _parse_time(item["provenance_erase_after"]["S"]))
+            for item in answer.get("Items", [])
+        ]
+
+    def erase_provenance(self, indicator_id: str, *, cutoff: datetime, now: datetime) -> bool:
+        try:
+            with translated_errors("erasing provenance"):
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": indicator_id}},
+                    UpdateExpression=(
+                        "SET provenance = :none, provenance_erased_at = :now "
+                        "REMOVE provenance_keys, provenance_due_day"
+                    ),
+                    # Fixed-width UTC text: text order is time order.
+                    ConditionExpression=(
+                        "attribute_exists(provenance_due_day) AND provenance_erase_after <= :cutoff"
+                    ),
+                    ExpressionAttributeValues={
+                        ":none": {"L": []},
+                        ":now": {"S": timestamp(now)},
+                        ":cutoff": {"S": timestamp(cutoff)},
+                    },
+                )
+        except Conflict:
+            return False
+        return True
+
     def _batch_get(self, indicator_ids: Iterable[str], projection: str | None) -> list[Any]:
         ids = sorted(set(indicator_ids))
         items: list[Any] = []
@@ -202,3 +260,7 @@ class DynamoDBIndicatorStore:
             else:
                 raise DependencyUnavailable("reading indicators: keys left unprocessed")
         return items
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

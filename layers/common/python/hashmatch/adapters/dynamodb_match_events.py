@@ -1,23 +1,29 @@
 """DynamoDB adapter of the MatchEventStore port (table key: ``match_id``).
 
 ``expires_at_epoch`` is the DynamoDB TTL attribute: a backstop only; erasure on the due date is
-done by the retention function.
+done by the retention function, which finds uncited events through the sparse GSI ``ByDueDay``
+(partition ``due_day`` YYYY-MM-DD, sort ``match_id``). Citing an event removes both attributes:
+it then lives as long as the report that cites it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from hashmatch.adapters.aws import translated_errors
-from hashmatch.errors import DependencyUnavailable
+from hashmatch.errors import Conflict, DependencyUnavailable
 from hashmatch.matches.model import MatchEvent
+from hashmatch.retention.policy import due_day
+from hashmatch.retention.ports import DueItem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+DUE_INDEX = "ByDueDay"
 _BATCH_WRITE_LIMIT = 25
 _BATCH_GET_LIMIT = 100
 _MAX_UNPROCESSED_ROUNDS = 5
@@ -25,27 +31,35 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-def _to_item(event: MatchEvent) -> dict[str, Any]:
+def _to_item(event: MatchEvent, ttl_grace: timedelta) -> dict[str, Any]:
     data = event.model_dump(mode="json", exclude_none=True)
-    data["expires_at_epoch"] = int(event.expires_at.timestamp())
+    if event.report_id is None:
+        # The TTL backstop fires only after the longest legal hold could end, so it never
+        # removes a held event; erase_expired deletes on the due date.
+        data["expires_at_epoch"] = int((event.expires_at + ttl_grace).timestamp())
+        data["due_day"] = due_day(event.expires_at)
     return {key: _serializer.serialize(value) for key, value in data.items()}
 
 
 def _from_item(item: dict[str, Any]) -> MatchEvent:
     data = {key: _deserializer.deserialize(value) for key, value in item.items()}
     data.pop("expires_at_epoch", None)
+    data.pop("due_day", None)
     return MatchEvent.model_validate(data)
 
 
 class DynamoDBMatchEventStore:
-    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, dynamodb: DynamoDBClient, table_name: str, *, ttl_grace: timedelta = timedelta(0)
+    ) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
+        self._ttl_grace = ttl_grace
 
     def put_many(self, events: Sequence[MatchEvent]) -> None:
         for start in range(0, len(events), _BATCH_WRITE_LIMIT):
             requests: list[Any] = [
-                {"PutRequest": {"Item": _to_item(event)}}
+                {"PutRequest": {"Item": _to_item(event, self._ttl_grace)}}
                 for event in events[start : start + _BATCH_WRITE_LIMIT]
             ]
             for _ in range(_MAX_UNPROCESSED_ROUNDS):
@@ -86,7 +100,7 @@ class DynamoDBMatchEventStore:
                 self._dynamodb.update_item(
                     TableName=self._table,
                     Key={"match_id": {"S": match_id}},
-                    UpdateExpression="SET report_id = :report REMOVE expires_at_epoch",
+                    UpdateExpression="SET report_id = :report REMOVE expires_at_epoch, due_day",
                     # A report never takes over an event another report already cites.
                     ConditionExpression=(
                         "attribute_exists(match_id) AND "
@@ -94,3 +108,59 @@ class DynamoDBMatchEventStore:
                     ),
                     ExpressionAttributeValues={":report": {"S": report_id}},
                 )
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_day = :day",
+            "ExpressionAttributeValues": {":day": {"S": day}},
+            "Limit": limit,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = {"due_day": {"S": day}, "match_id": {"S": after}}
+        with translated_errors("reading the match events due-date index"):
+            answer = self._dynamodb.query(**query)
+        return [
+            DueItem(item["match_id"]["S"], datetime.fromisoformat(item["expires_at"]["S"]))
+            for item in answer.get("Items", [])
+        ]
+
+    def expiry_of(self, match_id: str) -> datetime | None:
+        event = self.get_many([match_id]).get(match_id)
+        return event.expires_at if event is not None and event.report_id is None else None
+
+    def delete_uncited(self, match_id: str, cutoff: datetime) -> bool:
+        try:
+            with translated_errors("erasing a match event"):
+                self._dynamodb.delete_item(
+                    TableName=self._table,
+                    Key={"match_id": {"S": match_id}},
+                    # Cited meanwhile (the report now owns it) or not yet due: keep it.
+                    # (The caller checked the due date; an event's expiry never changes.)
+                    ConditionExpression=(
+                        "attribute_not_exists(report_id) AND attribute_exists(due_day)"
+                    ),
+                )
+        except Conflict:
+            return False
+        return True
+
+    def delete_cited(self, match_ids: Sequence[str], report_id: str) -> int:
+        deleted = 0
+        for match_id in dict.fromkeys(match_ids):
+            try:
+                with translated_errors("erasing a report's match event"):
+                    self._dynamodb.delete_item(
+                        TableName=self._table,
+                        Key={"match_id": {"S": match_id}},
+                        # An event another report cites first belongs to that report.
+                        ConditionExpression="report_id = :report",
+                        ExpressionAttributeValues={":report": {"S": report_id}},
+                    )
+            except Conflict:
+                continue
+            deleted += 1
+        return deleted

@@ -8,7 +8,9 @@ Table key ``report_id``. Three indexes, all projecting the whole (small) item:
   otherwise) — the reviewers' queue in query order: urgent first, then oldest first.
 ``filed_key`` is ``<filed_at, UTC, fixed width>#<report_id>``: sortable, and unique.
 ``expires_at_epoch`` (TTL) is written only once a decision makes the report erasable; it is a
-backstop, erasure on the due date is the retention function's job.
+backstop, erasure on the due date is the retention function's job. It finds due reports through
+the sparse GSI ``ByDueDay`` (partition ``due_day`` YYYY-MM-DD of ``erase_after``, sort
+``report_id``), written with the decision.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -33,6 +35,8 @@ from hashmatch.reports.model import (
     ReportStatus,
     StatusChange,
 )
+from hashmatch.retention.policy import due_day
+from hashmatch.retention.ports import DueItem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
 BY_PROVIDER_INDEX = "ByProvider"
 BY_PROVIDER_STATUS_INDEX = "ByProviderStatus"
 REVIEW_QUEUE_INDEX = "ReviewQueue"
+DUE_INDEX = "ByDueDay"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -78,9 +83,10 @@ class ReportItem(BaseModel):
     provider_status: str
     review_key: str
     expires_at_epoch: int | None = None
+    due_day: str | None = None
 
     @classmethod
-    def of(cls, report: Report) -> ReportItem:
+    def of(cls, report: Report, ttl_grace: timedelta = timedelta(0)) -> ReportItem:
         filing, details = report.filing, report.filing.details
         filed_key = f"{_sortable(filing.filed_at)}#{filing.report_id}"
         return cls(
@@ -106,7 +112,11 @@ class ReportItem(BaseModel):
             filed_key=filed_key,
             provider_status=f"{filing.provider}#{report.status.value}",
             review_key=f"{0 if details.urgent else 1}#{filed_key}",
-            expires_at_epoch=int(report.erase_after.timestamp()) if report.erase_after else None,
+            # The TTL backstop waits out the longest legal hold (it must never remove a held one).
+            expires_at_epoch=int((report.erase_after + ttl_grace).timestamp())
+            if report.erase_after
+            else None,
+            due_day=due_day(report.erase_after) if report.erase_after else None,
         )
 
     def to_report(self) -> Report:
@@ -145,16 +155,19 @@ class ReportItem(BaseModel):
 
 
 class DynamoDBReportStore:
-    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, dynamodb: DynamoDBClient, table_name: str, *, ttl_grace: timedelta = timedelta(0)
+    ) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
+        self._ttl_grace = ttl_grace
 
     def put_new(self, report: Report) -> bool:
         try:
             with translated_errors("storing a report"):
                 self._dynamodb.put_item(
                     TableName=self._table,
-                    Item=ReportItem.of(report).to_dynamodb(),
+                    Item=ReportItem.of(report, self._ttl_grace).to_dynamodb(),
                     ConditionExpression="attribute_not_exists(report_id)",
                 )
         except Conflict:
@@ -168,6 +181,37 @@ class DynamoDBReportStore:
             )
         item = answer.get("Item")
         return ReportItem.from_dynamodb(dict(item)).to_report() if item else None
+
+    def record_decision(self, report: Report, *, expected: ReportStatus) -> None:
+        with translated_errors("recording a decision"):
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=ReportItem.of(report, self._ttl_grace).to_dynamodb(),
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":expected": {"S": expected.value}},
+            )
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_day = :day",
+            "ExpressionAttributeValues": {":day": {"S": day}},
+            "Limit": limit,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = {"due_day": {"S": day}, "report_id": {"S": after}}
+        with translated_errors("reading the reports due-date index"):
+            answer = self._dynamodb.query(**query)
+        return [
+            DueItem(item["report_id"]["S"], datetime.fromisoformat(item["erase_after"]["S"]))
+            for item in answer.get("Items", [])
+        ]
+
+    def delete(self, report_id: str) -> None:
+        with translated_errors("erasing a report"):
+            self._dynamodb.delete_item(TableName=self._table, Key={"report_id": {"S": report_id}})
 
     def list_for_provider(
         self,

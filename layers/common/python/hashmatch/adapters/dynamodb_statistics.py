@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hashmatch.adapters.aws import translated_errors
 from hashmatch.statistics.model import CounterKey
@@ -29,3 +29,26 @@ class DynamoDBCounterStore:
                     ExpressionAttributeNames={"#count": "count"},
                     ExpressionAttributeValues={":increment": {"N": str(increment)}},
                 )
+
+    def delete_day(self, day: str) -> int:
+        """Erase a day's counters: the day is the partition key, so this is a query, not a scan."""
+        keys: list[Any] = []
+        paginator = self._dynamodb.get_paginator("query")
+        with translated_errors("reading a day's counters"):
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="#day = :day",
+                ExpressionAttributeNames={"#day": "day", "#counter": "counter"},
+                ExpressionAttributeValues={":day": {"S": day}},
+                ProjectionExpression="#day, #counter",
+            ):
+                keys.extend(page.get("Items", []))
+        for start in range(0, len(keys), 25):
+            requests: list[Any] = [
+                {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
+            ]
+            while requests:
+                with translated_errors("erasing counters"):
+                    answer = self._dynamodb.batch_write_item(RequestItems={self._table: requests})
+                requests = list(answer.get("UnprocessedItems", {}).get(self._table, []))
+        return len(keys)

@@ -149,6 +149,10 @@ class Indicator(BaseModel):
     created_at: datetime
     updated_at: datetime
     changed_at: datetime
+    # Set at revocation (retention): the provenance is erased then; the record stays as the
+    # tombstone that keeps the hash revoked.
+    provenance_erase_after: datetime | None = None
+    provenance_erased_at: datetime | None = None
 
     @property
     def provenance_keys(self) -> frozenset[str]:

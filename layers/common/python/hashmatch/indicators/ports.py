@@ -49,8 +49,13 @@ class IndicatorStore(Protocol):
         reason: str | None,
         by: str,
         now: datetime,
+        provenance_erase_after: datetime | None = None,
     ) -> Indicator:
-        """Move from ``expected`` to ``status``; Conflict if it is no longer ``expected``."""
+        """Move from ``expected`` to ``status``; Conflict if it is no longer ``expected``.
+
+        ``provenance_erase_after`` (revocation) schedules the provenance's erasure: the item
+        enters the provenance due-date index.
+        """
 
     def active_ids(self, indicator_ids: Iterable[str]) -> set[str]:
         """Which of these ids are active right now (strongly consistent): the matcher's check."""

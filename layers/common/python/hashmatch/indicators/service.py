@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, InvalidInput, NotFound
 from hashmatch.indicators.importing import read_rows
@@ -65,10 +68,33 @@ class BatchResult:
         return [fault for item in self.items for fault in item.errors]
 
 
+CURATOR_ROLE = "curator"
+_STATUS_ACTIONS = {
+    IndicatorStatus.REVOKED: AuditAction.INDICATOR_REVOKED,
+    IndicatorStatus.SUSPENDED: AuditAction.INDICATOR_SUSPENDED,
+    IndicatorStatus.ACTIVE: AuditAction.INDICATOR_REINSTATED,
+}
+
+
 class IndicatorService:
-    def __init__(self, store: IndicatorStore, clock: Clock) -> None:
+    """Every change (and every read by a curator) is recorded in the audit log.
+
+    ``provenance_retention``: how long a revoked indicator's provenance is kept (the retention
+    policy's RevokedProvenanceRetentionDays).
+    """
+
+    def __init__(
+        self,
+        store: IndicatorStore,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        provenance_retention: timedelta,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._audit = audit
+        self._provenance_retention = provenance_retention
 
     # -- adding --------------------------------------------------------------------------------
 
@@ -112,7 +138,22 @@ class IndicatorService:
                 results.append(ItemResult(position, ItemOutcome.INVALID, errors=faults))
                 continue
             results.append(self._store_one(position, submission, submitted_by, known))
-        return BatchResult(results)
+        batch = BatchResult(results)
+        self._record_additions(batch, submitted_by)
+        return batch
+
+    def _record_additions(self, batch: BatchResult, curator: str) -> None:
+        """One audit entry per batch and kind of change (an import of 1,000 rows is one write)."""
+        created = [
+            i.indicator.id for i in batch.items if i.outcome is ItemOutcome.CREATED and i.indicator
+        ]
+        appended = [i.indicator.id for i in batch.items if i.provenance_added and i.indicator]
+        for action, ids in (
+            (AuditAction.INDICATORS_ADDED, created),
+            (AuditAction.INDICATOR_PROVENANCE_ADDED, appended),
+        ):
+            if ids:
+                self._audit.record(action, actor=curator, role=CURATOR_ROLE, targets=ids)
 
     def _store_one(
         self,
@@ -164,6 +205,14 @@ class IndicatorService:
             raise NotFound(f"no indicator {indicator_id!r}")
         return indicator
 
+    def read(self, indicator_id: str, *, by: str) -> Indicator:
+        """A curator's read: every one is audited (access only as far as necessary, logged)."""
+        indicator = self.get(indicator_id)
+        self._audit.record(
+            AuditAction.INDICATOR_READ, actor=by, role=CURATOR_ROLE, targets=[indicator.id]
+        )
+        return indicator
+
     # -- status --------------------------------------------------------------------------------
 
     def revoke(self, indicator_id: str, *, reason: str, by: str) -> Indicator:
@@ -189,17 +238,30 @@ class IndicatorService:
                     f"indicator {indicator_id} is {current.status.value}; "
                     f"it cannot become {target.value}"
                 )
+            now = self._clock.now()
+            erase_after = now + self._provenance_retention
             try:
-                return self._store.change_status(
+                changed = self._store.change_status(
                     indicator_id,
                     expected=current.status,
                     status=target,
                     reason=reason,
                     by=by,
-                    now=self._clock.now(),
+                    now=now,
+                    provenance_erase_after=erase_after
+                    if target is IndicatorStatus.REVOKED
+                    else None,
                 )
             except Conflict:
                 continue
+            self._audit.record(
+                _STATUS_ACTIONS[target],
+                actor=by,
+                role=CURATOR_ROLE,
+                targets=[indicator_id],
+                details={"from": current.status.value, "to": target.value},
+            )
+            return changed
         raise Conflict(f"indicator {indicator_id} keeps changing; try again")
 
 

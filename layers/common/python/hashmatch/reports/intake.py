@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict
 from hashmatch.matches.ports import MatchEventStore
@@ -17,6 +19,7 @@ from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, 
 from hashmatch.reports.ports import ReportStore
 
 INTAKE_ACTOR = "intake_reports"
+FUNCTION_ROLE = "function"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,12 @@ class IntakeOutcome:
 
 class ReportIntake:
     def __init__(
-        self, *, reports: ReportStore, match_events: MatchEventStore, clock: Clock
+        self, *, reports: ReportStore, match_events: MatchEventStore, clock: Clock, audit: AuditLog
     ) -> None:
         self._reports = reports
         self._match_events = match_events
         self._clock = clock
+        self._audit = audit
 
     def take_in(self, filing: Filing) -> IntakeOutcome:
         report = Report(
@@ -43,6 +47,16 @@ class ReportIntake:
             ),
         )
         stored = self._reports.put_new(report)
+        if stored:
+            # A redelivery that finds the report stored records nothing: one entry per change.
+            # (If recording fails, the redelivery does not record it either: intake's own log
+            # line and the report's history still show the step.)
+            self._audit.record(
+                AuditAction.REPORT_STORED,
+                actor=INTAKE_ACTOR,
+                role=FUNCTION_ROLE,
+                targets=[filing.report_id],
+            )
         # Cited after storing: a failure here fails the record, and its redelivery finds the
         # report stored and cites again (citing twice is harmless).
         uncited = self._cite(filing)

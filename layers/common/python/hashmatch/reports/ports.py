@@ -19,6 +19,10 @@ class ReportStore(Protocol):
     def get(self, report_id: str) -> Report | None:
         """The report with this id, or None."""
 
+    def record_decision(self, report: Report, *, expected: ReportStatus) -> None:
+        """Replace the stored report with ``report`` (its decision appended, ``erase_after``
+        set) if its status is still ``expected``; Conflict otherwise."""
+
     def list_for_provider(
         self,
         provider: str,

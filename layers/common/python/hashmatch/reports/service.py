@@ -25,6 +25,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import BaseModel, ConfigDict, Field
 
 from hashmatch.access.model import Principal
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
 from hashmatch.matches.ports import MatchEventStore
@@ -78,9 +80,11 @@ class ReportService:
         queue: ReportQueue,
         reports: ReportStore,
         clock: Clock,
+        audit: AuditLog,
         idempotency_store: BasePersistenceLayer,
         idempotency: IdempotencyConfig | None = None,
     ) -> None:
+        self._audit = audit
         self._match_events = match_events
         self._queue = queue
         self._reports = reports
@@ -142,6 +146,12 @@ class ReportService:
             details=request.details,
         )
         self._queue.send(filing)
+        self._audit.record(
+            AuditAction.REPORT_FILED,
+            actor=request.client_id,
+            role="provider",
+            targets=[filing.report_id, *filing.details.match_ids],
+        )
         return ReportReceipt(
             report_id=filing.report_id, status=ReportStatus.RECEIVED, filed_at=filing.filed_at
         )

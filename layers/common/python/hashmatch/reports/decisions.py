@@ -1,0 +1,50 @@
+"""A reviewer's decision on a stored report, and the erasure date it sets.
+
+The reviewer API comes later (review_reports); this is the service method it will call. An
+unfounded report is erased UnfoundedReportRetentionDays after the decision, a forwarded one
+ForwardedReportRetentionDays after forwarding; the date enters the reports' due-date index.
+"""
+
+from __future__ import annotations
+
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
+from hashmatch.clock import Clock
+from hashmatch.errors import Conflict, NotFound
+from hashmatch.reports.model import Report, ReportStatus, StatusChange, is_report_id
+from hashmatch.reports.ports import ReportStore
+from hashmatch.retention.policy import Decision, RetentionPolicy
+
+_OUTCOMES = {
+    Decision.FORWARDED: (ReportStatus.FORWARDED, AuditAction.REPORT_FORWARDED),
+    Decision.UNFOUNDED: (ReportStatus.UNFOUNDED, AuditAction.REPORT_UNFOUNDED),
+}
+
+
+class ReportDecisions:
+    def __init__(
+        self, *, reports: ReportStore, clock: Clock, audit: AuditLog, policy: RetentionPolicy
+    ) -> None:
+        self._reports = reports
+        self._clock = clock
+        self._audit = audit
+        self._policy = policy
+
+    def decide(self, report_id: str, decision: Decision, *, by: str, role: str) -> Report:
+        """Record the decision on a stored report; Conflict if it was decided already."""
+        report = self._reports.get(report_id) if is_report_id(report_id) else None
+        if report is None:
+            raise NotFound(f"no report {report_id}")
+        if report.status is not ReportStatus.STORED:
+            raise Conflict(f"report {report_id} is {report.status.value}: decided already")
+        status, action = _OUTCOMES[decision]
+        now = self._clock.now()
+        decided = report.model_copy(
+            update={
+                "history": (*report.history, StatusChange(status=status, at=now, by=by)),
+                "erase_after": self._policy.report_erase_after(decision, now),
+            }
+        )
+        self._reports.record_decision(decided, expected=ReportStatus.STORED)
+        self._audit.record(action, actor=by, role=role, targets=[report_id])
+        return decided

@@ -1,0 +1,275 @@
+"""erase_expired's work: erase what is due, day by day through the due-date indexes, and write one
+erasure receipt per run to the audit log.
+
+A run covers the days from where the last run stopped up to today, and erases what was due at
+the moment it started (its cutoff). It saves its position after every page, stops when asked to
+(Lambda's remaining time), and the next invocation resumes it: same run id, same cutoff, counts
+carried on, and still exactly one receipt. Today is never finished (items fall due all day
+long), so every run starts again at the day the previous one ended.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from hashmatch.audit.chain import ChainedAuditLog
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import CheckpointSealer
+from hashmatch.clock import Clock
+from hashmatch.observability import logger
+from hashmatch.retention.holds import HoldTarget, LegalHoldService, LegalHoldStore
+from hashmatch.retention.policy import DataClass, RetentionPolicy, due_day
+from hashmatch.retention.ports import (
+    DueItem,
+    ErasableProvenance,
+    ErasableReports,
+    ErasureProgress,
+    ErasureProgressStore,
+    ExpiringCounters,
+    ExpiringMatchEvents,
+)
+
+ERASER_ACTOR = "erase_expired"
+ERASER_ROLE = "function"
+PAGE_SIZE = 25
+# The first run ever looks back this far (every item's due day is after its creation, and the
+# function is deployed with the stores, so nothing can be due earlier).
+FIRST_RUN_LOOKBACK = timedelta(days=31)
+
+_STEP_MATCH_EVENTS = "match_events"
+_STEP_REPORTS = "reports"
+_STEP_PROVENANCE = "indicator_provenance"
+_STEP_STATISTICS = "statistics"
+_STEP_ENDED_HOLDS = "ended_holds"
+DAY_STEPS = (
+    _STEP_MATCH_EVENTS,
+    _STEP_REPORTS,
+    _STEP_PROVENANCE,
+    _STEP_STATISTICS,
+    _STEP_ENDED_HOLDS,
+)
+
+
+class ErasureOutcome:
+    def __init__(self, progress: ErasureProgress, receipt_seq: int | None) -> None:
+        self.run_id = progress.run_id
+        self.finished = progress.state == "done"
+        self.counts = dict(progress.counts)
+        self.skipped_on_hold = progress.skipped_on_hold
+        self.first_day = progress.first_day
+        self.last_day = progress.last_day
+        self.receipt_seq = receipt_seq
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(vars(self))
+
+
+class Erasure:
+    def __init__(
+        self,
+        *,
+        policy: RetentionPolicy,
+        clock: Clock,
+        progress: ErasureProgressStore,
+        match_events: ExpiringMatchEvents,
+        reports: ErasableReports,
+        indicators: ErasableProvenance,
+        counters: ExpiringCounters,
+        holds: LegalHoldStore,
+        hold_service: LegalHoldService,
+        audit: ChainedAuditLog,
+        sealer: CheckpointSealer,
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._progress = progress
+        self._events = match_events
+        self._reports = reports
+        self._indicators = indicators
+        self._counters = counters
+        self._holds = holds
+        self._hold_service = hold_service
+        self._audit = audit
+        self._sealer = sealer
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> ErasureOutcome:
+        progress = self._start_or_resume()
+        cutoff = progress.started_at
+        while progress.state == "erasing":
+            if should_stop():
+                return self._interrupted(progress)
+            progress = self._advance(progress, cutoff)
+            self._progress.save(progress)
+        if progress.state == "receipt":
+            progress, receipt_seq = self._write_receipt_once(progress)
+            progress = progress.model_copy(update={"state": "done"})
+            self._progress.save(progress)
+            return ErasureOutcome(progress, receipt_seq)
+        return ErasureOutcome(progress, None)
+
+    def _start_or_resume(self) -> ErasureProgress:
+        previous = self._progress.load()
+        if previous is not None and previous.state != "done":
+            logger.info("resuming an interrupted erasure run", extra={"run_id": previous.run_id})
+            return previous
+        now = self._clock.now()
+        today = due_day(now)
+        first = previous.last_day if previous else due_day(now - FIRST_RUN_LOOKBACK)
+        progress = ErasureProgress(
+            run_id="er_" + secrets.token_hex(8),
+            started_at=now,
+            first_day=first,
+            last_day=today,
+            day=first,
+        )
+        self._progress.save(progress)
+        return progress
+
+    def _interrupted(self, progress: ErasureProgress) -> ErasureOutcome:
+        progress = progress.model_copy(update={"interruptions": progress.interruptions + 1})
+        self._progress.save(progress)
+        logger.info("erasure run paused; the next run resumes it", extra={"day": progress.day})
+        return ErasureOutcome(progress, None)
+
+    def _advance(self, progress: ErasureProgress, cutoff: datetime) -> ErasureProgress:
+        """One page of work: a page of one step on one day, or the final audit erasure."""
+        if progress.day > progress.last_day:
+            erased = self._audit.erase_before(cutoff - self._policy.audit_entries, self._sealer)
+            return _counted(progress, Counter({DataClass.AUDIT_ENTRIES.value: erased})).model_copy(
+                update={"state": "receipt"}
+            )
+        step = DAY_STEPS[progress.step]
+        counts: Counter[str] = Counter()
+        skipped = 0
+        last_id: str | None = None
+        if step == _STEP_STATISTICS:
+            stats_day = date.fromisoformat(progress.day) - self._policy.statistics
+            counts[DataClass.STATISTICS.value] += self._counters.delete_day(stats_day.isoformat())
+            done = True
+        elif step == _STEP_ENDED_HOLDS:
+            for hold in self._holds.ending_on(progress.day):
+                if hold.ends_at > cutoff:
+                    continue  # ends later today: the next run looks at today again
+                counts.update(self._reexamine(hold.target_class, hold.target_id, cutoff))
+                self._holds.forget(hold.hold_id)
+            done = True
+        else:
+            items = self._due_page(step, progress.day, progress.after)
+            for item in items:
+                last_id = item.item_id
+                if item.due_at > cutoff:
+                    continue  # due later today, after this run's cutoff
+                target = _HOLD_TARGETS[step]
+                if self._hold_service.is_held(target, item.item_id, cutoff):
+                    skipped += 1
+                    continue
+                counts.update(self._erase(step, item.item_id, cutoff))
+            done = len(items) < PAGE_SIZE
+        progress = _counted(progress, counts)
+        progress = progress.model_copy(
+            update={"skipped_on_hold": progress.skipped_on_hold + skipped}
+        )
+        if not done:
+            return progress.model_copy(update={"after": last_id})
+        if progress.step + 1 < len(DAY_STEPS):
+            return progress.model_copy(update={"step": progress.step + 1, "after": None})
+        next_day = (date.fromisoformat(progress.day) + timedelta(days=1)).isoformat()
+        return progress.model_copy(update={"day": next_day, "step": 0, "after": None})
+
+    # -- the data classes ----------------------------------------------------------------------
+
+    def _due_page(self, step: str, day: str, after: str | None) -> list[DueItem]:
+        if step == _STEP_MATCH_EVENTS:
+            return self._events.due_on(day, after=after, limit=PAGE_SIZE)
+        if step == _STEP_REPORTS:
+            return self._reports.due_on(day, after=after, limit=PAGE_SIZE)
+        return self._indicators.provenance_due_on(day, after=after, limit=PAGE_SIZE)
+
+    def _erase(self, step: str, item_id: str, cutoff: datetime) -> Counter[str]:
+        if step == _STEP_MATCH_EVENTS:
+            erased = self._events.delete_uncited(item_id, cutoff)
+            return Counter({DataClass.MATCH_EVENTS.value: int(erased)})
+        if step == _STEP_REPORTS:
+            return self._erase_report(item_id, cutoff)
+        erased = self._indicators.erase_provenance(item_id, cutoff=cutoff, now=self._clock.now())
+        return Counter({DataClass.INDICATOR_PROVENANCE.value: int(erased)})
+
+    def _erase_report(self, report_id: str, cutoff: datetime) -> Counter[str]:
+        """A report goes with the match events it cites (they lived as long as it did)."""
+        report = self._reports.get(report_id)
+        if report is None or report.erase_after is None or report.erase_after > cutoff:
+            return Counter()
+        # Events first: if the run stops between the two, the report is still due and its next
+        # erasure deletes what is left.
+        events = self._events.delete_cited(report.filing.details.match_ids, report_id)
+        self._reports.delete(report_id)
+        return Counter({DataClass.REPORTS.value: 1, DataClass.MATCH_EVENTS.value: events})
+
+    def _reexamine(self, target: HoldTarget, target_id: str, cutoff: datetime) -> Counter[str]:
+        """A hold ended: erase its target now if it fell due meanwhile and nothing else holds it."""
+        if self._hold_service.is_held(target, target_id, cutoff):
+            return Counter()
+        if target is HoldTarget.REPORT:
+            return self._erase_report(target_id, cutoff)
+        if target is HoldTarget.MATCH_EVENT:
+            expiry = self._events.expiry_of(target_id)
+            if expiry is None or expiry > cutoff:
+                return Counter()
+            return self._erase(_STEP_MATCH_EVENTS, target_id, cutoff)
+        indicator = self._indicators.get(target_id)
+        due = indicator.provenance_erase_after if indicator else None
+        if due is None or due > cutoff:
+            return Counter()
+        return self._erase(_STEP_PROVENANCE, target_id, cutoff)
+
+    # -- the receipt ---------------------------------------------------------------------------
+
+    def _write_receipt_once(self, progress: ErasureProgress) -> tuple[ErasureProgress, int]:
+        """Append the receipt unless an earlier attempt of this run already did."""
+        if progress.receipt_after_seq is not None:
+            for entry in self._audit.entries_from(progress.receipt_after_seq + 1):
+                if (
+                    entry.action == AuditAction.ERASURE_RECEIPT
+                    and entry.details.get("run_id") == progress.run_id
+                ):
+                    return progress, entry.seq
+        else:
+            head = self._audit.last()
+            progress = progress.model_copy(update={"receipt_after_seq": head.seq if head else 0})
+            self._progress.save(progress)
+        counts = {
+            data_class.value: progress.counts.get(data_class.value, 0) for data_class in DataClass
+        }
+        entry = self._audit.record(
+            AuditAction.ERASURE_RECEIPT,
+            actor=ERASER_ACTOR,
+            role=ERASER_ROLE,
+            details={
+                "run_id": progress.run_id,
+                "period": {"from": progress.first_day, "through": progress.last_day},
+                "cutoff": progress.started_at.isoformat(),
+                "erased": counts,
+                "skipped_on_hold": progress.skipped_on_hold,
+                "interruptions": progress.interruptions,
+            },
+        )
+        logger.info("erasure receipt written", extra={"run_id": progress.run_id, "seq": entry.seq})
+        return progress, entry.seq
+
+
+_HOLD_TARGETS = {
+    _STEP_MATCH_EVENTS: HoldTarget.MATCH_EVENT,
+    _STEP_REPORTS: HoldTarget.REPORT,
+    _STEP_PROVENANCE: HoldTarget.INDICATOR,
+}
+
+
+def _counted(progress: ErasureProgress, counts: Counter[str]) -> ErasureProgress:
+    merged = Counter(progress.counts)
+    merged.update(counts)
+    return progress.model_copy(update={"counts": dict(merged)})

@@ -1,0 +1,160 @@
+"""Legal holds: an authority asks that something not be erased yet, for a bounded time.
+
+A hold names its target (a report, a match event, or an indicator's provenance), the requesting
+authority and its reference, and when it ends (at most LegalHoldMaxDays ahead). Erasure skips a
+held item; when the hold is released or runs out, the item is due again and the next erasure run
+takes it (holds are indexed by the day they end, so that run finds them without a scan).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from hashmatch.access.model import Principal
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
+from hashmatch.clock import Clock
+from hashmatch.errors import Conflict, InvalidInput, NotFound
+from hashmatch.retention.policy import RetentionPolicy
+
+HOLD_ID_PATTERN = r"^lh_[0-9a-f]{24}$"
+_HOLD_ID = re.compile(HOLD_ID_PATTERN)
+
+
+class HoldTarget(StrEnum):
+    REPORT = "report"
+    MATCH_EVENT = "match_event"
+    INDICATOR = "indicator"
+
+
+_TARGET_ID_PATTERNS = {
+    HoldTarget.REPORT: re.compile(r"^rp_[0-9a-f]{24}$"),
+    HoldTarget.MATCH_EVENT: re.compile(r"^mt_[0-9a-f]{24}$"),
+    HoldTarget.INDICATOR: re.compile(r"^ind_[0-9a-f]{22}$"),
+}
+
+Authority = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class LegalHoldRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target_class: HoldTarget
+    target_id: str = Field(min_length=1, max_length=40)
+    authority: Authority = Field(description="The authority or court that asked for the hold")
+    reference: Reference = Field(description="The authority's reference of its request")
+    until: AwareDatetime = Field(description="When the hold ends (at most LegalHoldMaxDays)")
+
+
+class LegalHold(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    hold_id: str = Field(pattern=HOLD_ID_PATTERN)
+    target_class: HoldTarget
+    target_id: str
+    authority: str
+    reference: str
+    until: AwareDatetime
+    set_at: AwareDatetime
+    set_by: str
+    released_at: AwareDatetime | None = None
+    released_by: str | None = None
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.released_at if self.released_at is not None else self.until
+
+    def is_effective(self, now: datetime) -> bool:
+        return now < self.ends_at
+
+
+class LegalHoldStore(Protocol):
+    def put_new(self, hold: LegalHold) -> None: ...
+
+    def get(self, hold_id: str) -> LegalHold | None: ...
+
+    def for_target(self, target_class: HoldTarget, target_id: str) -> list[LegalHold]: ...
+
+    def list_current(self) -> list[LegalHold]:
+        """Holds not yet forgotten (released holds stay until erasure has acted on them)."""
+
+    def ending_on(self, day: str) -> list[LegalHold]:
+        """Holds whose end (release, or ``until``) falls on ``day`` (YYYY-MM-DD)."""
+
+    def release(self, hold_id: str, *, at: datetime, by: str) -> LegalHold:
+        """Mark released (Conflict if it already was); its end day becomes the release day."""
+
+    def forget(self, hold_id: str) -> None:
+        """Drop an ended hold once erasure has re-examined its target."""
+
+
+class LegalHoldService:
+    def __init__(
+        self, store: LegalHoldStore, clock: Clock, audit: AuditLog, policy: RetentionPolicy
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._audit = audit
+        self._policy = policy
+
+    def place(self, principal: Principal, request: LegalHoldRequest) -> LegalHold:
+        now = self._clock.now()
+        if not _TARGET_ID_PATTERNS[request.target_class].fullmatch(request.target_id):
+            raise InvalidInput(
+                f"{request.target_id!r} is not a {request.target_class.value} id",
+                errors=[{"loc": ["body", "target_id"], "msg": "not an id of target_class"}],
+            )
+        self._policy.check_hold_end(request.until, now)
+        hold = LegalHold(
+            hold_id="lh_" + secrets.token_hex(12),
+            target_class=request.target_class,
+            target_id=request.target_id,
+            authority=request.authority,
+            reference=request.reference,
+            until=request.until,
+            set_at=now,
+            set_by=principal.client_id,
+        )
+        self._store.put_new(hold)
+        self._audit.record(
+            AuditAction.LEGAL_HOLD_SET,
+            actor=principal.client_id,
+            role=principal.role.value,
+            targets=(hold.hold_id, hold.target_id),
+            details={
+                "target_class": hold.target_class.value,
+                "authority": hold.authority,
+                "reference": hold.reference,
+                "until": hold.until.isoformat(),
+            },
+        )
+        return hold
+
+    def release(self, principal: Principal, hold_id: str) -> LegalHold:
+        hold = self._store.get(hold_id) if _HOLD_ID.fullmatch(hold_id) else None
+        if hold is None:
+            raise NotFound(f"no legal hold {hold_id}")
+        if hold.released_at is not None:
+            raise Conflict(f"legal hold {hold_id} was released already")
+        released = self._store.release(hold_id, at=self._clock.now(), by=principal.client_id)
+        self._audit.record(
+            AuditAction.LEGAL_HOLD_RELEASED,
+            actor=principal.client_id,
+            role=principal.role.value,
+            targets=(hold.hold_id, hold.target_id),
+            details={"target_class": hold.target_class.value},
+        )
+        return released
+
+    def list_current(self) -> list[LegalHold]:
+        return sorted(self._store.list_current(), key=lambda h: (h.set_at, h.hold_id))
+
+    def is_held(self, target_class: HoldTarget, target_id: str, now: datetime) -> bool:
+        return any(h.is_effective(now) for h in self._store.for_target(target_class, target_id))

@@ -1,0 +1,176 @@
+"""A world of in-memory stores wired to the real erasure, with a clock the tests move."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from hashmatch.access.model import Principal, Role
+from hashmatch.clock import FixedClock
+from hashmatch.indicators.service import IndicatorService
+from hashmatch.matches.model import MatchEvent, new_match_id
+from hashmatch.reports.decisions import ReportDecisions
+from hashmatch.reports.model import (
+    ContentType,
+    Filing,
+    Report,
+    ReportDetails,
+    ReportStatus,
+    StatusChange,
+    new_report_id,
+    received,
+)
+from hashmatch.retention.erasure import Erasure, ErasureOutcome
+from hashmatch.retention.holds import HoldTarget, LegalHold, LegalHoldRequest, LegalHoldService
+from hashmatch.retention.policy import Decision, RetentionPolicy
+from hashmatch.statistics.model import QueryOutcome, query_counter
+from tests.fakes import (
+    PROVENANCE_RETENTION,
+    HmacCheckpointSealer,
+    InMemoryAuditLog,
+    InMemoryCounterStore,
+    InMemoryErasureProgressStore,
+    InMemoryIndicatorStore,
+    InMemoryLegalHoldStore,
+    InMemoryMatchEventStore,
+    InMemoryReportStore,
+)
+from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
+
+START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
+POLICY = RetentionPolicy(
+    match_events=timedelta(days=90),
+    unfounded_reports=timedelta(days=30),
+    forwarded_reports=timedelta(days=365),
+    revoked_provenance=PROVENANCE_RETENTION,
+    audit_entries=timedelta(days=1826),
+    statistics=timedelta(days=730),
+    legal_hold_max=timedelta(days=548),
+)
+PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
+REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU Centre")
+
+
+class RetentionWorld:
+    def __init__(self) -> None:
+        self.clock = FixedClock(START)
+        self.audit = InMemoryAuditLog(self.clock)
+        self.events = InMemoryMatchEventStore()
+        self.reports = InMemoryReportStore()
+        self.indicators = InMemoryIndicatorStore()
+        self.counters = InMemoryCounterStore()
+        self.holds = InMemoryLegalHoldStore()
+        self.progress = InMemoryErasureProgressStore()
+        self.sealer = HmacCheckpointSealer()
+        self.hold_service = LegalHoldService(self.holds, self.clock, self.audit, POLICY)
+        self.decisions = ReportDecisions(
+            reports=self.reports, clock=self.clock, audit=self.audit, policy=POLICY
+        )
+        self.curation = IndicatorService(
+            self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
+        )
+        self.erasure = Erasure(
+            policy=POLICY,
+            clock=self.clock,
+            progress=self.progress,
+            match_events=self.events,
+            reports=self.reports,
+            indicators=self.indicators,
+            counters=self.counters,
+            holds=self.holds,
+            hold_service=self.hold_service,
+            audit=self.audit,
+            sealer=self.sealer,
+        )
+
+    # -- data of every class --------------------------------------------------------------------
+
+    def match_event(self) -> str:
+        now = self.clock.now()
+        event = MatchEvent(
+            match_id=new_match_id(),
+            provider=PROVIDER.owner,
+            client_id=PROVIDER.client_id,
+            indicator_id="ind_" + "0" * 22,
+            database="known",
+            media_type="image",
+            hash_type="pdq",
+            distance=3,
+            threshold=31,
+            index_version=1,
+            matched_at=now,
+            expires_at=now + POLICY.match_events,
+        )
+        self.events.put_many([event])
+        return event.match_id
+
+    def stored_report(self) -> tuple[str, str]:
+        """A report taken in, citing one match event: (report id, match id)."""
+        match_id = self.match_event()
+        now = self.clock.now()
+        filing = Filing(
+            report_id=new_report_id(),
+            provider=PROVIDER.owner,
+            client_id=PROVIDER.client_id,
+            filed_at=now,
+            details=ReportDetails(
+                match_ids=(match_id,),
+                content_ref="opaque-42",
+                content_type=ContentType.IMAGE,
+                detected_at=now,
+                legal_basis="Regulation (EU) 2021/1232",
+            ),
+        )
+        report = Report(
+            filing=filing,
+            history=(
+                received(filing),
+                StatusChange(status=ReportStatus.STORED, at=now, by="intake_reports"),
+            ),
+        )
+        self.reports.put_new(report)
+        self.events.cite([match_id], filing.report_id)
+        return filing.report_id, match_id
+
+    def decided_report(self, decision: Decision) -> tuple[str, str]:
+        report_id, match_id = self.stored_report()
+        self.decisions.decide(report_id, decision, by=REVIEWER.client_id, role="reviewer")
+        return report_id, match_id
+
+    def revoked_indicator(self, seed: int = 1) -> str:
+        result = self.curation.add_batch([submission(pdq_hex(seed))], submitted_by=CURATOR)
+        indicator = result.items[0].indicator
+        assert indicator is not None
+        self.curation.revoke(indicator.id, reason="assessment withdrawn", by=CURATOR)
+        return indicator.id
+
+    def counter_today(self) -> date:
+        day = self.clock.now().date()
+        self.counters.add({query_counter(day, "Example", "pdq", QueryOutcome.NO_MATCH): 3})
+        return day
+
+    def hold(self, target: HoldTarget, target_id: str, *, days: int = 400) -> LegalHold:
+        request = LegalHoldRequest(
+            target_class=target,
+            target_id=target_id,
+            authority="Parquet de Paris",
+            reference="PR-2027-118",
+            until=self.clock.now() + timedelta(days=days),
+        )
+        return self.hold_service.place(REVIEWER, request)
+
+    # -- time and runs --------------------------------------------------------------------------
+
+    def at(self, moment: datetime) -> None:
+        assert moment >= self.clock.now(), "the clock only moves forward"
+        self.clock.advance(moment - self.clock.now())
+
+    def run(self) -> ErasureOutcome:
+        return self.erasure.run()
+
+    def receipts(self) -> list[dict[str, Any]]:
+        return [
+            entry.details
+            for entry in self.audit.store.entries.values()
+            if entry.action == "erasure.receipt"
+        ]

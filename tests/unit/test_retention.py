@@ -1,0 +1,343 @@
+"""Retention: each data class is erased on the day it is due and not a day earlier; legal holds;
+resumable runs with exactly one receipt each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from hashmatch.errors import Conflict, InvalidInput
+from hashmatch.indicators.model import IndicatorStatus
+from hashmatch.retention.holds import HoldTarget, LegalHoldRequest
+from hashmatch.retention.policy import DataClass, Decision, RetentionPolicy
+from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
+from tests.unit.retention_world import POLICY, PROVIDER, REVIEWER, START, RetentionWorld
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def world() -> RetentionWorld:
+    return RetentionWorld()
+
+
+def erased(world: RetentionWorld, data_class: DataClass) -> int:
+    return sum(int(receipt["erased"][data_class.value]) for receipt in world.receipts())
+
+
+def test_the_policy_reads_every_period_from_one_setting():
+    policy = RetentionPolicy.from_days(
+        "match_events=90,unfounded_reports=30,forwarded_reports=365,revoked_provenance=90,"
+        "audit_entries=1826,statistics=730,legal_hold_max=548"
+    )
+
+    assert policy == POLICY
+
+
+def test_a_policy_missing_a_period_is_refused():
+    with pytest.raises(ValueError, match="audit_entries"):
+        RetentionPolicy.from_days("match_events=90")
+
+
+def test_a_match_event_is_erased_on_its_due_day_and_not_a_day_earlier(world):
+    # Given a match event nobody reported
+    match_id = world.match_event()
+    due = START + POLICY.match_events
+
+    # When erasure runs the day before it is due, then when it is due
+    world.at(due - DAY)
+    world.run()
+    kept_the_day_before = match_id in world.events.events
+    world.at(due)
+    world.run()
+
+    # Then it survived the day before and is gone on the day
+    assert kept_the_day_before
+    assert match_id not in world.events.events
+    assert erased(world, DataClass.MATCH_EVENTS) == 1
+
+
+def test_a_match_event_is_not_erased_earlier_on_its_due_day(world):
+    match_id = world.match_event()
+
+    world.at(START + POLICY.match_events - timedelta(minutes=1))
+    world.run()
+
+    assert match_id in world.events.events
+
+
+def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_events(world):
+    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+
+    world.at(START + POLICY.unfounded_reports - DAY)
+    world.run()
+    kept = report_id in world.reports.reports and match_id in world.events.events
+    world.at(START + POLICY.unfounded_reports)
+    world.run()
+
+    assert kept
+    assert report_id not in world.reports.reports
+    assert match_id not in world.events.events
+    assert erased(world, DataClass.REPORTS) == 1
+    assert erased(world, DataClass.MATCH_EVENTS) == 1
+
+
+def test_a_forwarded_report_is_kept_365_days_after_forwarding(world):
+    report_id, _ = world.decided_report(Decision.FORWARDED)
+
+    world.at(START + POLICY.forwarded_reports - DAY)
+    world.run()
+    kept = report_id in world.reports.reports
+    world.at(START + POLICY.forwarded_reports)
+    world.run()
+
+    assert kept
+    assert report_id not in world.reports.reports
+
+
+def test_a_cited_match_event_outlives_its_own_period_with_its_report(world):
+    # Given a report still awaiting a decision cites a match event
+    report_id, match_id = world.stored_report()
+
+    # When the match event's own 90 days pass
+    world.at(START + POLICY.match_events + DAY)
+    world.run()
+
+    # Then it stays with the report
+    assert match_id in world.events.events
+    assert report_id in world.reports.reports
+
+
+def test_a_revoked_indicators_provenance_is_erased_after_its_period_and_the_record_stays(world):
+    indicator_id = world.revoked_indicator()
+
+    world.at(START + POLICY.revoked_provenance - DAY)
+    world.run()
+    kept = world.indicators.items[indicator_id].provenance != ()
+    world.at(START + POLICY.revoked_provenance)
+    world.run()
+
+    tombstone = world.indicators.items[indicator_id]
+    assert kept
+    assert tombstone.provenance == ()
+    assert tombstone.status is IndicatorStatus.REVOKED
+    assert tombstone.hash_value  # the hash stays, so the same hash stays revoked
+    assert erased(world, DataClass.INDICATOR_PROVENANCE) == 1
+
+
+def test_an_active_indicator_keeps_its_provenance(world):
+    result = world.curation.add_batch([submission(pdq_hex(7))], submitted_by=CURATOR)
+    indicator = result.items[0].indicator
+    assert indicator is not None
+
+    world.at(START + 3 * 365 * DAY)
+    world.run()
+
+    assert world.indicators.items[indicator.id].provenance != ()
+
+
+def test_a_days_counters_are_erased_after_the_statistics_period(world):
+    day = world.counter_today()
+
+    world.at(START + POLICY.statistics - DAY)
+    world.run()
+    kept = any(key.day == day for key in world.counters.counts)
+    world.at(START + POLICY.statistics)
+    world.run()
+
+    assert kept
+    assert not any(key.day == day for key in world.counters.counts)
+
+
+def test_audit_entries_are_erased_after_five_years_and_the_rest_still_verifies(world):
+    # Given entries from the start, and later ones
+    world.match_event()
+    world.hold(HoldTarget.MATCH_EVENT, world.match_event(), days=30)
+    first_entries = max(world.audit.store.entries)
+
+    # When five years (and a day) pass with hourly runs in between
+    world.at(START + POLICY.audit_entries - DAY)
+    world.run()
+    kept = 1 in world.audit.store.entries
+    world.at(START + POLICY.audit_entries + DAY)
+    world.run()
+
+    # Then the old entries are gone behind a checkpoint, and the chain verifies
+    assert kept
+    assert not any(seq <= first_entries for seq in world.audit.store.entries)
+    assert world.audit.store.saved_checkpoint is not None
+    assert world.audit.verify(world.sealer).ok
+
+
+# -- legal holds -------------------------------------------------------------------------------
+
+
+def test_a_held_report_survives_its_due_date(world):
+    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    world.hold(HoldTarget.REPORT, report_id)
+
+    world.at(START + POLICY.unfounded_reports + 5 * DAY)
+    outcome = world.run()
+
+    assert report_id in world.reports.reports
+    assert match_id in world.events.events
+    assert outcome.skipped_on_hold == 1
+
+
+def test_a_released_hold_lets_the_next_run_erase_the_item(world):
+    report_id, _ = world.decided_report(Decision.UNFOUNDED)
+    hold = world.hold(HoldTarget.REPORT, report_id)
+    world.at(START + POLICY.unfounded_reports + 5 * DAY)
+    world.run()
+
+    world.hold_service.release(REVIEWER, hold.hold_id)
+    world.at(world.clock.now() + timedelta(hours=1))
+    world.run()
+
+    assert report_id not in world.reports.reports
+    assert world.holds.holds == {}  # erasure forgets a hold once it has acted on its target
+
+
+def test_a_hold_that_runs_out_lets_its_item_be_erased(world):
+    match_id = world.match_event()
+    world.hold(HoldTarget.MATCH_EVENT, match_id, days=120)
+
+    world.at(START + POLICY.match_events + DAY)
+    world.run()
+    kept = match_id in world.events.events
+    world.at(START + 120 * DAY + timedelta(hours=1))
+    world.run()
+
+    assert kept
+    assert match_id not in world.events.events
+
+
+def test_a_legal_hold_must_end_within_18_months(world):
+    request = LegalHoldRequest(
+        target_class=HoldTarget.REPORT,
+        target_id="rp_" + "1" * 24,
+        authority="Parquet de Paris",
+        reference="PR-1",
+        until=START + POLICY.legal_hold_max + DAY,
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        world.hold_service.place(REVIEWER, request)
+
+    assert refused.value.errors[0]["loc"] == ["body", "until"]
+
+
+def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
+    request = LegalHoldRequest(
+        target_class=HoldTarget.REPORT,
+        target_id="mt_" + "1" * 24,
+        authority="Parquet de Paris",
+        reference="PR-1",
+        until=START + DAY,
+    )
+
+    with pytest.raises(InvalidInput):
+        world.hold_service.place(REVIEWER, request)
+
+
+def test_a_hold_cannot_be_released_twice(world):
+    hold = world.hold(HoldTarget.MATCH_EVENT, world.match_event())
+    world.hold_service.release(REVIEWER, hold.hold_id)
+
+    with pytest.raises(Conflict):
+        world.hold_service.release(REVIEWER, hold.hold_id)
+
+
+def test_placing_and_releasing_a_hold_is_audited(world):
+    hold = world.hold(HoldTarget.MATCH_EVENT, world.match_event())
+    world.hold_service.release(REVIEWER, hold.hold_id)
+
+    assert world.audit.actions()[-2:] == ["legal_hold.set", "legal_hold.released"]
+
+
+# -- runs and receipts -------------------------------------------------------------------------
+
+
+def test_each_run_writes_one_receipt_with_counts_and_period_but_no_ids(world):
+    match_id = world.match_event()
+    world.at(START + POLICY.match_events)
+
+    outcome = world.run()
+
+    (receipt,) = world.receipts()
+    assert outcome.finished
+    assert receipt["erased"] == {
+        "match_events": 1,
+        "reports": 0,
+        "indicator_provenance": 0,
+        "audit_entries": 0,
+        "statistics": 0,
+    }
+    assert receipt["period"] == {"from": "2027-03-10", "through": "2027-04-10"}
+    assert match_id not in str(receipt)
+
+
+def test_an_interrupted_run_resumes_and_writes_one_receipt(world):
+    # Given more due items than one page
+    for _ in range(60):
+        world.match_event()
+    world.at(START + POLICY.match_events)
+
+    # When the first invocation runs out of time after two pages, and the next one resumes
+    calls = iter([False, False, True])
+    first = world.erasure.run(should_stop=lambda: next(calls, True))
+    second = world.run()
+
+    # Then one run, one receipt, every event counted once
+    assert not first.finished
+    assert second.finished
+    assert second.run_id == first.run_id
+    (receipt,) = world.receipts()
+    assert receipt["erased"]["match_events"] == 60
+    assert receipt["interruptions"] == 1
+    assert world.events.events == {}
+
+
+def test_a_run_that_dies_after_writing_its_receipt_does_not_write_another(world):
+    world.match_event()
+    world.at(START + POLICY.match_events)
+    world.run()
+    # As if the progress save after the receipt had failed:
+    assert world.progress.progress is not None
+    world.progress.progress = world.progress.progress.model_copy(update={"state": "receipt"})
+
+    world.run()
+
+    assert len(world.receipts()) == 1
+
+
+def test_the_next_run_covers_the_days_from_where_the_last_one_ended(world):
+    world.run()
+    world.at(START + 3 * DAY)
+
+    world.run()
+
+    periods = [receipt["period"] for receipt in world.receipts()]
+    assert periods[1] == {"from": "2027-01-10", "through": "2027-01-13"}
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+
+def test_a_decision_sets_when_the_report_is_erased(world):
+    report_id, _ = world.stored_report()
+
+    decided = world.decisions.decide(
+        report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
+    )
+
+    assert decided.erase_after == START + POLICY.unfounded_reports
+    assert world.audit.actions()[-1] == "report.unfounded"
+
+
+def test_a_report_is_decided_once(world):
+    report_id, _ = world.decided_report(Decision.FORWARDED)
+
+    with pytest.raises(Conflict):
+        world.decisions.decide(report_id, Decision.UNFOUNDED, by=PROVIDER.client_id, role="x")
