@@ -12,12 +12,14 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from hashmatch.client.imaging import (
     DEFAULT_MAX_PIXELS,
     hash_bytes,
     load_image,
+    pdq_dihedral_hashes,
+    pdq_rotation_hashes,
     perceptual_hashes,
     reference_resize,
     to_rgb,
@@ -362,3 +364,95 @@ def test_dihedral_gives_eight_hashes_starting_with_the_plain_one() -> None:
     # The second entry is the image rotated 90 degrees (the reference tool's order).
     rotated = pdq_of(image.transpose(Image.Transpose.ROTATE_90))
     assert PDQ.distance(result.pdq_dihedral[1], rotated) <= 16
+
+
+# --- alternates for matching: exact rotations/flips, trimmed borders ------------------------
+
+
+def _closest(hexes: list[str], target: str) -> int:
+    return min(PDQ.distance(value, target) for value in hexes)
+
+
+@pytest.mark.parametrize(
+    "transpose", [Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_90], ids=["flip", "rot90"]
+)
+def test_rotation_hashes_contain_the_original_of_a_rotated_or_flipped_copy_exactly(
+    transpose: Image.Transpose,
+) -> None:
+    # Given a 512 px original (an even PDQ downsampling window: one-pass dihedral is off there)
+    original = photo_like(512, 512, seed=3)
+    copy = original.transpose(transpose)
+
+    # When the copy's 8 rotated/flipped images are hashed one by one
+    hexes = pdq_rotation_hashes(copy)
+
+    # Then the original's hash is among them, bit for bit, and the copy's own hash comes first
+    assert len(hexes) == 8
+    assert hexes[0] == pdq_of(copy)
+    assert _closest(hexes, pdq_of(original)) == 0
+
+
+def test_one_pass_dihedral_can_miss_a_flipped_copy_that_rotation_hashes_find() -> None:
+    # Given a flipped copy of a 512 px original
+    original = photo_like(512, 512, seed=3)
+    flipped = original.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+
+    # When both ways of getting the 8 variants are used
+    one_pass, _quality = pdq_dihedral_hashes(flipped)
+    exact = pdq_rotation_hashes(flipped)
+
+    # Then only the exact set holds the original's hash (the one-pass set is bits away)
+    assert _closest(exact, pdq_of(original)) == 0
+    assert _closest(one_pass, pdq_of(original)) > 0
+
+
+def test_rotations_option_adds_seven_pdq_alternates_and_they_reach_the_json_record() -> None:
+    # Given a flipped copy
+    original = photo_like(seed=5)
+    flipped = original.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+
+    # When it is hashed with rotations
+    result = hash_bytes(encode(flipped, "PNG"), ["pdq", "md5"], rotations=True)
+
+    # Then pdq has the 7 other variants as alternates, the original among them, md5 none
+    assert set(result.alternates) == {"pdq"}
+    assert len(result.alternates["pdq"]) == 7
+    assert result.hashes["pdq"] not in result.alternates["pdq"]
+    assert _closest(result.alternates["pdq"], pdq_of(original)) == 0
+    assert result.to_json_dict()["alternates"] == {"pdq": result.alternates["pdq"]}
+
+
+def test_trimmed_hash_of_a_padded_copy_is_close_to_the_unpadded_original() -> None:
+    # Given a photo padded with a 10% black border, as a JPEG (noise in the border)
+    original = photo_like(400, 300, seed=11)
+    padded = ImageOps.expand(original, border=(40, 30, 40, 30), fill=(0, 0, 0))
+
+    # When hashed with trim_borders
+    result = hash_bytes(
+        encode(padded, "JPEG", quality=90), ["pdq", "phash", "dhash"], trim_borders=True
+    )
+
+    # Then each type has one trimmed alternate, close to the original's hash, the value is far
+    plain = perceptual_hashes(original, ["pdq", "phash", "dhash"])
+    assert {name: len(values) for name, values in result.alternates.items()} == {
+        "pdq": 1,
+        "phash": 1,
+        "dhash": 1,
+    }
+    assert PDQ.distance(result.alternates["pdq"][0], plain["pdq"].hex) <= 16
+    assert PDQ.distance(result.hashes["pdq"], plain["pdq"].hex) > 31
+    for name in ("phash", "dhash"):
+        distance = HASH_TYPES[name].distance(result.alternates[name][0], plain[name].hex)
+        assert distance <= 6
+
+
+def test_an_image_without_border_gets_no_trimmed_alternate() -> None:
+    # Given a photo without any border
+    image = photo_like(seed=13)
+
+    # When hashed with trim_borders only
+    result = hash_bytes(encode(image, "PNG"), ["pdq", "phash"], trim_borders=True)
+
+    # Then there are no alternates, and the JSON record has no alternates key
+    assert result.alternates == {}
+    assert "alternates" not in result.to_json_dict()

@@ -5,7 +5,7 @@ This is the second module of the project that imports PIL, by design: the rule "
 the whole ``hashmatch.client`` package is excluded from the Lambda layer. Decoding and hashing
 still go through :mod:`hashmatch.client.imaging`; this module only *modifies* decoded RGB images
 the way copies of known material get modified in the wild (re-encoding, resizing, filters,
-colour changes, overlays, borders, crops, rotations, flips), and trims uniform borders.
+colour changes, overlays, borders, crops, rotations, flips).
 
 Every transformation is deterministic: the only randomness (a watermark's position, how a crop
 is split between the sides, the sign of a small rotation) comes from a ``random.Random`` seeded
@@ -22,10 +22,16 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from hashmatch.client.imaging import to_rgb
+from hashmatch.client.imaging import (
+    BORDER_MIN_SHARE,
+    BORDER_TOLERANCE,
+    MAX_TRIM_SHARE,
+    dihedral_variants,
+    to_rgb,
+    trim_uniform_border,
+)
 
 Transform = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -277,95 +283,19 @@ def apply_transformation(
     return transformation.apply(image, seeded_rng(seed, photo_key, name))
 
 
-# --- rotations and flips of a query (improvement for rotated or mirrored copies) ------------
-
-# The reference tool's order of the 8 dihedral variants: original, rotated 90, 180 and 270
-# degrees (counter-clockwise), flipped about the x axis, the y axis, the main and the anti-diagonal.
-_DIHEDRAL_TRANSPOSES: tuple[Image.Transpose | None, ...] = (
-    None,
-    Image.Transpose.ROTATE_90,
-    Image.Transpose.ROTATE_180,
-    Image.Transpose.ROTATE_270,
-    Image.Transpose.FLIP_TOP_BOTTOM,
-    Image.Transpose.FLIP_LEFT_RIGHT,
-    Image.Transpose.TRANSPOSE,
-    Image.Transpose.TRANSVERSE,
-)
-
-
-def dihedral_variants(image: Image.Image) -> list[Image.Image]:
-    """The 8 rotations/flips of an image as pixels (lossless), original first.
-
-    Hashing these one by one costs 8 hashes, but is exact: pdqhash's one-pass dihedral mode
-    derives the 7 others from the original's DCT, which only equals the hash of the rotated
-    pixels when its downsampling filter is symmetric (not on 256 or 512 px sides, say).
-    """
-    return [image if op is None else image.transpose(op) for op in _DIHEDRAL_TRANSPOSES]
-
-
-# --- border trimming (improvement for padded copies) ----------------------------------------
-
-# A line of pixels counts as border when this share of its pixels lies within
-# BORDER_TOLERANCE (per channel) of the border colour: JPEG ringing and a stray dust speck must
-# not stop the trim, real content must.
-BORDER_TOLERANCE = 24
-BORDER_MIN_SHARE = 0.98
-# Never trim more than this share of a side (a near-uniform image stays as it is).
-MAX_TRIM_SHARE = 0.45
-TRIM_VIEW_SIZE = 256
-
-
-def trim_uniform_border(
-    image: Image.Image,
-    *,
-    tolerance: int = BORDER_TOLERANCE,
-    min_share: float = BORDER_MIN_SHARE,
-) -> Image.Image:
-    """Crop away uniform borders (letterboxing, padding) on each side of an RGB image.
-
-    Each side's border colour is the median of its outermost line; lines are removed while at
-    least ``min_share`` of their pixels are within ``tolerance`` of that colour, up to
-    MAX_TRIM_SHARE of the size. Returns the image itself when there is nothing to trim.
-    """
-    pixels = np.asarray(image.convert("RGB"))
-    height, width = pixels.shape[:2]
-    if height < 8 or width < 8:
-        return image
-
-    def border_depth(lines: np.ndarray, limit: int) -> int:
-        # ``lines``: (n_lines, line_length, 3), outermost line first.
-        colour = np.median(lines[0], axis=0)
-
-        def uniform(block: np.ndarray) -> np.ndarray:
-            close = np.all(np.abs(block.astype(np.int16) - colour) <= tolerance, axis=2)
-            result: np.ndarray = close.mean(axis=1) >= min_share
-            return result
-
-        # Look at growing blocks of lines and stop at the first that is not border: most
-        # images have none (the first line decides), borders are a few % of the image.
-        start, block = 0, 1
-        while start < limit:
-            stop = min(limit, start + block)
-            non_uniform = np.flatnonzero(~uniform(lines[start:stop]))
-            if non_uniform.size:
-                return start + int(non_uniform[0])
-            start, block = stop, block * 4
-        return limit
-
-    # Borders are found on every step-th pixel (a 256 px view is plenty to see a border), then
-    # scaled back rounding down, so that no line beyond the last border line seen is cut.
-    step = max(1, max(height, width) // TRIM_VIEW_SIZE)
-    view = pixels[::step, ::step]
-    rows, cols = view.shape[:2]
-    max_rows, max_cols = int(MAX_TRIM_SHARE * rows), int(MAX_TRIM_SHARE * cols)
-
-    def in_pixels(view_depth: int) -> int:
-        return max(0, (view_depth - 1) * step + 1)
-
-    top = in_pixels(border_depth(view, max_rows))
-    bottom = in_pixels(border_depth(view[::-1], max_rows))
-    left = in_pixels(border_depth(view.transpose(1, 0, 2), max_cols))
-    right = in_pixels(border_depth(view.transpose(1, 0, 2)[::-1], max_cols))
-    if top == bottom == left == right == 0:
-        return image
-    return image.crop((left, top, width - right, height - bottom))
+# The improvements' image operations (rotations/flips of a query, trimming uniform borders) live
+# in the hashing module, which the client's `--rotations` and `--trim-borders` use: one
+# implementation for the evaluation and the client. Re-exported here for the evaluation.
+__all__ = [
+    "BORDER_MIN_SHARE",
+    "BORDER_TOLERANCE",
+    "MAX_TRIM_SHARE",
+    "TRANSFORMATIONS",
+    "TRANSFORMATIONS_BY_NAME",
+    "Transformation",
+    "apply_transformation",
+    "dihedral_variants",
+    "fit_within",
+    "seeded_rng",
+    "trim_uniform_border",
+]
