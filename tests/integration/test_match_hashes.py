@@ -117,3 +117,34 @@ def test_a_curator_may_not_match(lambda_context):
 
     assert status == 403
     assert problem["type"] == "urn:hashmatch:problem:forbidden"
+
+
+@pytest.mark.usefixtures("deployment")
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([{"type": "pdq", "value": KNOWN, "alternates": [KNOWN] * 9}], "alternates"),
+        ([{"type": "pdq", "value": KNOWN, "alternates": [KNOWN] * 8}] * 445, "items"),
+    ],
+    ids=["9 alternates in an item", "4,005 hashes in a request"],
+)
+def test_alternates_over_the_limits_are_422_naming_the_field(lambda_context, items, field):
+    status, problem = match(lambda_context, {"items": items})
+
+    assert status == 422
+    assert problem["type"] == "urn:hashmatch:problem:invalid-request"
+    assert any(field in error["loc"] for error in problem["errors"]), problem["errors"]
+
+
+@pytest.mark.usefixtures("indexed")
+def test_an_alternate_that_matches_says_so(lambda_context):
+    far = pdq_hex(8)
+
+    status, body = match(
+        lambda_context,
+        {"items": [{"type": "pdq", "value": far, "alternates": [flip_bits(KNOWN, 2)]}]},
+    )
+
+    assert status == 200
+    (found,) = body["items"][0]["matches"]
+    assert (found["distance"], found["via"]) == (2, "alternate")

@@ -144,3 +144,76 @@ def test_each_match_gets_its_own_id(world):
     ids = [item.matches[0].match_id for item in result.items]
     assert len(set(ids)) == 2
     assert set(ids) == set(world.events.events)
+
+
+# --- alternates (rotations/flips, trimmed borders hashed by the client) ---------------------
+
+
+def test_an_item_matches_by_an_alternate_when_its_value_is_far(world):
+    # Given an item whose value is unrelated but whose second alternate is a near copy
+    item = MatchItem("pdq", pdq_hex(99), alternates=(pdq_hex(98), flip_bits(KNOWN, 4)))
+
+    # When matched
+    result = world.service.match(PROVIDER, [item])
+
+    # Then it matches the known indicator through the alternate
+    (match,) = result.items[0].matches
+    assert (match.database, match.distance, match.via) == ("known", 4, "alternate")
+    assert world.events.events[match.match_id].distance == 4
+
+
+def test_an_indicator_reached_several_ways_is_answered_once_at_the_smallest_distance(world):
+    # Given a value and two alternates all within the threshold of the same indicator
+    item = MatchItem(
+        "pdq", flip_bits(KNOWN, 10), alternates=(flip_bits(KNOWN, 6), flip_bits(KNOWN, 3))
+    )
+
+    # When matched
+    result = world.service.match(PROVIDER, [item])
+
+    # Then one match, at the minimum distance, via an alternate, and one event
+    (match,) = result.items[0].matches
+    assert (match.distance, match.via) == (3, "alternate")
+    assert list(world.events.events) == [match.match_id]
+
+
+def test_a_tie_between_value_and_alternate_is_reported_via_the_value(world):
+    result = world.service.match(
+        PROVIDER, [MatchItem("pdq", flip_bits(KNOWN, 2), alternates=(flip_bits(KNOWN, 2),))]
+    )
+
+    (match,) = result.items[0].matches
+    assert (match.distance, match.via) == (2, "value")
+
+
+def test_a_malformed_alternate_rejects_the_item_like_a_malformed_value(world):
+    # Given an item with a good value and a truncated alternate, beside a good item
+    bad = MatchItem("pdq", KNOWN, alternates=(flip_bits(KNOWN, 1), KNOWN[:-1]))
+
+    # When matched
+    result = world.service.match(PROVIDER, [bad, MatchItem("pdq", KNOWN)])
+
+    # Then only the bad item is rejected, naming the alternate; nothing of it is stored
+    rejected, good = result.items
+    assert rejected.rejection is not None
+    assert rejected.rejection.code == "invalid-hash"
+    assert "alternates[1]" in rejected.rejection.detail
+    assert rejected.matches == []
+    assert len(good.matches) == 1
+    assert len(world.events.events) == 1
+
+
+def test_an_item_with_alternates_is_counted_once(world):
+    # Given a matching item with 7 alternates and a non-matching item with 8
+    matched = MatchItem("pdq", KNOWN, alternates=tuple(pdq_hex(200 + n) for n in range(7)))
+    unmatched = MatchItem("pdq", pdq_hex(99), alternates=tuple(pdq_hex(300 + n) for n in range(8)))
+
+    # When matched
+    world.service.match(PROVIDER, [matched, unmatched])
+
+    # Then the counters hold one query of each outcome
+    day = date(2026, 6, 1)
+    assert world.counters.counts == {
+        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.MATCHED): 1,
+        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH): 1,
+    }

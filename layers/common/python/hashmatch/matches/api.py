@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hashmatch.matches.service import MAX_ITEMS_PER_REQUEST, MatchItem, MatchResult
+from hashmatch.matches.service import (
+    MAX_ALTERNATES_PER_ITEM,
+    MAX_HASHES_PER_REQUEST,
+    MAX_ITEMS_PER_REQUEST,
+    MatchItem,
+    MatchResult,
+)
+
+HashText = Annotated[str, Field(max_length=128)]
 
 
 class MatchQuery(BaseModel):
@@ -22,16 +30,48 @@ class MatchQuery(BaseModel):
     quality: int | None = Field(
         default=None, ge=0, le=100, description="PDQ quality; below 50 the item is rejected"
     )
+    alternates: list[HashText] = Field(
+        default_factory=list,
+        max_length=MAX_ALTERNATES_PER_ITEM,
+        description=(
+            "Other hashes of the same image, of the same type (hashmatch hash --rotations: the 7"
+            " other rotations/flips; --trim-borders: the image with its uniform border trimmed)."
+            " The item matches if the value or any alternate is within the threshold; each"
+            " alternate costs one more lookup and counts towards the request's"
+            f" {MAX_HASHES_PER_REQUEST:,} hashes. A malformed alternate rejects the item."
+        ),
+    )
 
 
 class MatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[MatchQuery] = Field(min_length=1, max_length=MAX_ITEMS_PER_REQUEST)
+    items: list[MatchQuery] = Field(
+        min_length=1,
+        max_length=MAX_ITEMS_PER_REQUEST,
+        description=f"At most {MAX_HASHES_PER_REQUEST:,} hashes in all (values and alternates)",
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _hashes_within_limit(cls, items: list[MatchQuery]) -> list[MatchQuery]:
+        total = sum(1 + len(item.alternates) for item in items)
+        if total > MAX_HASHES_PER_REQUEST:
+            raise ValueError(
+                f"{total:,} hashes (values and alternates) in one request, at most "
+                f"{MAX_HASHES_PER_REQUEST:,}: send fewer items per request"
+            )
+        return items
 
     def to_domain(self) -> list[MatchItem]:
         return [
-            MatchItem(hash_type=item.type, value=item.value, ref=item.ref, quality=item.quality)
+            MatchItem(
+                hash_type=item.type,
+                value=item.value,
+                ref=item.ref,
+                quality=item.quality,
+                alternates=tuple(item.alternates),
+            )
             for item in self.items
         ]
 
@@ -40,8 +80,12 @@ class MatchView(BaseModel):
     match_id: str = Field(description="Cite it in POST /v1/reports")
     database: str
     media_type: str
-    distance: int
+    distance: int = Field(description="The smallest distance over the value and alternates")
     threshold: int
+    via: Literal["value", "alternate"] = Field(
+        default="value",
+        description="What matched at that distance: the value, or one of the item's alternates",
+    )
 
 
 class RejectionView(BaseModel):
@@ -80,6 +124,7 @@ def match_response(result: MatchResult) -> MatchResponse:
                         media_type=match.media_type,
                         distance=match.distance,
                         threshold=match.threshold,
+                        via="alternate" if match.via == "alternate" else "value",
                     )
                     for match in item.matches
                 ],

@@ -1,9 +1,13 @@
 """Provider matching: a batch of hashes in, matches out; a match event per match; counters.
 
 Per item, one of: matches (possibly none) or a rejection (a type the client may not use, a
-malformed hash, PDQ quality below the gate). Queries without a match leave no record, only a
-counter. Match events are stored before the answer is given, so a match id in an answer can
-always be cited by a report; if storing fails the whole request fails with a retryable error.
+malformed hash or alternate, PDQ quality below the gate). An item may carry alternates (the
+client's hashes of the rotated/flipped or border-trimmed image): it matches if its value or any
+alternate is within the threshold; each indicator is answered once, at the smallest distance,
+with ``via`` saying whether the value or an alternate got there. An item is counted once,
+however many alternates it has. Queries without a match leave no record, only a counter. Match
+events are stored before the answer is given, so a match id in an answer can always be cited by
+a report; if storing fails the whole request fails with a retryable error.
 """
 
 from __future__ import annotations
@@ -17,14 +21,20 @@ from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
 from hashmatch.errors import HashmatchError
 from hashmatch.hashtypes import HASH_TYPES, MIN_PDQ_QUALITY, get_hash_type
-from hashmatch.indicators.matcher import HashQuery, Matcher
+from hashmatch.indicators.matcher import HashQuery, IndicatorMatch, Matcher, QueryMatches
 from hashmatch.matches.model import MatchEvent, new_match_id
 from hashmatch.matches.ports import MatchEventStore
 from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
 from hashmatch.statistics.ports import CounterStore
 
 MAX_ITEMS_PER_REQUEST = 1000
+# 7 rotations/flips and a trimmed copy (hashmatch hash --rotations --trim-borders).
+MAX_ALTERNATES_PER_ITEM = 8
+# Values and alternates together: bounds the index lookups of one request at 4x a plain batch.
+MAX_HASHES_PER_REQUEST = 4000
 PDQ = "pdq"
+VIA_VALUE = "value"
+VIA_ALTERNATE = "alternate"
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class MatchItem:
     value: str
     ref: str | None = None
     quality: int | None = None
+    alternates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class ItemMatch:
     media_type: str
     distance: int
     threshold: int
+    via: str = VIA_VALUE
 
 
 @dataclass(frozen=True)
@@ -95,20 +107,23 @@ class MatchService:
         now = self._clock.now()
         results: list[ItemResult | None] = [None] * len(items)
         queries: list[HashQuery] = []
-        positions: list[int] = []
+        # Per accepted item: its position and the slice of ``queries`` holding its value (first)
+        # and its alternates.
+        spans: list[tuple[int, int, int]] = []
         for position, item in enumerate(items):
-            rejection, query = self._query_for(principal, item)
+            rejection, item_queries = self._queries_for(principal, item)
             if rejection is not None:
                 results[position] = ItemResult(item.hash_type, item.ref, rejection=rejection)
-            elif query is not None:
-                queries.append(query)
-                positions.append(position)
+            else:
+                spans.append((position, len(queries), len(queries) + len(item_queries)))
+                queries.extend(item_queries)
         answer = self._matcher.match(queries)
         events: list[MatchEvent] = []
-        for position, query_matches in zip(positions, answer.results, strict=True):
+        for position, start, stop in spans:
             item = items[position]
+            merged = _merged(answer.results[start:stop])
             matches = []
-            for found in query_matches.matches:
+            for found, via in merged:
                 event = MatchEvent(
                     match_id=new_match_id(),
                     provider=principal.owner,
@@ -131,14 +146,16 @@ class MatchService:
                         found.media_type,
                         found.distance,
                         found.threshold,
+                        via,
                     )
                 )
+            value_answer = answer.results[start]
             results[position] = ItemResult(
                 hash_type=item.hash_type,
                 ref=item.ref,
                 matches=matches,
-                threshold=query_matches.threshold,
-                truncated=query_matches.truncated,
+                threshold=value_answer.threshold,
+                truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=MIN_PDQ_QUALITY if item.hash_type == PDQ else None,
             )
         final = [result for result in results if result is not None]
@@ -148,32 +165,47 @@ class MatchService:
             self._events.put_many(events)
         return MatchResult(index_version=answer.index_version, items=final)
 
-    def _query_for(
+    def _queries_for(
         self, principal: Principal, item: MatchItem
-    ) -> tuple[Rejection | None, HashQuery | None]:
+    ) -> tuple[Rejection | None, list[HashQuery]]:
+        """The item's value and alternates as queries (value first), or why it is rejected."""
         try:
             hash_type = get_hash_type(item.hash_type)
             value = hash_type.parse(item.value)
         except HashmatchError as error:
-            return Rejection(error.code, error.detail), None
+            return Rejection(error.code, error.detail), []
         if hash_type.name not in principal.hash_types:
             return Rejection(
                 "hash-type-not-allowed", f"this client may not use {hash_type.name}"
-            ), None
+            ), []
         if hash_type.name == PDQ and item.quality is not None and item.quality < MIN_PDQ_QUALITY:
             return (
                 Rejection(
                     "quality-too-low",
                     f"pdq quality {item.quality} is below {MIN_PDQ_QUALITY}: unreliable hash",
                 ),
-                None,
+                [],
             )
-        return None, HashQuery(
-            hash_type=hash_type.name,
-            value=value,
-            threshold=self._thresholds.get(hash_type.name),
-            databases=frozenset(principal.databases),
-        )
+        if len(item.alternates) > MAX_ALTERNATES_PER_ITEM:
+            # The API refuses such a request with a 422; this guards other callers.
+            return Rejection(
+                "invalid-input",
+                f"{len(item.alternates)} alternates, at most {MAX_ALTERNATES_PER_ITEM} per item",
+            ), []
+        values = [value]
+        for number, alternate in enumerate(item.alternates):
+            try:
+                values.append(hash_type.parse(alternate))
+            except HashmatchError as error:
+                return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
+        threshold = self._thresholds.get(hash_type.name)
+        databases = frozenset(principal.databases)
+        return None, [
+            HashQuery(
+                hash_type=hash_type.name, value=parsed, threshold=threshold, databases=databases
+            )
+            for parsed in values
+        ]
 
     def _counts(
         self, principal: Principal, results: Sequence[ItemResult], day: date
@@ -187,3 +219,19 @@ class MatchService:
             query_counter(day, principal.owner, hash_type, outcome): count
             for (hash_type, outcome), count in tally.items()
         }
+
+
+def _merged(answers: Sequence[QueryMatches]) -> list[tuple[IndicatorMatch, str]]:
+    """Each indicator once, at its smallest distance over the value (first) and alternates.
+
+    ``via`` is "value" when the value is at that distance (ties go to the value: the provider
+    then knows no rotation or trim was needed), else "alternate". Nearest first.
+    """
+    best: dict[str, tuple[IndicatorMatch, str]] = {}
+    for number, query_answer in enumerate(answers):
+        via = VIA_VALUE if number == 0 else VIA_ALTERNATE
+        for found in query_answer.matches:
+            kept = best.get(found.indicator_id)
+            if kept is None or found.distance < kept[0].distance:
+                best[found.indicator_id] = (found, via)
+    return sorted(best.values(), key=lambda pair: pair[0].distance)
