@@ -161,3 +161,22 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(
 ) -> None:
     run_hash([str(good_folder)])
     assert capsys.readouterr().err == ""
+
+
+def test_rotations_and_trim_borders_add_alternates_to_the_record(tmp_path: Path) -> None:
+    # Given a padded photo
+    padded = Image.new("RGB", (400, 300), (0, 0, 0))
+    padded.paste(photo_like(320, 240, seed=4), (40, 30))
+    (tmp_path / "padded.png").write_bytes(encode(padded, "PNG"))
+
+    # When hashed with both options
+    status, (line,) = run_hash(
+        [str(tmp_path / "padded.png"), "--types", "pdq,phash", "--rotations", "--trim-borders"]
+    )
+
+    # Then PDQ has 7 rotations and a trimmed hash, pHash its trimmed hash
+    assert status == 0
+    alternates = line["alternates"]
+    assert isinstance(alternates, dict)
+    assert len(alternates["pdq"]) == 8
+    assert len(alternates["phash"]) == 1

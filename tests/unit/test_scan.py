@@ -133,3 +133,35 @@ def test_a_refused_request_marks_its_files_failed(types):
         "broken.jpg",
         "two.jpg",
     }
+
+
+# --- alternates (hashmatch scan --rotations / --trim-borders) -------------------------------
+
+
+def test_a_records_alternates_go_with_its_query_of_that_type_only():
+    # Given a record with PDQ alternates (rotations) and none for md5
+    rotated = {**record("/p/one.jpg", "0" * 64), "alternates": {"pdq": [KNOWN, "1" * 64]}}
+
+    # When its queries are built
+    pdq_query, md5_query = queries_of([rotated], ["pdq", "md5"])
+
+    # Then only the PDQ query carries them
+    assert pdq_query["alternates"] == [KNOWN, "1" * 64]
+    assert "alternates" not in md5_query
+
+
+def test_batches_hold_at_most_the_api_hash_limit_counting_alternates():
+    # Given 1,000 files with 8 PDQ alternates each (9 hashes per query)
+    records = [
+        {**record(f"/p/{n}.jpg", "0" * 64), "alternates": {"pdq": ["1" * 64] * 8}}
+        for n in range(1000)
+    ]
+    api = FakeApi()
+
+    # When scanned with the default batch size
+    scan(records, ["pdq"], api)
+
+    # Then no request holds more than 4,000 hashes and every query is sent once
+    hashes = [sum(1 + len(item.get("alternates", [])) for item in batch) for batch in api.batches]
+    assert max(hashes) <= 4000
+    assert [len(batch) for batch in api.batches] == [444, 444, 112]

@@ -4,6 +4,9 @@ Prints one JSON object per file on stdout (a JSON Lines stream), in a stable ord
 walked recursively in sorted order. A file that cannot be hashed gets ``{"path", "error"}`` and
 the others are still hashed. Exit status: 0 if every file was hashed, 1 if any failed (an unknown
 ``--types`` name is a usage error, status 2, before anything is hashed).
+
+``--rotations`` and ``--trim-borders`` add an ``alternates`` object (type -> list of hex) that
+``hashmatch scan`` sends with each query; their cost is stated in ``--help``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,22 @@ def register(subparsers: Any) -> None:
         "--dihedral",
         action="store_true",
         help="also print the 8 PDQ hashes of the rotations and flips (pdq_dihedral)",
+    )
+    parser.add_argument(
+        "--rotations",
+        action="store_true",
+        help="also hash the 7 other rotations/flips of each image with PDQ (alternates.pdq), so "
+        "that rotated or mirrored copies match: 0.2%% -> 100%% of them found on the shared "
+        "photos. Cost: 8 PDQ hashes per image instead of 1 (about 7x the hashing time of PDQ "
+        "alone) and 8 lookups per query in the service. Exact, unlike --dihedral",
+    )
+    parser.add_argument(
+        "--trim-borders",
+        action="store_true",
+        help="when an image has a uniform border (padding, letterboxing), also hash it trimmed "
+        "(alternates.<type>), so that padded copies match: PDQ 2%% -> 60%% (5%% border), "
+        "0.2%% -> 55%% (20%%). Cost: a look at the outer lines of every image, one extra "
+        "hash per type and lookup only for images with a border",
     )
     parser.add_argument(
         "--reference-resize",
@@ -106,6 +125,8 @@ def hash_one(
     *,
     dihedral: bool = False,
     reference_resize: bool = False,
+    rotations: bool = False,
+    trim_borders: bool = False,
     max_pixels: int | None = None,
     max_bytes: int | None = None,
 ) -> dict[str, Any]:
@@ -119,6 +140,8 @@ def hash_one(
             types,
             dihedral=dihedral,
             reference_resize=reference_resize,
+            rotations=rotations,
+            trim_borders=trim_borders,
             max_pixels=imaging.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels,
             max_bytes=imaging.DEFAULT_MAX_IMAGE_BYTES if max_bytes is None else max_bytes,
         )
@@ -146,6 +169,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             args.types,
             dihedral=args.dihedral,
             reference_resize=args.reference_resize,
+            rotations=args.rotations,
+            trim_borders=args.trim_borders,
             max_pixels=args.max_pixels,
             max_bytes=args.max_bytes,
         )

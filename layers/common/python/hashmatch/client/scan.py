@@ -3,6 +3,8 @@
 Only hashes leave the machine. Each query's ``ref`` is the file's position in this scan (not
 its path, which may name people); results are mapped back to files locally. A report cites the
 file's SHA-256 as its content reference: stable, opaque, and something the provider can look up.
+Records hashed with ``--rotations``/``--trim-borders`` carry alternates: each query sends them
+beside its value, and batches are cut so that no request holds more hashes than the API takes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from typing import Any, Protocol
 import requests
 
 from hashmatch.client.sdk import ApiError
-from hashmatch.matches.service import MAX_ITEMS_PER_REQUEST
+from hashmatch.matches.service import (
+    MAX_ALTERNATES_PER_ITEM,
+    MAX_HASHES_PER_REQUEST,
+    MAX_ITEMS_PER_REQUEST,
+)
 
 REPORTABLE_CONTENT_TYPE = "image"
 
@@ -84,7 +90,10 @@ class ScanResult:
 
 
 def queries_of(records: Sequence[Mapping[str, Any]], types: Sequence[str]) -> list[dict[str, Any]]:
-    """One query per hashed file and hash type; ``ref`` is the file's position."""
+    """One query per hashed file and hash type; ``ref`` is the file's position.
+
+    A record's ``alternates`` of that type (at most the API's 8) go with the query.
+    """
     queries = []
     for position, record in enumerate(records):
         if "error" in record:
@@ -99,15 +108,35 @@ def queries_of(records: Sequence[Mapping[str, Any]], types: Sequence[str]) -> li
             }
             if hash_type == "pdq" and record.get("pdq_quality") is not None:
                 query["quality"] = record["pdq_quality"]
+            alternates = record.get("alternates", {}).get(hash_type)
+            if alternates:
+                query["alternates"] = list(alternates[:MAX_ALTERNATES_PER_ITEM])
             queries.append(query)
     return queries
 
 
+def hash_count(query: Mapping[str, Any]) -> int:
+    """Hashes a query costs the service: its value and each alternate."""
+    return 1 + len(query.get("alternates", ()))
+
+
 def batches(
-    items: Sequence[dict[str, Any]], size: int = MAX_ITEMS_PER_REQUEST
+    items: Sequence[dict[str, Any]],
+    size: int = MAX_ITEMS_PER_REQUEST,
+    max_hashes: int = MAX_HASHES_PER_REQUEST,
 ) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+    """Consecutive batches of at most ``size`` items and ``max_hashes`` hashes each."""
+    batch: list[dict[str, Any]] = []
+    hashes = 0
+    for item in items:
+        cost = hash_count(item)
+        if batch and (len(batch) >= size or hashes + cost > max_hashes):
+            yield batch
+            batch, hashes = [], 0
+        batch.append(item)
+        hashes += cost
+    if batch:
+        yield batch
 
 
 def scan(
