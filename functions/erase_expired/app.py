@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hashmatch import bootstrap
 from hashmatch.observability import logger, tracer
 
-# Stop taking new pages with this much of the invocation left (a page takes well under a second).
-RESERVE_MILLIS = 30_000
+# Stop taking new pages with this much of the invocation left: a page (25 items) and the receipt
+# take well under a second each, so 5 s leaves room to save progress (timeout: 300 s).
+RESERVE_MILLIS = 5_000
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -18,8 +18,14 @@ _OUTPUT_SETTINGS = {
     "ClientsTableName": "CLIENTS_TABLE",
     "ProviderUsagePlanId": "PROVIDER_USAGE_PLAN_ID",
     "StaffUsagePlanId": "STAFF_USAGE_PLAN_ID",
+    "AuditTableName": "AUDIT_TABLE",
+    "KeyArn": "AUDIT_CHECKPOINT_KEY",
 }
-_LOCAL_SETTINGS = {"ClientsTable": "CLIENTS_TABLE"}
+_LOCAL_SETTINGS = {
+    "ClientsTable": "CLIENTS_TABLE",
+    "AuditTable": "AUDIT_TABLE",
+    "HashmatchKey": "AUDIT_CHECKPOINT_KEY",
+}
 
 
 class DeploymentNotFound(RuntimeError):

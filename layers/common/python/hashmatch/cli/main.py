@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hashmatch.cli.scan_command",
     "hashmatch.cli.indicators_command",
     "hashmatch.cli.evaluate_command",
+    "hashmatch.cli.audit_command",
 )
 
 

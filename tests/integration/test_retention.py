@@ -1,0 +1,194 @@
+"""Retention and audit in-process on the template's own stores (moto): erase_expired's handler
+erases what is due through the due-date indexes, honours a legal hold placed through the API,
+writes its receipt into the audit log, and the chain verifies through the real adapter and KMS.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.erase_expired import app as erase_expired
+from functions.manage_legal_holds import app as manage_legal_holds
+from functions.publish_statistics import app as publish_statistics
+from hashmatch import bootstrap
+from hashmatch.access.model import Principal, Role
+from hashmatch.adapters.aws import dynamodb_client
+from hashmatch.clock import CLOCK_OFFSET_VARIABLE
+from hashmatch.matches.model import MatchEvent, new_match_id
+from hashmatch.reports.model import (
+    ContentType,
+    Filing,
+    ReportDetails,
+    new_report_id,
+)
+from hashmatch.retention.policy import Decision
+from tests.integration.conftest import Deployment, api_event
+from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
+
+PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
+REVIEWER = Principal(client_id="cl_" + "e" * 24, role=Role.REVIEWER, owner="EU Centre")
+AUDITOR = Principal(client_id="cl_" + "f" * 24, role=Role.AUDITOR, owner="EU Centre")
+DAY = 86_400
+
+
+@pytest.fixture(autouse=True)
+def clock_at_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start from the real time (an earlier test may have left a clock offset behind)."""
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, "0")
+
+
+def match_event() -> str:
+    now = datetime.now(UTC)
+    event = MatchEvent(
+        match_id=new_match_id(),
+        provider=PROVIDER.owner,
+        client_id=PROVIDER.client_id,
+        indicator_id="ind_" + "0" * 22,
+        database="known",
+        media_type="image",
+        hash_type="pdq",
+        distance=3,
+        threshold=31,
+        index_version=1,
+        matched_at=now,
+        expires_at=now + timedelta(days=90),
+    )
+    bootstrap.report_match_events().put_many([event])
+    return event.match_id
+
+
+def unfounded_report() -> tuple[str, str]:
+    match_id = match_event()
+    now = datetime.now(UTC)
+    filing = Filing(
+        report_id=new_report_id(),
+        provider=PROVIDER.owner,
+        client_id=PROVIDER.client_id,
+        filed_at=now,
+        details=ReportDetails(
+            match_ids=(match_id,),
+            content_ref="opaque-1",
+            content_type=ContentType.IMAGE,
+            detected_at=now,
+            legal_basis="Regulation (EU) 2021/1232",
+        ),
+    )
+    bootstrap.report_intake().take_in(filing)
+    bootstrap.report_decisions().decide(
+        filing.report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
+    )
+    return filing.report_id, match_id
+
+
+def run_erasure(lambda_context: object) -> dict[str, object]:
+    result: dict[str, object] = erase_expired.lambda_handler({}, lambda_context)
+    return result
+
+
+def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
+    deployment: Deployment, lambda_context: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given data of several classes, a legal hold on one match event, and a first run today
+    report_id, cited_id = unfounded_report()
+    plain_id, held_id = match_event(), match_event()
+    added = bootstrap.indicator_service().add_batch([submission(pdq_hex(11))], submitted_by=CURATOR)
+    indicator = added.items[0].indicator
+    assert indicator is not None
+    bootstrap.indicator_service().revoke(indicator.id, reason="withdrawn", by=CURATOR)
+    until = (datetime.now(UTC) + timedelta(days=200)).isoformat()
+    hold = manage_legal_holds.lambda_handler(
+        api_event(
+            "POST",
+            "/v1/legal-holds",
+            principal=REVIEWER.to_context(),
+            body=json.dumps(
+                {
+                    "target_class": "match_event",
+                    "target_id": held_id,
+                    "authority": "Parquet de Paris",
+                    "reference": "PR-2027-118",
+                    "until": until,
+                }
+            ),
+        ),
+        lambda_context,
+    )
+    assert hold["statusCode"] == 201, hold["body"]
+    run_erasure(lambda_context)
+
+    # When the clock passes every due date but the hold's end, and erase_expired runs
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(91 * DAY))
+    outcome = run_erasure(lambda_context)
+
+    # Then what was due is gone (with the report's match event), the held event stays
+    events = bootstrap.report_match_events().get_many([cited_id, plain_id, held_id])
+    assert outcome["finished"] is True
+    assert outcome["counts"] == {
+        "match_events": 2,
+        "reports": 1,
+        "indicator_provenance": 1,
+        "statistics": 0,
+        "audit_entries": 0,
+    }
+    assert outcome["skipped_on_hold"] == 1
+    assert set(events) == {held_id}
+    assert bootstrap.report_store().get(report_id) is None
+    tombstone = bootstrap.indicator_store().get(indicator.id)
+    assert tombstone is not None
+    assert tombstone.provenance == ()
+    verification = bootstrap.audit_log().verify(bootstrap.checkpoint_sealer())
+    assert verification.ok, verification.problem
+
+
+def test_the_audit_chain_through_dynamodb_names_an_edited_entry(
+    deployment: Deployment, lambda_context: object
+) -> None:
+    audit = bootstrap.audit_log()
+    for number in range(4):
+        audit.record("indicator.read", actor=CURATOR, role="curator", targets=[f"ind_{number}"])
+    table = deployment.physical_id("AuditTable")
+
+    dynamodb_client().update_item(
+        TableName=table,
+        Key={"chain": {"S": "entries"}, "seq": {"N": "2"}},
+        UpdateExpression="SET actor = :someone",
+        ExpressionAttributeValues={":someone": {"S": "cl_someone_else"}},
+    )
+    verification = audit.verify(bootstrap.checkpoint_sealer())
+
+    assert not verification.ok
+    assert verification.broken_at == 3
+    page = publish_statistics.lambda_handler(
+        api_event(
+            "GET",
+            "/v1/audit",
+            principal=AUDITOR.to_context(),
+            query={"from": "2", "limit": "2"},
+        ),
+        lambda_context,
+    )
+    body = json.loads(page["body"])
+    assert [entry["seq"] for entry in body["entries"]] == [2, 3]
+    assert body["next"] == 4
+
+
+def test_old_entries_are_erased_behind_a_kms_sealed_checkpoint(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit = bootstrap.audit_log()
+    sealer = bootstrap.checkpoint_sealer()
+    for number in range(3):
+        audit.record("indicator.read", actor=CURATOR, role="curator", targets=[f"ind_{number}"])
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(10 * DAY))
+    audit.record("client.created", actor="operator", role="operator")
+
+    erased = audit.erase_before(datetime.now(UTC) + timedelta(days=1), sealer)
+
+    verification = audit.verify(sealer)
+    assert erased == 3
+    assert verification.ok, verification.problem
+    assert verification.checkpoint_seq == 3
+    assert sealer.verify(b"forged", "AAAA") is False
