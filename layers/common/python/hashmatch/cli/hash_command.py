@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also hash the 7 other rotations/flips of each image with PDQ (alternates.pdq), so "
         "that rotated or mirrored copies match: 0.2%% -> 100%% of them found on the shared "
-        "photos. Cost: 8 PDQ hashes per image instead of 1 (about 7x the hashing time of PDQ "
-        "alone) and 8 lookups per query in the service. Exact, unlike --dihedral",
+        "photos. Cost: 8 PDQ hashes per image instead of 1 (7.4x the time of PDQ alone on the "
+        "shared photos) and 8 lookups per query in the service. Exact, unlike --dihedral",
     )
     parser.add_argument(
         "--trim-borders",
@@ -66,7 +66,8 @@ def register(subparsers: Any) -> None:
         help="when an image has a uniform border (padding, letterboxing), also hash it trimmed "
         "(alternates.<type>), so that padded copies match: PDQ 2%% -> 60%% (5%% border), "
         "0.2%% -> 55%% (20%%). Cost: a look at the outer lines of every image, one extra "
-        "hash per type and lookup only for images with a border",
+        "hash per type and lookup only for images with a border (1.5x the time of PDQ alone "
+        "on the shared photos, two thirds of which have one)",
     )
     parser.add_argument(
         "--reference-resize",
