@@ -13,7 +13,7 @@ PYTEST := $(BIN)/pytest
 PYTEST_ARGS ?=
 
 .PHONY: help run test lint format template-check build bench \
-	test-unit test-integration test-e2e test-template lock clean venv tools openapi
+	test-unit test-integration test-e2e test-template lock clean venv tools openapi retention-demo
 
 help:
 	@echo "make run    - the whole service locally on embedded moto (http://127.0.0.1:3000)"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint   - ruff (lint + format check) and mypy"
 	@echo "make build  - sam build (no Docker) and the Lambda size check"
 	@echo "make bench  - the benchmarks in bench/ (ratios against references)"
+	@echo "make retention-demo - erasure as the clock passes each due date, receipts verified"
 
 # --- environments -------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -82,6 +83,11 @@ bench: venv
 
 openapi: venv
 	$(BIN)/python -m functions.check_health.openapi_document docs/openapi.json
+
+# The real template on a local stack: data of every class, the clock moved to each due date,
+# erase_expired run on demand, then `hashmatch audit verify --receipts` (docs/retention.md).
+retention-demo: venv
+	$(BIN)/python -m hashmatch.cli.retention_demo $(DEMO_ARGS)
 
 lock: venv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^hashmatch' > constraints.txt.new

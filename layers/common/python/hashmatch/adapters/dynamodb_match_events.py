@@ -87,7 +87,8 @@ class DynamoDBMatchEventStore:
                 for item in answer.get("Responses", {}).get(self._table, []):
                     event = _from_item(item)
                     found[event.match_id] = event
-                keys = list(answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", []))
+                unprocessed: Any = answer.get("UnprocessedKeys") or {}
+                keys = list(unprocessed.get(self._table, {}).get("Keys", []))
                 if not keys:
                     break
             else:

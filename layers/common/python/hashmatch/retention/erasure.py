@@ -35,6 +35,7 @@ from hashmatch.retention.ports import (
 ERASER_ACTOR = "erase_expired"
 ERASER_ROLE = "function"
 PAGE_SIZE = 25
+SAVE_EVERY_STEPS = 25
 # The first run ever looks back this far (every item's due day is after its creation, and the
 # function is deployed with the stores, so nothing can be due earlier).
 FIRST_RUN_LOOKBACK = timedelta(days=31)
@@ -100,11 +101,19 @@ class Erasure:
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> ErasureOutcome:
         progress = self._start_or_resume()
         cutoff = progress.started_at
+        unsaved = 0
         while progress.state == "erasing":
             if should_stop():
                 return self._interrupted(progress)
+            before = (progress.counts, progress.skipped_on_hold)
             progress = self._advance(progress, cutoff)
-            self._progress.save(progress)
+            unsaved += 1
+            # Saved whenever something was erased (counts stay exact) and every few empty steps:
+            # redoing a few empty steps after a crash costs a few queries and changes nothing.
+            changed = (progress.counts, progress.skipped_on_hold) != before
+            if changed or unsaved >= SAVE_EVERY_STEPS or progress.state != "erasing":
+                self._progress.save(progress)
+                unsaved = 0
         if progress.state == "receipt":
             progress, receipt_seq = self._write_receipt_once(progress)
             progress = progress.model_copy(update={"state": "done"})
