@@ -16,7 +16,10 @@ from functions.publish_statistics import app as publish_statistics
 from hashmatch import bootstrap
 from hashmatch.access.model import Principal, Role
 from hashmatch.adapters.aws import dynamodb_client
-from hashmatch.clock import CLOCK_OFFSET_VARIABLE
+from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
+from hashmatch.audit.chain import ChainedAuditLog
+from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
+from hashmatch.errors import Conflict
 from hashmatch.matches.model import MatchEvent, new_match_id
 from hashmatch.reports.model import (
     ContentType,
@@ -192,3 +195,22 @@ def test_old_entries_are_erased_behind_a_kms_sealed_checkpoint(
     assert verification.ok, verification.problem
     assert verification.checkpoint_seq == 3
     assert sealer.verify(b"forged", "AAAA") is False
+
+
+def test_two_writers_on_the_real_table_never_fork_the_chain(deployment: Deployment) -> None:
+    # Given two writers, the second holding a stale view of the head
+    store = DynamoDBAuditStore(dynamodb_client(), deployment.physical_id("AuditTable"))
+    first, second = ChainedAuditLog(store, SystemClock()), ChainedAuditLog(store, SystemClock())
+    first.record("client.created", actor="operator", role="operator")
+    stale = store.last()
+    assert stale is not None
+    first.record("client.revoked", actor="operator", role="operator")
+
+    # When the second appends on the stale head, DynamoDB refuses the taken number
+    with pytest.raises(Conflict):
+        store.put_next(stale.model_copy(update={"seq": stale.seq + 1, "prev_digest": stale.digest}))
+    entry = second.record("indicator.read", actor=CURATOR, role="curator")
+
+    # Then its append is rebuilt on the real head, and the chain is one line
+    assert entry.seq == 3
+    assert first.verify(bootstrap.checkpoint_sealer()).ok

@@ -106,7 +106,11 @@ def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
         },
     )
     indicator_ids = [item["id"] for item in added["items"]]
-    stack.run_schedule("BuildIndexFunction")
+    # A full rebuild: an incremental one would miss them if an earlier run (on a stack whose
+    # clock was moved ahead and back) left its watermark in the future.
+    stack.functions["BuildIndexFunction"].invoke({"full_rebuild": True})
+    # A warm matcher looks for a newer snapshot at most every 30 s: let a minute pass.
+    stack.set_clock_offset(stack.clock_offset() + 60)
     matches = []
     for _ in range(4):  # four match events of the first indicator
         answer = api.call(
