@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from hashmatch.localstack.stack import LocalStack
+from hashmatch.localstack.stack import CLOCK_OFFSET_VARIABLE, LocalStack
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 
 
@@ -51,3 +51,15 @@ def test_stack_can_start_again_after_a_stop(tmp_path: Path) -> None:
             state_directory=tmp_path,
         ) as stack:
             assert stack.resources["ItemsTable"].physical_id == "hashmatch-local-items"
+
+
+def test_stopping_puts_back_the_clock_as_it_was_before_the_start(tmp_path, monkeypatch):
+    monkeypatch.delenv(CLOCK_OFFSET_VARIABLE, raising=False)
+    stack = LocalStack(
+        FIXTURE_TEMPLATE, api_port=0, run_schedules=False, state_directory=tmp_path
+    ).start()
+    stack.set_clock_offset(86_400)
+
+    stack.stop()
+
+    assert CLOCK_OFFSET_VARIABLE not in os.environ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -148,3 +149,22 @@ def test_an_alternate_that_matches_says_so(lambda_context):
     assert status == 200
     (found,) = body["items"][0]["matches"]
     assert (found["distance"], found["via"]) == (2, "alternate")
+
+
+@pytest.mark.usefixtures("deployment")
+@pytest.mark.parametrize(
+    ("body", "base64_encoded"),
+    [
+        (base64.b64encode(b"\xff\xfe{").decode(), True),  # not UTF-8
+        ("not base64!", True),
+        ('{"items": [', False),
+    ],
+)
+def test_an_undecodable_body_is_422_problem_json(lambda_context, body, base64_encoded):
+    event = api_event("POST", "/v1/match", principal=PROVIDER, body=body)
+    event["isBase64Encoded"] = base64_encoded
+
+    response = match_hashes.lambda_handler(event, lambda_context)
+
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["type"] == "urn:hashmatch:problem:invalid-request"

@@ -33,7 +33,7 @@ def test_each_error_class_has_its_status(error, status):
 
     assert response.status_code == status
     assert response.content_type == PROBLEM_CONTENT_TYPE
-    body = json.loads(response.body)
+    body = json.loads(response.body or "")
     assert body["status"] == status
     assert body["type"] == f"urn:hashmatch:problem:{error.code}"
 
@@ -41,7 +41,7 @@ def test_each_error_class_has_its_status(error, status):
 def test_items_name_where_the_fault_is():
     error = InvalidHash("1 bad item", errors=[{"loc": ["items", 3, "value"], "msg": "not hex"}])
 
-    body = json.loads(error_response(error).body)
+    body = json.loads(error_response(error).body or "")
 
     assert body["errors"] == [{"loc": ["items", 3, "value"], "msg": "not hex"}]
 
@@ -49,7 +49,7 @@ def test_items_name_where_the_fault_is():
 def test_items_of_another_shape_still_render_instead_of_failing():
     error = InvalidHash("bad", errors=[{"type": "pdq", "reason": "length", "length": 63}])
 
-    body = json.loads(error_response(error).body)
+    body = json.loads(error_response(error).body or "")
 
     assert body["errors"] == [{"loc": [], "msg": "type=pdq, reason=length, length=63"}]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -49,6 +51,17 @@ def build_resolver() -> APIGatewayRestResolver:
             code=NotFound.code,
             title=NotFound.title,
             detail="no such resource",
+        )
+
+    @app.exception_handler([UnicodeDecodeError, json.JSONDecodeError, binascii.Error])
+    def _undecodable_body(error: ValueError) -> Response[str]:
+        # Raised while Powertools decodes the body (base64, UTF-8, JSON) before any route runs.
+        return problem_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            code="invalid-request",
+            title="Invalid request",
+            detail="the body is not valid UTF-8 JSON",
+            errors=[{"loc": ["body"], "msg": type(error).__name__}],
         )
 
     @app.exception_handler(ValueError)

@@ -130,7 +130,6 @@ class HashmatchClient:
         path = f"/v1/indicators/{indicator_id}/reinstate"
         return dict(self.request("POST", path, json={"reason": reason} if reason else {}))
 
-
     # -- service ---------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:

@@ -163,6 +163,9 @@ class LocalStack:
             parameters=self._parameters,
             identities=identities,
         )
+        # The clock override is set later by a control request: remember its value from before
+        # the start, so stop() puts it back (otherwise a moved clock outlives the stack).
+        self._remember(CLOCK_OFFSET_VARIABLE)
         self._set_environment(self._merged_function_environment(model, stores))
         for logical_id, spec in model.functions.items():
             self._functions[logical_id] = load_function(
@@ -433,7 +436,6 @@ class LocalStack:
             os.environ[name] = value
 
     def _restore_environment(self) -> None:
-        self._remember(CLOCK_OFFSET_VARIABLE)
         for name, value in self._saved_environment.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -18,7 +18,7 @@ HashText = Annotated[str, Field(max_length=128)]
 
 
 class MatchQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = Field(max_length=16, description="pdq, phash, dhash, md5, sha1 or sha256")
     value: str = Field(max_length=128, description="The hash: hex (PDQ also as base64)")
@@ -44,7 +44,7 @@ class MatchQuery(BaseModel):
 
 
 class MatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[MatchQuery] = Field(
         min_length=1,
