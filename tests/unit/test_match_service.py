@@ -159,7 +159,8 @@ def test_an_item_matches_by_an_alternate_when_its_value_is_far(world):
     # Then it matches the known indicator through the alternate
     (match,) = result.items[0].matches
     assert (match.database, match.distance, match.via) == ("known", 4, "alternate")
-    assert world.events.events[match.match_id].distance == 4
+    event = world.events.events[match.match_id]
+    assert (event.distance, event.via) == (4, "alternate")
 
 
 def test_an_indicator_reached_several_ways_is_answered_once_at_the_smallest_distance(world):

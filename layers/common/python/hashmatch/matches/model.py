@@ -31,6 +31,9 @@ class MatchEvent(BaseModel):
     matched_at: datetime
     expires_at: datetime = Field(description="erased after this unless a report cites it")
     report_id: str | None = Field(default=None, description="the report citing it, if any")
+    via: str = Field(
+        default="value", description='"value", or "alternate" (a rotation/flip or trimmed copy)'
+    )
 
 
 def new_match_id() -> str:

@@ -137,6 +137,7 @@ class MatchService:
                     index_version=answer.index_version,
                     matched_at=now,
                     expires_at=now + self._event_retention,
+                    via=via,
                 )
                 events.append(event)
                 matches.append(
