@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hashmatch.adapters.aws import translated_errors
+from hashmatch.adapters.dynamodb_batches import write_all
 from hashmatch.audit.model import AuditEntry, Checkpoint, fixed_time
 
 if TYPE_CHECKING:
@@ -107,15 +108,11 @@ class DynamoDBAuditStore:
         return entries
 
     def delete(self, seqs: Sequence[int]) -> None:
-        for start in range(0, len(seqs), 25):
-            requests: list[Any] = [
-                {"DeleteRequest": {"Key": {"chain": {"S": ENTRIES}, "seq": {"N": str(seq)}}}}
-                for seq in seqs[start : start + 25]
-            ]
-            while requests:
-                with translated_errors("erasing audit entries"):
-                    answer = self._dynamodb.batch_write_item(RequestItems={self._table: requests})
-                requests = list(answer.get("UnprocessedItems", {}).get(self._table, []))
+        requests = [
+            {"DeleteRequest": {"Key": {"chain": {"S": ENTRIES}, "seq": {"N": str(seq)}}}}
+            for seq in seqs
+        ]
+        write_all(self._dynamodb, self._table, requests, what="erasing audit entries")
 
     def checkpoint(self) -> Checkpoint | None:
         with translated_errors("reading the audit checkpoint"):

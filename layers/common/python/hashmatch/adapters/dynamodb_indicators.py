@@ -12,7 +12,6 @@ GSI ``ProvenanceDue`` is the retention due-date index: partition ``provenance_du
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from hashmatch.adapters.aws import translated_errors
-from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
+from hashmatch.adapters.dynamodb_batches import get_all
+from hashmatch.errors import Conflict, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange
 from hashmatch.retention.policy import due_day
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 CHANGES_INDEX = "Changes"
 PROVENANCE_DUE_INDEX = "ProvenanceDue"
 FEED_PARTITION = "changes"
-_BATCH_GET_LIMIT = 100
-_UNPROCESSED_ATTEMPTS = 5
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -237,29 +235,15 @@ class DynamoDBIndicatorStore:
         return True
 
     def _batch_get(self, indicator_ids: Iterable[str], projection: str | None) -> list[Any]:
-        ids = sorted(set(indicator_ids))
-        items: list[Any] = []
-        for start in range(0, len(ids), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                "Keys": [{"id": {"S": i}} for i in ids[start : start + _BATCH_GET_LIMIT]],
-                "ConsistentRead": True,
-            }
-            if projection:
-                request["ProjectionExpression"] = projection
-                request["ExpressionAttributeNames"] = {"#status": "status"}
-            pending: dict[str, Any] = {self._table: request}
-            for attempt in range(_UNPROCESSED_ATTEMPTS):
-                with translated_errors("reading indicators"):
-                    answer = self._dynamodb.batch_get_item(RequestItems=pending)
-                items.extend(answer.get("Responses", {}).get(self._table, []))
-                # Unprocessed keys come back under throttling: back off, then ask for the rest.
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            else:
-                raise DependencyUnavailable("reading indicators: keys left unprocessed")
-        return items
+        keys = [{"id": {"S": indicator_id}} for indicator_id in sorted(set(indicator_ids))]
+        return get_all(
+            self._dynamodb,
+            self._table,
+            keys,
+            what="reading indicators",
+            projection=projection,
+            names={"#status": "status"} if projection else None,
+        )
 
 
 def _parse_time(text: str) -> datetime:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from hashmatch.adapters.aws import translated_errors
-from hashmatch.errors import Conflict, DependencyUnavailable
+from hashmatch.adapters.dynamodb_batches import get_all, write_all
+from hashmatch.errors import Conflict
 from hashmatch.matches.model import MatchEvent
 from hashmatch.retention.policy import due_day
 from hashmatch.retention.ports import DueItem
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 DUE_INDEX = "ByDueDay"
-_BATCH_WRITE_LIMIT = 25
-_BATCH_GET_LIMIT = 100
-_MAX_UNPROCESSED_ROUNDS = 5
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -57,43 +55,14 @@ class DynamoDBMatchEventStore:
         self._ttl_grace = ttl_grace
 
     def put_many(self, events: Sequence[MatchEvent]) -> None:
-        for start in range(0, len(events), _BATCH_WRITE_LIMIT):
-            requests: list[Any] = [
-                {"PutRequest": {"Item": _to_item(event, self._ttl_grace)}}
-                for event in events[start : start + _BATCH_WRITE_LIMIT]
-            ]
-            for _ in range(_MAX_UNPROCESSED_ROUNDS):
-                with translated_errors("storing match events"):
-                    answer = self._dynamodb.batch_write_item(RequestItems={self._table: requests})
-                requests = list(answer.get("UnprocessedItems", {}).get(self._table, []))
-                if not requests:
-                    break
-            else:
-                raise DependencyUnavailable("storing match events: table is throttling")
+        requests = [{"PutRequest": {"Item": _to_item(event, self._ttl_grace)}} for event in events]
+        write_all(self._dynamodb, self._table, requests, what="storing match events")
 
     def get_many(self, match_ids: Sequence[str]) -> dict[str, MatchEvent]:
-        found: dict[str, MatchEvent] = {}
-        unique = list(dict.fromkeys(match_ids))
-        for start in range(0, len(unique), _BATCH_GET_LIMIT):
-            keys: list[Any] = [
-                {"match_id": {"S": match_id}}
-                for match_id in unique[start : start + _BATCH_GET_LIMIT]
-            ]
-            for _ in range(_MAX_UNPROCESSED_ROUNDS):
-                with translated_errors("reading match events"):
-                    answer = self._dynamodb.batch_get_item(
-                        RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-                    )
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    event = _from_item(item)
-                    found[event.match_id] = event
-                unprocessed: Any = answer.get("UnprocessedKeys") or {}
-                keys = list(unprocessed.get(self._table, {}).get("Keys", []))
-                if not keys:
-                    break
-            else:
-                raise DependencyUnavailable("reading match events: table is throttling")
-        return found
+        keys = [{"match_id": {"S": match_id}} for match_id in dict.fromkeys(match_ids)]
+        items = get_all(self._dynamodb, self._table, keys, what="reading match events")
+        events = (_from_item(item) for item in items)
+        return {event.match_id: event for event in events}
 
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         for match_id in dict.fromkeys(match_ids):

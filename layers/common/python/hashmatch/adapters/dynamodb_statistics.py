@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hashmatch.adapters.aws import translated_errors
+from hashmatch.adapters.dynamodb_batches import write_all
 from hashmatch.statistics.model import CounterKey
 
 if TYPE_CHECKING:
@@ -43,12 +44,6 @@ class DynamoDBCounterStore:
                 ProjectionExpression="#day, #counter",
             ):
                 keys.extend(page.get("Items", []))
-        for start in range(0, len(keys), 25):
-            requests: list[Any] = [
-                {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-            ]
-            while requests:
-                with translated_errors("erasing counters"):
-                    answer = self._dynamodb.batch_write_item(RequestItems={self._table: requests})
-                requests = list(answer.get("UnprocessedItems", {}).get(self._table, []))
+        requests = [{"DeleteRequest": {"Key": key}} for key in keys]
+        write_all(self._dynamodb, self._table, requests, what="erasing counters")
         return len(keys)
