@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from hashmatch.adapters.aws import translated_errors
 from hashmatch.adapters.dynamodb_batches import get_all
+from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange
@@ -194,21 +195,18 @@ class DynamoDBIndicatorStore:
     # -- retention -----------------------------------------------------------------------------
 
     def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": PROVENANCE_DUE_INDEX,
-            "KeyConditionExpression": "provenance_due_day = :day",
-            "ExpressionAttributeValues": {":day": {"S": day}},
-            "Limit": limit,
-        }
-        if after is not None:
-            query["ExclusiveStartKey"] = {"provenance_due_day": {"S": day}, "id": {"S": after}}
-        with translated_errors("reading the provenance due-date index"):
-            answer = self._dynamodb.query(**query)
-        return [
-            DueItem(item["id"]["S"], _parse_time(item["provenance_erase_after"]["S"]))
-            for item in answer.get("Items", [])
-        ]
+        return due_on(
+            self._dynamodb,
+            table=self._table,
+            index=PROVENANCE_DUE_INDEX,
+            day_attribute="provenance_due_day",
+            id_attribute="id",
+            due_attribute="provenance_erase_after",
+            day=day,
+            after=after,
+            limit=limit,
+            what="provenance",
+        )
 
     def erase_provenance(self, indicator_id: str, *, cutoff: datetime, now: datetime) -> bool:
         try:

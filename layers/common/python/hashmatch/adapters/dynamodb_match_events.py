@@ -16,6 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from hashmatch.adapters.aws import translated_errors
 from hashmatch.adapters.dynamodb_batches import get_all, write_all
+from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict
 from hashmatch.matches.model import MatchEvent
 from hashmatch.retention.policy import due_day
@@ -82,21 +83,18 @@ class DynamoDBMatchEventStore:
     # -- retention -----------------------------------------------------------------------------
 
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "due_day = :day",
-            "ExpressionAttributeValues": {":day": {"S": day}},
-            "Limit": limit,
-        }
-        if after is not None:
-            query["ExclusiveStartKey"] = {"due_day": {"S": day}, "match_id": {"S": after}}
-        with translated_errors("reading the match events due-date index"):
-            answer = self._dynamodb.query(**query)
-        return [
-            DueItem(item["match_id"]["S"], datetime.fromisoformat(item["expires_at"]["S"]))
-            for item in answer.get("Items", [])
-        ]
+        return due_on(
+            self._dynamodb,
+            table=self._table,
+            index=DUE_INDEX,
+            day_attribute="due_day",
+            id_attribute="match_id",
+            due_attribute="expires_at",
+            day=day,
+            after=after,
+            limit=limit,
+            what="match events",
+        )
 
     def expiry_of(self, match_id: str) -> datetime | None:
         event = self.get_many([match_id]).get(match_id)

@@ -25,6 +25,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from hashmatch.adapters.aws import translated_errors
+from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, InvalidInput
 from hashmatch.reports.model import (
     ContentType,
@@ -193,21 +194,18 @@ class DynamoDBReportStore:
             )
 
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "due_day = :day",
-            "ExpressionAttributeValues": {":day": {"S": day}},
-            "Limit": limit,
-        }
-        if after is not None:
-            query["ExclusiveStartKey"] = {"due_day": {"S": day}, "report_id": {"S": after}}
-        with translated_errors("reading the reports due-date index"):
-            answer = self._dynamodb.query(**query)
-        return [
-            DueItem(item["report_id"]["S"], datetime.fromisoformat(item["erase_after"]["S"]))
-            for item in answer.get("Items", [])
-        ]
+        return due_on(
+            self._dynamodb,
+            table=self._table,
+            index=DUE_INDEX,
+            day_attribute="due_day",
+            id_attribute="report_id",
+            due_attribute="erase_after",
+            day=day,
+            after=after,
+            limit=limit,
+            what="reports",
+        )
 
     def delete(self, report_id: str) -> None:
         with translated_errors("erasing a report"):
