@@ -78,8 +78,13 @@ build: venv tools
 	UV="$(abspath $(BIN)/uv)" $(SAM) build --template template.yaml
 	$(BIN)/python infra/check_lambda_sizes.py .aws-sam/build
 
+# Each prints ratios against references measured in the same run (about 15 minutes in all).
+# Longer runs: bench.matcher --sizes 10000000 (about 30 min), bench.effectiveness (10-20 min).
 bench: venv
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.hashing
+	$(BIN)/python -m bench.matcher --sizes 1000000
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.alternates
 
 openapi: venv
 	$(BIN)/python -m functions.check_health.openapi_document docs/openapi.json
