@@ -24,12 +24,14 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.common import flip, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / ".." / "shared" / "data" / "photos"
@@ -37,22 +39,6 @@ BATCH = 1000
 MATCHING_SHARE = 0.1
 NEAR_BITS = 8
 ROTATIONS = 7
-
-
-def timed(action: Callable[[], Any], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def flip(value: bytes, bits: int, rng: np.random.Generator) -> bytes:
-    array = bytearray(value)
-    for bit in rng.choice(256, size=bits, replace=False):
-        array[bit // 8] ^= 1 << (bit % 8)
-    return bytes(array)
 
 
 # --- a minimal in-memory wiring of the matching service ---------------------------------------

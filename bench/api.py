@@ -22,11 +22,12 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.common import flip, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-central-1"
@@ -54,22 +55,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 29_000
-
-
-def timed(action: Callable[[], Any], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def flip(value: bytes, bits: int, rng: np.random.Generator) -> bytes:
-    array = bytearray(value)
-    for bit in rng.choice(256, size=bits, replace=False):
-        array[bit // 8] ^= 1 << (bit % 8)
-    return bytes(array)
 
 
 def main() -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from hashmatch.localstack.background import BackgroundLoop
 from hashmatch.localstack.lambda_runtime import LocalFunction
 
 logger = logging.getLogger("local_stack.sqs")
@@ -34,7 +34,7 @@ class BatchOutcome:
     failed: int
 
 
-class SqsPoller:
+class SqsPoller(BackgroundLoop):
     def __init__(
         self,
         *,
@@ -53,19 +53,7 @@ class SqsPoller:
         self._batch_size = max(1, min(batch_size, _MAX_MESSAGES_PER_RECEIVE))
         self._report_failures = report_batch_item_failures
         self._region = region
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"sqs-{self.function.logical_id}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().__init__(f"sqs-{function.logical_id}")
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hashmatch.localstack.background import BackgroundLoop
 from hashmatch.localstack.lambda_runtime import LocalFunction
 from hashmatch.localstack.template import ScheduleEventSpec
 
@@ -151,7 +151,7 @@ def scheduled_event(spec: ScheduleEventSpec, *, region: str, account_id: str, ru
     }
 
 
-class ScheduleTimer:
+class ScheduleTimer(BackgroundLoop):
     """Runs one scheduled event on its timer until stopped."""
 
     def __init__(
@@ -170,19 +170,7 @@ class ScheduleTimer:
         self._region = region
         self._account_id = account_id
         self._rule = rule
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"schedule-{self._rule}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().__init__(f"schedule-{rule}")
 
     def _run(self) -> None:
         next_run = self._schedule.next_after(datetime.now(UTC))
