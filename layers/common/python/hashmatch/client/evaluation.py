@@ -1326,7 +1326,8 @@ def write_plots(evaluation: Evaluation, out: Path) -> dict[str, str]:
     axis.invert_yaxis()
     axis.set_xlabel("recall (%) at the default threshold")
     axis.set_xlim(0, 100)
-    axis.legend(loc="lower right")
+    # Below the axis: inside the axes it would hide the last rows.
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=len(EVALUATED_TYPES))
     axis.set_title("Modified copies found, per transformation")
     figure.tight_layout()
     files["recall_per_transformation"] = "recall_per_transformation.png"
