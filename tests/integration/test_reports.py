@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from functions.intake_reports import app as intake_reports
 from hashmatch import bootstrap
 from hashmatch.access.model import Principal, Role
 from hashmatch.adapters.aws import dynamodb_client, sqs_client
-from hashmatch.matches.model import MatchEvent, new_match_id
+from tests.factories import a_match_event
 from tests.integration.conftest import REGION, Deployment, api_event
 
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
@@ -29,21 +29,8 @@ OTHER = Principal(client_id="cl_" + "b" * 24, role=Role.PROVIDER, owner="Other C
 
 def stored_match(principal: Principal = PROVIDER) -> str:
     now = datetime.now(UTC)
-    event = MatchEvent(
-        match_id=new_match_id(),
-        provider=principal.owner,
-        client_id=principal.client_id,
-        indicator_id="in_1",
-        database="known",
-        media_type="image",
-        hash_type="pdq",
-        distance=3,
-        threshold=31,
-        index_version=1,
-        matched_at=now,
-        expires_at=now + timedelta(days=90),
-    )
-    bootstrap.report_match_events().put_many([event])
+    event = a_match_event(principal, now)
+    bootstrap.match_event_store().put_many([event])
     return event.match_id
 
 

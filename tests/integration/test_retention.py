@@ -20,7 +20,6 @@ from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
 from hashmatch.errors import Conflict
-from hashmatch.matches.model import MatchEvent, new_match_id
 from hashmatch.reports.model import (
     ContentType,
     Filing,
@@ -28,6 +27,7 @@ from hashmatch.reports.model import (
     new_report_id,
 )
 from hashmatch.retention.policy import Decision
+from tests.factories import a_match_event
 from tests.integration.conftest import Deployment, api_event
 from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
@@ -45,21 +45,8 @@ def clock_at_now(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def match_event() -> str:
     now = datetime.now(UTC)
-    event = MatchEvent(
-        match_id=new_match_id(),
-        provider=PROVIDER.owner,
-        client_id=PROVIDER.client_id,
-        indicator_id="ind_" + "0" * 22,
-        database="known",
-        media_type="image",
-        hash_type="pdq",
-        distance=3,
-        threshold=31,
-        index_version=1,
-        matched_at=now,
-        expires_at=now + timedelta(days=90),
-    )
-    bootstrap.report_match_events().put_many([event])
+    event = a_match_event(PROVIDER, now)
+    bootstrap.match_event_store().put_many([event])
     return event.match_id
 
 
@@ -127,7 +114,7 @@ def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
     outcome = run_erasure(lambda_context)
 
     # Then what was due is gone (with the report's match event), the held event stays
-    events = bootstrap.report_match_events().get_many([cited_id, plain_id, held_id])
+    events = bootstrap.match_event_store().get_many([cited_id, plain_id, held_id])
     assert outcome["finished"] is True
     assert outcome["counts"] == {
         "match_events": 2,

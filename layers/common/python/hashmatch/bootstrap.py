@@ -54,10 +54,13 @@ from hashmatch.settings import (
     ErasureSettings,
     IndicatorSettings,
     LegalHoldSettings,
+    MatchEventsSettings,
     MatchSettings,
     ReportSettings,
+    ReportsTableSettings,
     RetentionSettings,
     SnapshotSettings,
+    StatisticsSettings,
     load_settings,
 )
 
@@ -152,16 +155,24 @@ def matcher() -> Matcher:
 def report_store() -> DynamoDBReportStore:
     return DynamoDBReportStore(
         dynamodb_client(),
-        load_settings(ReportSettings).reports_table,
+        load_settings(ReportsTableSettings).reports_table,
         ttl_grace=retention_policy().legal_hold_max,
     )
 
 
 @cache
-def report_match_events() -> DynamoDBMatchEventStore:
-    table = load_settings(ReportSettings).match_events_table
+def match_event_store() -> DynamoDBMatchEventStore:
     return DynamoDBMatchEventStore(
-        dynamodb_client(), table, ttl_grace=retention_policy().legal_hold_max
+        dynamodb_client(),
+        load_settings(MatchEventsSettings).match_events_table,
+        ttl_grace=retention_policy().legal_hold_max,
+    )
+
+
+@cache
+def counter_store() -> DynamoDBCounterStore:
+    return DynamoDBCounterStore(
+        dynamodb_client(), load_settings(StatisticsSettings).statistics_table
     )
 
 
@@ -169,7 +180,7 @@ def report_match_events() -> DynamoDBMatchEventStore:
 def report_service() -> ReportService:
     settings = load_settings(ReportSettings)
     return ReportService(
-        match_events=report_match_events(),
+        match_events=match_event_store(),
         queue=SQSReportQueue(sqs_client(), settings.reports_queue_url),
         reports=report_store(),
         clock=SystemClock(),
@@ -184,7 +195,7 @@ def report_service() -> ReportService:
 def report_intake() -> ReportIntake:
     return ReportIntake(
         reports=report_store(),
-        match_events=report_match_events(),
+        match_events=match_event_store(),
         clock=SystemClock(),
         audit=audit_log(),
     )
@@ -210,19 +221,15 @@ def legal_hold_service() -> LegalHoldService:
 
 @cache
 def erasure() -> Erasure:
-    settings = load_settings(ErasureSettings)
-    dynamodb = dynamodb_client()
-    grace = retention_policy().legal_hold_max
+    table = load_settings(ErasureSettings).retention_state_table
     return Erasure(
         policy=retention_policy(),
         clock=SystemClock(),
-        progress=DynamoDBErasureProgressStore(dynamodb, settings.retention_state_table),
-        match_events=DynamoDBMatchEventStore(
-            dynamodb, settings.match_events_table, ttl_grace=grace
-        ),
-        reports=DynamoDBReportStore(dynamodb, settings.reports_table, ttl_grace=grace),
-        indicators=DynamoDBIndicatorStore(dynamodb, settings.indicators_table),
-        counters=DynamoDBCounterStore(dynamodb, settings.statistics_table),
+        progress=DynamoDBErasureProgressStore(dynamodb_client(), table),
+        match_events=match_event_store(),
+        reports=report_store(),
+        indicators=indicator_store(),
+        counters=counter_store(),
         holds=legal_hold_store(),
         hold_service=legal_hold_service(),
         audit=audit_log(),
@@ -232,18 +239,13 @@ def erasure() -> Erasure:
 
 @cache
 def match_service() -> MatchService:
-    settings = load_settings(MatchSettings)
     return MatchService(
         matcher(),
-        DynamoDBMatchEventStore(
-            dynamodb_client(),
-            settings.match_events_table,
-            ttl_grace=retention_policy().legal_hold_max,
-        ),
-        DynamoDBCounterStore(dynamodb_client(), settings.statistics_table),
+        match_event_store(),
+        counter_store(),
         SystemClock(),
-        event_retention=timedelta(days=settings.match_event_retention_days),
-        thresholds=settings.thresholds(),
+        event_retention=retention_policy().match_events,
+        thresholds=load_settings(MatchSettings).thresholds(),
     )
 
 

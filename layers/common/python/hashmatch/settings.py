@@ -51,18 +51,26 @@ class SnapshotSettings(_EnvSettings):
     snapshot_refresh_seconds: int = 30
 
 
-class ReportSettings(_EnvSettings):
+class ReportsTableSettings(_EnvSettings):
     reports_table: str
+
+
+class MatchEventsSettings(_EnvSettings):
+    match_events_table: str
+
+
+class StatisticsSettings(_EnvSettings):
+    statistics_table: str
+
+
+class ReportSettings(_EnvSettings):
+    """Filing reports: the queue and the idempotency records (tables: their own settings)."""
+
     reports_queue_url: str
     idempotency_table: str
-    # Filing checks the cited match events; intake cites them so they live as long as the report.
-    match_events_table: str
 
 
 class MatchSettings(_EnvSettings):
-    match_events_table: str
-    statistics_table: str
-    match_event_retention_days: int
     # "pdq=31,phash=8,dhash=8": the thresholds applied per hash type (template parameters).
     match_thresholds: str = ""
 
@@ -92,10 +100,6 @@ class LegalHoldSettings(_EnvSettings):
 
 class ErasureSettings(_EnvSettings):
     retention_state_table: str
-    match_events_table: str
-    reports_table: str
-    indicators_table: str
-    statistics_table: str
 
 
 @cache
