@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import flip, timed
+from bench.common import flip, numbered_ids, pdq_snapshot, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / ".." / "shared" / "data" / "photos"
@@ -78,21 +78,8 @@ class _NoCounters:
 
 
 def random_snapshot(size: int, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
-    from hashmatch.index import DEFAULT_SPECS, Snapshot, TypeTable, encode_values
-    from hashmatch.indicators.model import ID_WIDTH
-
     raw = rng.integers(0, 256, size=(size, 32), dtype=np.uint8)
-    ids = np.array([f"ind_{n:022x}".encode() for n in range(size)], dtype=f"S{ID_WIDTH}")
-    spec = DEFAULT_SPECS["pdq"]
-    table = TypeTable.build(
-        spec,
-        encode_values(spec, raw),
-        ids,
-        np.zeros(size, dtype=np.uint8),  # database code 0: known
-        np.zeros(size, dtype=np.uint8),  # media type code 0: image
-    )
-    snapshot = Snapshot(1, "bench", "2026-01-01T00:00:00Z", {"pdq": table}, id_width=ID_WIDTH)
-    return snapshot, raw
+    return pdq_snapshot(raw, numbered_ids(size)), raw
 
 
 def bench_service(args: argparse.Namespace) -> None:

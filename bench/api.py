@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import flip, timed
+from bench.common import flip, numbered_ids, pdq_snapshot, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-central-1"
@@ -183,23 +183,13 @@ def add_to_table(values: list[bytes]) -> list[str]:
 def random_snapshot(
     size: int, planted: list[bytes], planted_ids: list[str], rng: np.random.Generator
 ) -> Any:
-    from hashmatch.index import DEFAULT_SPECS, Snapshot, TypeTable, encode_values
-    from hashmatch.indicators.model import ID_WIDTH
-
+    """N random PDQ indicators, the planted ones at random rows under their table ids."""
     raw = rng.integers(0, 256, size=(size, 32), dtype=np.uint8)
     positions = rng.choice(size, size=len(planted), replace=False)
     raw[positions] = np.frombuffer(b"".join(planted), dtype=np.uint8).reshape(-1, 32)
-    ids = np.array([f"ind_{n:022x}".encode() for n in range(size)], dtype=f"S{ID_WIDTH}")
+    ids = numbered_ids(size)
     ids[positions] = [value.encode() for value in planted_ids]
-    spec = DEFAULT_SPECS["pdq"]
-    table = TypeTable.build(
-        spec,
-        encode_values(spec, raw),
-        ids,
-        np.zeros(size, dtype=np.uint8),  # database code 0: known
-        np.zeros(size, dtype=np.uint8),  # media type code 0: image
-    )
-    return Snapshot(1, "bench", "2026-01-01T00:00:00Z", {"pdq": table}, id_width=ID_WIDTH)
+    return pdq_snapshot(raw, ids)
 
 
 def api_event(body: str) -> dict[str, Any]:

@@ -25,3 +25,23 @@ def flip(value: bytes, bits: int, rng: np.random.Generator) -> bytes:
     for bit in rng.choice(len(value) * 8, size=bits, replace=False):
         array[bit // 8] ^= 1 << (bit % 8)
     return bytes(array)
+
+
+def pdq_snapshot(raw: np.ndarray, ids: np.ndarray) -> Any:
+    """A version-1 snapshot holding only PDQ indicators: ``raw`` (n, 32) uint8 digests and
+    their fixed-width ids, all in the `known` database and of media type `image` (code 0)."""
+    from hashmatch.index import DEFAULT_SPECS, Snapshot, TypeTable, encode_values
+    from hashmatch.indicators.model import ID_WIDTH
+
+    spec = DEFAULT_SPECS["pdq"]
+    size = len(raw)
+    codes = np.zeros(size, dtype=np.uint8)
+    table = TypeTable.build(spec, encode_values(spec, raw), ids, codes, codes.copy())
+    return Snapshot(1, "bench", "2026-01-01T00:00:00Z", {"pdq": table}, id_width=ID_WIDTH)
+
+
+def numbered_ids(size: int) -> np.ndarray:
+    """Fixed-width indicator ids ind_000...0 to ind_<size-1>, as the snapshot stores them."""
+    from hashmatch.indicators.model import ID_WIDTH
+
+    return np.array([f"ind_{n:022x}".encode() for n in range(size)], dtype=f"S{ID_WIDTH}")

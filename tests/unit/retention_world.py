@@ -8,7 +8,6 @@ from typing import Any
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.matches.model import MatchEvent, new_match_id
 from hashmatch.reports.decisions import ReportDecisions
 from hashmatch.reports.model import (
     ContentType,
@@ -24,6 +23,7 @@ from hashmatch.retention.erasure import Erasure, ErasureOutcome
 from hashmatch.retention.holds import HoldTarget, LegalHold, LegalHoldRequest, LegalHoldService
 from hashmatch.retention.policy import Decision, RetentionPolicy
 from hashmatch.statistics.model import QueryOutcome, query_counter
+from tests.factories import a_match_event
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
@@ -87,20 +87,7 @@ class RetentionWorld:
 
     def match_event(self) -> str:
         now = self.clock.now()
-        event = MatchEvent(
-            match_id=new_match_id(),
-            provider=PROVIDER.owner,
-            client_id=PROVIDER.client_id,
-            indicator_id="ind_" + "0" * 22,
-            database="known",
-            media_type="image",
-            hash_type="pdq",
-            distance=3,
-            threshold=31,
-            index_version=1,
-            matched_at=now,
-            expires_at=now + POLICY.match_events,
-        )
+        event = a_match_event(PROVIDER, now, retention=POLICY.match_events)
         self.events.put_many([event])
         return event.match_id
 

@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput, NotFound
-from hashmatch.matches.model import MatchEvent, new_match_id
+from hashmatch.matches.model import new_match_id
 from hashmatch.reports.intake import INTAKE_ACTOR, ReportIntake
 from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.service import ReportService
+from tests.factories import a_match_event
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryIdempotencyStore,
@@ -49,20 +50,7 @@ class World:
         )
 
     def match(self, principal: Principal = PROVIDER, **changes: Any) -> str:
-        event = MatchEvent(
-            match_id=new_match_id(),
-            provider=principal.owner,
-            client_id=principal.client_id,
-            indicator_id="in_1",
-            database="known",
-            media_type="image",
-            hash_type="pdq",
-            distance=4,
-            threshold=31,
-            index_version=1,
-            matched_at=self.clock.now(),
-            expires_at=self.clock.now() + timedelta(days=90),
-        ).model_copy(update=changes)
+        event = a_match_event(principal, self.clock.now(), distance=4, **changes)
         self.events.put_many([event])
         return event.match_id
 
