@@ -26,7 +26,7 @@ help:
 # --- environments -------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[client,local,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 $(TOOLS)/sam/.installed: infra/tools/sam-requirements.txt
@@ -64,7 +64,7 @@ test-template: venv template-check
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/python functions tests bench
+	$(BIN)/mypy layers/common/python client operators devtools functions tests bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -92,7 +92,7 @@ openapi: venv
 # The real template on a local stack: data of every class, the clock moved to each due date,
 # erase_expired run on demand, then `hashmatch audit verify --receipts` (docs/retention.md).
 retention-demo: venv
-	$(BIN)/python -m hashmatch.cli.retention_demo $(DEMO_ARGS)
+	$(BIN)/python -m hashmatch_devtools.retention_demo $(DEMO_ARGS)
 
 lock: venv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^hashmatch' > constraints.txt.new

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from hashmatch.cli.main import main as hashmatch_main
-from hashmatch.client import evaluation
+from hashmatch_client.cli.main import main as hashmatch_main
+from hashmatch_devtools import evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / ".." / "shared" / "data" / "photos"

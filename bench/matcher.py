@@ -31,10 +31,10 @@ from typing import TypeVar  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
+from hashmatch.hashtypes import HASH_TYPES  # noqa: E402
 from hashmatch.index import (  # noqa: E402
-    DEFAULT_SPECS,
     HammingIndex,
-    MatchResult,
+    SearchResult,
     Snapshot,
     TypeTable,
 )
@@ -114,11 +114,11 @@ def chunking_note(index: HammingIndex) -> str:
     return f"{len(index.widths)} chunks of {widths} bits"
 
 
-def search_singles(index: HammingIndex, queries: np.ndarray, radius: int) -> list[MatchResult]:
+def search_singles(index: HammingIndex, queries: np.ndarray, radius: int) -> list[SearchResult]:
     return [index.search(q, radius, max_matches=NO_CAP) for q in queries]
 
 
-def search_batches(index: HammingIndex, queries: np.ndarray, radius: int) -> list[MatchResult]:
+def search_batches(index: HammingIndex, queries: np.ndarray, radius: int) -> list[SearchResult]:
     return [
         result
         for lo in range(0, len(queries), BATCH)
@@ -178,7 +178,7 @@ def bench_case(
     snapshot_notes: list[str],
 ) -> None:
     rng = np.random.default_rng(args.seed + size + len(hash_type))
-    spec = DEFAULT_SPECS[hash_type]
+    spec = HASH_TYPES[hash_type]
     words = spec.bits // 64
     codes = make_dataset(dataset, size, words, max(radii), rng)
     as_bytes = codes.view(np.uint8).reshape(size, -1)
@@ -288,7 +288,7 @@ def snapshot_timings(
 ) -> str:
     ids = np.char.zfill(np.arange(size).astype("S26"), 26)
     table = TypeTable(
-        DEFAULT_SPECS["pdq"], index, ids, np.zeros(size, np.uint8), np.zeros(size, np.uint8)
+        HASH_TYPES["pdq"], index, ids, np.zeros(size, np.uint8), np.zeros(size, np.uint8)
     )
     snapshot = Snapshot(1, "2026-01-01T00:00:00Z#0", "2026-01-01T00:00:00Z", {"pdq": table})
     save_s, blob = wall(snapshot.to_bytes)

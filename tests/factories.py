@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hashmatch.access.model import Principal
-from hashmatch.matches.model import MatchEvent, new_match_id
+from hashmatch.matching.events import MatchEvent, new_match_id
 
 
 def a_match_event(

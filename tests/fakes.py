@@ -24,7 +24,7 @@ from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.matches.model import MatchEvent
+from hashmatch.matching.events import MatchEvent
 from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
 from hashmatch.retention.holds import HoldTarget, LegalHold
 from hashmatch.retention.policy import due_day

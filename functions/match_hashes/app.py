@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.matches.api import MatchRequest, MatchResponse, match_response
+from hashmatch.matching.api import MatchRequest, MatchResponse, match_response
 from hashmatch.observability import logger, metrics, tracer
 
 app = build_resolver()

@@ -2,7 +2,8 @@
 
 ``local_stack`` starts the stack once for the e2e package (free ports for moto and the API,
 schedules on demand only, a private state directory so a `make run` beside it is untouched) and
-yields the running :class:`~hashmatch.localstack.stack.LocalStack`: use ``local_stack.api_url``,
+yields the running :class:`~hashmatch_devtools.localstack.stack.LocalStack`: use
+``local_stack.api_url``,
 ``local_stack.aws_endpoint``, ``local_stack.resources`` and ``local_stack.run_schedule(...)``.
 
 It is package-scoped rather than session-scoped on purpose: the stack points os.environ
@@ -19,8 +20,8 @@ import pytest
 
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
-from hashmatch.localstack.stack import LocalStack
 from hashmatch.settings import clear_settings_cache
+from hashmatch_devtools.localstack.stack import LocalStack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import requests
 from hashmatch import bootstrap
 from hashmatch.access.model import Role
 from hashmatch.access.routes import PUBLIC, ROUTE_ROLES
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_devtools.localstack.stack import LocalStack
 
 ROUTES = sorted(ROUTE_ROLES)
 CALLERS = [role.value for role in Role] + ["no key", "unknown key", "expired", "revoked"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.cli.main import main as hashmatch
-from hashmatch.cli.retention_demo import SHORT_SCHEDULE, run_demo
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_client.cli.main import main as hashmatch
+from hashmatch_devtools.localstack.stack import LocalStack
+from hashmatch_devtools.retention_demo import SHORT_SCHEDULE, run_demo
 
 
 def test_items_are_erased_as_the_clock_passes_their_due_dates_and_the_chain_verifies(

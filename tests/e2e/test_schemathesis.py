@@ -23,7 +23,7 @@ from schemathesis.checks import (
 
 from hashmatch import bootstrap
 from hashmatch.access.model import Role
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_devtools.localstack.stack import LocalStack
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 # More for an exploratory run: HASHMATCH_SCHEMATHESIS_EXAMPLES=200 make test-e2e

@@ -10,8 +10,8 @@ import requests
 
 from hashmatch import __version__, bootstrap
 from hashmatch.access.model import Role
-from hashmatch.cli.main import main as hashmatch_cli
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_client.cli.main import main as hashmatch_cli
+from hashmatch_devtools.localstack.stack import LocalStack
 
 
 def create_client(role: Role = Role.PROVIDER, days: int = 30) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """Integration fixtures: the template's stores created in-process by moto's `mock_aws`.
 
-The stores come from template.yaml itself (hashmatch.localstack.resources), and the environment
-each function gets is the one the template gives it, so handlers run here as in Lambda.
+The stores come from template.yaml itself (hashmatch_devtools.localstack.resources), and the
+environment each function gets is the one the template gives it, so handlers run here as in Lambda.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from moto import mock_aws
 
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
-from hashmatch.localstack.inprocess import provision_in_process
-from hashmatch.localstack.resources import ProvisionedStores
 from hashmatch.settings import clear_settings_cache
+from hashmatch_devtools.localstack.inprocess import provision_in_process
+from hashmatch_devtools.localstack.resources import ProvisionedStores
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"

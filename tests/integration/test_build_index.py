@@ -11,7 +11,7 @@ from hashmatch import bootstrap
 from hashmatch.clock import SystemClock
 from hashmatch.errors import Conflict
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import HashQuery, Matcher
+from hashmatch.matching.matcher import HashQuery, Matcher
 from tests.integration.indicator_fixtures import call
 from tests.unit.indicator_helpers import flip_bits, pdq_hex, submission
 
@@ -34,8 +34,8 @@ def fresh_matcher() -> Matcher:
 
 
 def matched_ids(matcher: Matcher, value: str) -> list[str]:
-    answer = matcher.match([HashQuery("pdq", value)])
-    return [m.indicator_id for m in answer.results[0].matches]
+    answer = matcher.search([HashQuery.parse("pdq", value)])
+    return [m.indicator_id for m in answer.results[0].hits]
 
 
 def test_an_added_indicator_matches_after_the_next_build(lambda_context):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_devtools.localstack.stack import LocalStack
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 from tests.integration.local_stack_fixture.functions.authorize import app as test_authorizer
 

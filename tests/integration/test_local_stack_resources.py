@@ -12,8 +12,8 @@ import boto3
 import pytest
 import requests
 
-from hashmatch.localstack.errors import LocalStackError
-from hashmatch.localstack.stack import CLOCK_OFFSET_VARIABLE, LocalStack
+from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.stack import CLOCK_OFFSET_VARIABLE, LocalStack
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 
 

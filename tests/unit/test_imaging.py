@@ -1,4 +1,4 @@
-"""Client-side image decoding and hashing (hashmatch.client.imaging).
+"""Client-side image decoding and hashing (hashmatch_client.imaging).
 
 Every image here is synthetic and generated in the test; nothing is committed.
 """
@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from hashmatch.client.imaging import (
+from hashmatch.errors import ImageError, UnknownHashType
+from hashmatch.hashtypes import HASH_TYPES
+from hashmatch_client.imaging import (
     DEFAULT_MAX_PIXELS,
     hash_bytes,
     load_image,
@@ -24,8 +26,6 @@ from hashmatch.client.imaging import (
     reference_resize,
     to_rgb,
 )
-from hashmatch.errors import ImageError, UnknownHashType
-from hashmatch.hashtypes import HASH_TYPES
 
 PDQ = HASH_TYPES["pdq"]
 
@@ -178,7 +178,7 @@ def test_cryptographic_hashes_alone_do_not_decode() -> None:
 
     # Then it is hashed without a decode (no size known)
     assert result.hashes == {"sha256": hashlib.sha256(data).hexdigest()}
-    assert (result.width, result.height, result.pdq_quality) == (None, None, None)
+    assert (result.width, result.height, result.qualities) == (None, None, {})
 
 
 def test_all_types_come_from_one_call_in_the_requested_order() -> None:
@@ -189,14 +189,13 @@ def test_all_types_come_from_one_call_in_the_requested_order() -> None:
 
     assert list(result.hashes) == ["sha1", "dhash", "pdq", "phash"]
     assert result.hashes["pdq"] == pdq_of(image)
-    assert result.pdq_quality == 100
+    assert result.qualities["pdq"] == 100
     assert (result.width, result.height) == image.size
 
 
 def test_flat_image_gets_low_quality() -> None:
     result = hash_bytes(encode(Image.new("RGB", (64, 64), (90, 90, 90)), "PNG"), ["pdq"])
-    assert result.pdq_quality is not None
-    assert result.pdq_quality < 50
+    assert result.qualities["pdq"] < 50
 
 
 # --- modes ---------------------------------------------------------------------------------

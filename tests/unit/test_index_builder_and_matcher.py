@@ -10,8 +10,8 @@ from hashmatch.clock import FixedClock
 from hashmatch.errors import Conflict
 from hashmatch.index import Snapshot
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import HashQuery, Matcher
 from hashmatch.indicators.service import IndicatorService
+from hashmatch.matching.matcher import HashQuery, Matcher
 from tests.fakes import InMemoryIndicatorStore, InMemorySnapshotStore, curation_service
 from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
@@ -154,12 +154,14 @@ def test_the_matcher_finds_near_duplicates_within_the_threshold(service, builder
     indicator = add(service, value)
     builder.build()
 
-    answer = matcher.match([HashQuery("pdq", flip_bits(value, 5)), HashQuery("pdq", pdq_hex(8))])
+    answer = matcher.search(
+        [HashQuery.parse("pdq", flip_bits(value, 5)), HashQuery.parse("pdq", pdq_hex(8))]
+    )
 
-    (match,) = answer.results[0].matches
-    assert (match.indicator_id, match.distance, match.threshold) == (indicator, 5, 31)
+    (match,) = answer.results[0].hits
+    assert (match.indicator_id, match.distance, answer.results[0].threshold) == (indicator, 5, 31)
     assert (match.database, match.media_type) == ("known", "image")
-    assert answer.results[1].matches == []
+    assert answer.results[1].hits == []
     assert answer.index_version == 1
 
 
@@ -168,20 +170,20 @@ def test_the_matcher_finds_exact_types_by_equality(service, builder, matcher):
     indicator = add(service, md5, hash_type="md5")
     builder.build()
 
-    answer = matcher.match([HashQuery("md5", md5.upper())])
+    answer = matcher.search([HashQuery.parse("md5", md5.upper())])
 
-    assert [m.indicator_id for m in answer.results[0].matches] == [indicator]
+    assert [m.indicator_id for m in answer.results[0].hits] == [indicator]
 
 
 def test_a_revoked_indicator_never_matches_even_before_the_next_build(service, builder, matcher):
     value = pdq_hex(9)
     indicator = add(service, value)
     builder.build()
-    assert matcher.match([HashQuery("pdq", value)]).results[0].matches
+    assert matcher.search([HashQuery.parse("pdq", value)]).results[0].hits
 
     service.revoke(indicator, reason="r", by=CURATOR)
 
-    assert matcher.match([HashQuery("pdq", value)]).results[0].matches == []
+    assert matcher.search([HashQuery.parse("pdq", value)]).results[0].hits == []
 
 
 def test_a_suspended_indicator_does_not_match(service, builder, matcher):
@@ -191,7 +193,7 @@ def test_a_suspended_indicator_does_not_match(service, builder, matcher):
 
     service.suspend(indicator, reason="s", by=CURATOR)
 
-    assert matcher.match([HashQuery("pdq", value)]).results[0].matches == []
+    assert matcher.search([HashQuery.parse("pdq", value)]).results[0].hits == []
 
 
 def test_the_database_filter_keeps_only_allowed_databases(service, builder, matcher):
@@ -200,9 +202,9 @@ def test_the_database_filter_keeps_only_allowed_databases(service, builder, matc
     add(service, value, database="new")
     builder.build()
 
-    answer = matcher.match([HashQuery("pdq", value, databases=frozenset({"new"}))])
+    answer = matcher.search([HashQuery.parse("pdq", value, databases=frozenset({"new"}))])
 
-    assert [m.database for m in answer.results[0].matches] == ["new"]
+    assert [m.database for m in answer.results[0].hits] == ["new"]
 
 
 def test_the_matcher_checks_for_a_newer_snapshot_only_after_the_interval(
@@ -218,13 +220,13 @@ def test_the_matcher_checks_for_a_newer_snapshot_only_after_the_interval(
     builder.build()
 
     clock.advance(timedelta(seconds=28))
-    stale = matcher.match([HashQuery("pdq", new_value)])
+    stale = matcher.search([HashQuery.parse("pdq", new_value)])
     clock.advance(timedelta(seconds=2))
-    fresh = matcher.match([HashQuery("pdq", new_value)])
+    fresh = matcher.search([HashQuery.parse("pdq", new_value)])
 
-    assert (stale.index_version, stale.results[0].matches) == (1, [])
+    assert (stale.index_version, stale.results[0].hits) == (1, [])
     assert fresh.index_version == 2
-    assert len(fresh.results[0].matches) == 1
+    assert len(fresh.results[0].hits) == 1
 
 
 def test_the_matcher_reads_the_snapshot_once_while_it_is_unchanged(
@@ -232,20 +234,20 @@ def test_the_matcher_reads_the_snapshot_once_while_it_is_unchanged(
 ):
     add(service, pdq_hex(14))
     builder.build()
-    matcher.match([HashQuery("pdq", pdq_hex(14))])
+    matcher.search([HashQuery.parse("pdq", pdq_hex(14))])
     reads = snapshots.reads
 
     for _ in range(3):
         clock.advance(timedelta(seconds=31))
-        matcher.match([HashQuery("pdq", pdq_hex(14))])
+        matcher.search([HashQuery.parse("pdq", pdq_hex(14))])
 
     assert snapshots.reads == reads
 
 
 def test_before_any_build_nothing_matches(matcher):
-    answer = matcher.match([HashQuery("pdq", pdq_hex(15))])
+    answer = matcher.search([HashQuery.parse("pdq", pdq_hex(15))])
 
-    assert (answer.index_version, answer.results[0].matches) == (0, [])
+    assert (answer.index_version, answer.results[0].hits) == (0, [])
 
 
 def test_matches_beyond_the_cap_are_flagged_truncated(service, store, snapshots, clock):
@@ -255,7 +257,7 @@ def test_matches_beyond_the_cap_are_flagged_truncated(service, store, snapshots,
     IndexBuilder(store, snapshots, clock).build()
     capped = Matcher(snapshots, store, clock, max_matches=3)
 
-    result = capped.match([HashQuery("pdq", value)]).results[0]
+    result = capped.search([HashQuery.parse("pdq", value)]).results[0]
 
-    assert [m.distance for m in result.matches] == [1, 2, 3]
+    assert [m.distance for m in result.hits] == [1, 2, 3]
     assert result.truncated

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import requests
 
-from hashmatch.cli import indicators_command
-from hashmatch.cli.main import main
-from hashmatch.client.sdk import ApiError, HashmatchClient
 from hashmatch.clock import FixedClock
 from hashmatch.errors import InvalidInput
 from hashmatch.indicators.api import batch_response, batch_status
+from hashmatch_client.cli import indicators_command
+from hashmatch_client.cli.main import main
+from hashmatch_client.sdk import ApiError, HashmatchClient
 from tests.fakes import InMemoryIndicatorStore, curation_service
 from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 

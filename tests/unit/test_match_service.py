@@ -10,8 +10,8 @@ from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import Matcher
-from hashmatch.matches.service import MatchItem, MatchService
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.service import MatchItem, MatchService
 from hashmatch.statistics.model import QueryOutcome, query_counter
 from tests.fakes import (
     InMemoryCounterStore,

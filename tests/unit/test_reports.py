@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput, NotFound
-from hashmatch.matches.model import new_match_id
+from hashmatch.matching.events import new_match_id
 from hashmatch.reports.intake import INTAKE_ACTOR, ReportIntake
 from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus

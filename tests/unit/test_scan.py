@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hashmatch.client.scan import ReportOptions, queries_of, scan
-from hashmatch.client.sdk import ApiError
+from hashmatch_client.scan import ReportOptions, queries_of, scan
+from hashmatch_client.sdk import ApiError
 
 KNOWN = "f" * 64
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.client.transforms import (
+from hashmatch_devtools.transforms import (
     TRANSFORMATIONS,
     TRANSFORMATIONS_BY_NAME,
     apply_transformation,

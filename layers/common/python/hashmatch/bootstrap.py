@@ -38,9 +38,9 @@ from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import Matcher
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.matches.service import MatchService
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.service import MatchService
 from hashmatch.reports.decisions import ReportDecisions
 from hashmatch.reports.intake import ReportIntake
 from hashmatch.reports.service import ReportService

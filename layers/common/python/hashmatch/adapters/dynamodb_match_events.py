@@ -18,7 +18,7 @@ from hashmatch.adapters.aws import translated_errors
 from hashmatch.adapters.dynamodb_batches import get_all, write_all
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict
-from hashmatch.matches.model import MatchEvent
+from hashmatch.matching.events import MatchEvent
 from hashmatch.retention.policy import due_day
 from hashmatch.retention.ports import DueItem
 

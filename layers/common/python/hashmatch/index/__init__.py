@@ -7,18 +7,18 @@ from hashmatch.index.exact import ExactIndex, encode_exact
 from hashmatch.index.hamming import (
     ChunkTables,
     HammingIndex,
-    MatchResult,
+    SearchResult,
     brute_force,
     default_chunk_count,
 )
 from hashmatch.index.snapshot import (
     DATABASES,
-    DEFAULT_SPECS,
     FORMAT_VERSION,
     MEDIA_TYPES,
     AddIndicator,
     Change,
-    HashTypeSpec,
+    Hit,
+    Hits,
     RemoveIndicator,
     Snapshot,
     TypeTable,
@@ -27,7 +27,6 @@ from hashmatch.index.snapshot import (
 
 __all__ = [
     "DATABASES",
-    "DEFAULT_SPECS",
     "FORMAT_VERSION",
     "MEDIA_TYPES",
     "AddIndicator",
@@ -35,9 +34,10 @@ __all__ = [
     "ChunkTables",
     "ExactIndex",
     "HammingIndex",
-    "HashTypeSpec",
-    "MatchResult",
+    "Hit",
+    "Hits",
     "RemoveIndicator",
+    "SearchResult",
     "Snapshot",
     "TypeTable",
     "brute_force",

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from hashmatch.errors import InvalidInput
 from hashmatch.index.bits import U64
-from hashmatch.index.hamming import MatchResult
+from hashmatch.index.hamming import SearchResult
 
 
 def words_for(bits: int) -> int:
@@ -60,7 +60,7 @@ class ExactIndex:
     def nbytes(self) -> int:
         return int(self.codes.nbytes + self._prefix.nbytes)
 
-    def lookup(self, values: U64) -> list[MatchResult]:
+    def lookup(self, values: U64) -> list[SearchResult]:
         """Rows equal to each encoded value (see ``encode_exact``), ascending."""
         if values.ndim != 2 or values.shape[1] != words_for(self.bits):
             raise InvalidInput("values do not have this index's width")
@@ -72,5 +72,5 @@ class ExactIndex:
             if rows.size and values.shape[1] > 1:
                 same = (self.codes[rows] == values[i]).all(axis=1)
                 rows = rows[same]
-            results.append(MatchResult(rows, np.zeros(rows.shape[0], dtype=np.int32), False))
+            results.append(SearchResult(rows, np.zeros(rows.shape[0], dtype=np.int32), False))
         return results

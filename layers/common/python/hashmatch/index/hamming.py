@@ -58,7 +58,7 @@ CANDIDATES_PER_STEP = 100_000
 
 
 @dataclass(frozen=True)
-class MatchResult:
+class SearchResult:
     """The rows within the radius of one query, nearest first (by distance, then row).
 
     ``rows`` index the index's payload order; ``truncated`` says more rows matched than
@@ -274,7 +274,7 @@ class HammingIndex:
 
     # -- search --------------------------------------------------------------------------------
 
-    def search(self, query: npt.ArrayLike, radius: int, *, max_matches: int = 1000) -> MatchResult:
+    def search(self, query: npt.ArrayLike, radius: int, *, max_matches: int = 1000) -> SearchResult:
         """Every row within ``radius`` of one query (nearest ``max_matches`` of them)."""
         q = as_words(query, self.bits)
         if q.shape[0] != 1:
@@ -289,7 +289,7 @@ class HammingIndex:
 
     def search_batch(
         self, queries: npt.ArrayLike, radius: int | Sequence[int], *, max_matches: int = 1000
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         """Search several queries at once; ``radius`` is one value or one per query."""
         q = as_words(queries, self.bits)
         if max_matches < 1:
@@ -301,7 +301,7 @@ class HammingIndex:
             raise InvalidInput("radius must be one value or one per query")
         for r in radii:
             self._check_radius(r)
-        results: list[MatchResult | None] = [None] * q.shape[0]
+        results: list[SearchResult | None] = [None] * q.shape[0]
         for r in sorted(set(radii)):
             picks = [i for i, ri in enumerate(radii) if ri == r]
             for i, res in zip(picks, self._search_radius(q[picks], r, max_matches), strict=True):
@@ -315,14 +315,14 @@ class HammingIndex:
             raise InvalidInput(f"radius must be between 0 and {self.bits}, got {radius}")
         return int(radius)
 
-    def _search_radius(self, q: U64, radius: int, max_matches: int) -> list[MatchResult]:
+    def _search_radius(self, q: U64, radius: int, max_matches: int) -> list[SearchResult]:
         count = q.shape[0]
         if self.size == 0:
             return [_empty_result() for _ in range(count)]
         plan = self._plan(radius)
         if plan is None:
             return [self._scan(q[i], radius, max_matches) for i in range(count)]
-        results: list[MatchResult] = []
+        results: list[SearchResult] = []
         step = max(
             1,
             min(
@@ -334,7 +334,7 @@ class HammingIndex:
             results.extend(self._mih(q[lo : lo + step], radius, max_matches, plan))
         return results
 
-    def _mih_one(self, q: U64, radius: int, max_matches: int, plan: _ProbePlan) -> MatchResult:
+    def _mih_one(self, q: U64, radius: int, max_matches: int, plan: _ProbePlan) -> SearchResult:
         """One query: the batch algorithm with fewer, smaller numpy calls (overhead dominates)."""
         whole = int.from_bytes(q.tobytes(), "little")  # bit p of the hash is bit p of this int
         qchunks = np.array(
@@ -367,9 +367,9 @@ class HammingIndex:
             np.not_equal(rows[1:], rows[:-1], out=fresh[1:])
             rows, dist = rows[fresh], dist[fresh]
         truncated = rows.shape[0] > max_matches
-        return MatchResult(rows[:max_matches], dist[:max_matches], truncated)
+        return SearchResult(rows[:max_matches], dist[:max_matches], truncated)
 
-    def _mih(self, q: U64, radius: int, max_matches: int, plan: _ProbePlan) -> list[MatchResult]:
+    def _mih(self, q: U64, radius: int, max_matches: int, plan: _ProbePlan) -> list[SearchResult]:
         count = q.shape[0]
         qchunks = chunk_values(q, self.widths).astype(np.int64)
         keys = ((qchunks[:, plan.chunk_of_probe] ^ plan.masks) + plan.table_base).ravel()
@@ -406,7 +406,7 @@ class HammingIndex:
         order = np.lexsort((rows, dist, owners))
         rows, owners, dist = rows[order], owners[order], dist[order]
         bounds = np.searchsorted(owners, np.arange(count + 1))
-        results: list[MatchResult] = []
+        results: list[SearchResult] = []
         for i in range(count):
             if scan_rows[i]:
                 results.append(self._scan(q[i], radius, max_matches))
@@ -414,10 +414,10 @@ class HammingIndex:
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             truncated = hi - lo > max_matches
             hi = min(hi, lo + max_matches)
-            results.append(MatchResult(rows[lo:hi], dist[lo:hi], truncated))
+            results.append(SearchResult(rows[lo:hi], dist[lo:hi], truncated))
         return results
 
-    def _scan(self, query: U64, radius: int, max_matches: int) -> MatchResult:
+    def _scan(self, query: U64, radius: int, max_matches: int) -> SearchResult:
         """Exhaustive vectorised scan of every row (exact for any radius).
 
         For multi-word hashes the distance over the first half of the words is a lower bound of
@@ -453,15 +453,15 @@ class HammingIndex:
         dist = np.concatenate(found_dist)
         # Rows are ascending, so a stable sort by distance orders by (distance, row).
         order = np.argsort(dist, kind="stable")[:max_matches]
-        return MatchResult(rows[order], dist[order], rows.shape[0] > max_matches)
+        return SearchResult(rows[order], dist[order], rows.shape[0] > max_matches)
 
 
 def _empty(bits: int) -> U64:
     return np.empty((0, bits // 64), dtype=np.uint64)
 
 
-def _empty_result() -> MatchResult:
-    return MatchResult(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), False)
+def _empty_result() -> SearchResult:
+    return SearchResult(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), False)
 
 
 def brute_force(codes: U64, query: U64, radius: int) -> tuple[I64, npt.NDArray[np.int32]]:

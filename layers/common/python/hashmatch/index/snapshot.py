@@ -14,7 +14,12 @@ the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as
 
 Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
 bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
-``databases`` and ``media_types`` lists).
+``databases`` and ``media_types`` lists). Callers never see rows: ``Snapshot.search`` answers
+with decoded hits (indicator id, database, media type, distance).
+
+Which types exist, their widths and kinds come from the hash-type registry
+(``hashmatch.hashtypes.HASH_TYPES``); a snapshot file naming a type the registry does not know,
+or knows with another width or kind, is refused.
 """
 
 from __future__ import annotations
@@ -22,18 +27,19 @@ from __future__ import annotations
 import json
 import mmap
 import struct
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch.errors import InvalidInput
+from hashmatch.hashtypes import HASH_TYPES, HashType, MatchKind
 from hashmatch.index.bits import U32, U64, as_words
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
-from hashmatch.index.hamming import ChunkTables, HammingIndex, MatchResult
+from hashmatch.index.hamming import ChunkTables, HammingIndex, SearchResult
 
 MAGIC = b"HMSNAP\x00\x00"
 FORMAT_VERSION = 1
@@ -46,25 +52,28 @@ DEFAULT_ID_WIDTH = 26  # a ULID; 32 for hex ids
 
 
 @dataclass(frozen=True)
-class HashTypeSpec:
-    """How the index treats one hash type: width in bits and distance kind."""
+class Hit:
+    """One stored row within the radius of a query, decoded."""
 
-    name: str
-    bits: int
-    kind: Literal["hamming", "exact"]
+    indicator_id: str
+    database: str
+    media_type: str
+    distance: int
 
 
-DEFAULT_SPECS: dict[str, HashTypeSpec] = {
-    spec.name: spec
-    for spec in (
-        HashTypeSpec("pdq", 256, "hamming"),
-        HashTypeSpec("phash", 64, "hamming"),
-        HashTypeSpec("dhash", 64, "hamming"),
-        HashTypeSpec("md5", 128, "exact"),
-        HashTypeSpec("sha1", 160, "exact"),
-        HashTypeSpec("sha256", 256, "exact"),
-    )
-}
+@dataclass(frozen=True)
+class Hits:
+    """A query's hits, nearest first; ``truncated``: more rows matched than were returned."""
+
+    hits: list[Hit]
+    truncated: bool
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @property
+    def indicator_ids(self) -> list[str]:
+        return [hit.indicator_id for hit in self.hits]
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ Change = AddIndicator | RemoveIndicator
 class TypeTable:
     """One hash type: its index plus the row payload (ids, database and media type codes)."""
 
-    spec: HashTypeSpec
+    hash_type: HashType
     index: HammingIndex | ExactIndex
     ids: npt.NDArray[np.bytes_]
     database: npt.NDArray[np.uint8]
@@ -115,7 +124,7 @@ class TypeTable:
     @classmethod
     def build(
         cls,
-        spec: HashTypeSpec,
+        hash_type: HashType,
         codes: U64,
         ids: npt.NDArray[np.bytes_],
         database: npt.NDArray[np.uint8],
@@ -124,33 +133,44 @@ class TypeTable:
         chunks: int | None = None,
     ) -> TypeTable:
         """Build the index for ``codes`` (native words: see ``encode_values``)."""
-        if spec.kind == "exact":
+        if hash_type.kind is MatchKind.EXACT:
             order = sort_order(codes)
             return cls(
-                spec,
-                ExactIndex(np.ascontiguousarray(codes[order]), spec.bits),
+                hash_type,
+                ExactIndex(np.ascontiguousarray(codes[order]), hash_type.bits),
                 ids[order],
                 database[order],
                 media_type[order],
             )
-        return cls(spec, HammingIndex(codes, spec.bits, chunks=chunks), ids, database, media_type)
+        index = HammingIndex(codes, hash_type.bits, chunks=chunks)
+        return cls(hash_type, index, ids, database, media_type)
 
-    def search(
+    @classmethod
+    def empty(cls, hash_type: HashType, id_width: int) -> TypeTable:
+        return cls.build(
+            hash_type,
+            np.empty((0, -(-hash_type.bits // 64)), np.uint64),
+            np.empty(0, f"S{id_width}"),
+            np.empty(0, np.uint8),
+            np.empty(0, np.uint8),
+        )
+
+    def search_rows(
         self, queries: U64, radius: int | Sequence[int], *, max_matches: int = 1000
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         """Queries as encoded words (``encode_values``); radius ignored for exact types."""
         if isinstance(self.index, ExactIndex):
             return self.index.lookup(queries)
         return self.index.search_batch(queries, radius, max_matches=max_matches)
 
 
-def encode_values(spec: HashTypeSpec, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
+def encode_values(hash_type: HashType, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
     """Raw digests of one type -> the word array its index stores and is queried with."""
-    if spec.kind == "exact":
-        return encode_exact(values, spec.bits)
+    if hash_type.kind is MatchKind.EXACT:
+        return encode_exact(values, hash_type.bits)
     if isinstance(values, np.ndarray):
-        return as_words(values, spec.bits)
-    return as_words(list(values), spec.bits)
+        return as_words(values, hash_type.bits)
+    return as_words(list(values), hash_type.bits)
 
 
 @dataclass
@@ -164,7 +184,6 @@ class Snapshot:
     id_width: int = DEFAULT_ID_WIDTH
     databases: tuple[str, ...] = DATABASES
     media_types: tuple[str, ...] = MEDIA_TYPES
-    specs: dict[str, HashTypeSpec] = field(default_factory=lambda: dict(DEFAULT_SPECS))
 
     # -- building ------------------------------------------------------------------------------
 
@@ -177,12 +196,9 @@ class Snapshot:
         watermark: str,
         created_at: str,
         id_width: int = DEFAULT_ID_WIDTH,
-        specs: dict[str, HashTypeSpec] | None = None,
     ) -> Snapshot:
         """Build from scratch (full rebuild). Later records with the same id replace earlier."""
         empty = cls(version, watermark, created_at, {}, id_width=id_width)
-        if specs is not None:
-            empty.specs = dict(specs)
         return empty.apply(records, version=version, watermark=watermark, created_at=created_at)
 
     def apply(
@@ -220,7 +236,6 @@ class Snapshot:
             id_width=self.id_width,
             databases=self.databases,
             media_types=self.media_types,
-            specs=self.specs,
         )
 
     def _check_change(self, change: Change) -> None:
@@ -228,11 +243,11 @@ class Snapshot:
             raise InvalidInput(f"indicator id must be 1..{self.id_width} ASCII characters")
         if isinstance(change, RemoveIndicator):
             return
-        spec = self.specs.get(change.hash_type)
-        if spec is None:
+        hash_type = HASH_TYPES.get(change.hash_type)
+        if hash_type is None:
             raise InvalidInput(f"unknown hash type {change.hash_type!r}")
-        if len(change.value) != spec.bits // 8:
-            raise InvalidInput(f"a {spec.name} value must be {spec.bits // 8} bytes")
+        if len(change.value) != hash_type.byte_length:
+            raise InvalidInput(f"a {hash_type.name} value must be {hash_type.byte_length} bytes")
         if change.database not in self.databases:
             raise InvalidInput(f"unknown database {change.database!r}")
         if change.media_type not in self.media_types:
@@ -241,12 +256,12 @@ class Snapshot:
     def _fold_type(
         self, name: str, dropped_ids: npt.NDArray[np.bytes_], adds: list[AddIndicator]
     ) -> TypeTable:
-        spec = self.specs[name]
+        hash_type = HASH_TYPES[name] if name not in self.tables else self.tables[name].hash_type
         old = self.tables.get(name)
-        words = -(-spec.bits // 64)
+        words = -(-hash_type.bits // 64)
         width = f"S{self.id_width}"
         added_codes = (
-            encode_values(spec, [a.value for a in adds])
+            encode_values(hash_type, [a.value for a in adds])
             if adds
             else np.empty((0, words), np.uint64)
         )
@@ -254,7 +269,7 @@ class Snapshot:
         added_db = np.array([self.databases.index(a.database) for a in adds], np.uint8)
         added_media = np.array([self.media_types.index(a.media_type) for a in adds], np.uint8)
         if old is None:
-            return TypeTable.build(spec, added_codes, added_ids, added_db, added_media)
+            return TypeTable.build(hash_type, added_codes, added_ids, added_db, added_media)
         keep = (
             ~_member_of(old.ids, dropped_ids) if dropped_ids.size else np.ones(old.size, dtype=bool)
         )
@@ -265,9 +280,9 @@ class Snapshot:
         media = np.concatenate([old.media_type[keep], added_media])
         if isinstance(old.index, HammingIndex):
             # Patch the sorted chunk tables instead of rebuilding them (no re-sort).
-            return TypeTable(spec, old.index.updated(keep, added_codes), ids, database, media)
+            return TypeTable(hash_type, old.index.updated(keep, added_codes), ids, database, media)
         codes = np.concatenate([old.codes[keep], added_codes])
-        return TypeTable.build(spec, codes, ids, database, media)
+        return TypeTable.build(hash_type, codes, ids, database, media)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -293,26 +308,46 @@ class Snapshot:
         radius: int | Sequence[int] = 0,
         *,
         max_matches: int = 1000,
-    ) -> list[MatchResult]:
-        """Match raw digests of one type; an absent type matches nothing."""
-        spec = self.specs.get(hash_type)
-        if spec is None:
-            raise InvalidInput(f"unknown hash type {hash_type!r}")
-        queries = encode_values(spec, values)
+        databases: Collection[str] | None = None,
+    ) -> list[Hits]:
+        """Every stored row within ``radius`` of each raw digest of one type, decoded.
+
+        ``radius`` is one value or one per query (ignored by exact types); ``databases`` (None:
+        all) keeps only hits in those databases. An absent type matches nothing.
+        """
         table = self.tables.get(hash_type)
         if table is None:
-            empty = TypeTable.build(
-                spec,
-                np.empty((0, queries.shape[1]), np.uint64),
-                np.empty(0, f"S{self.id_width}"),
-                np.empty(0, np.uint8),
-                np.empty(0, np.uint8),
-            )
-            return empty.search(queries, radius, max_matches=max_matches)
-        return table.search(queries, radius, max_matches=max_matches)
+            table = TypeTable.empty(HASH_TYPES.lookup(hash_type), self.id_width)
+        results = table.search_rows(
+            encode_values(table.hash_type, values), radius, max_matches=max_matches
+        )
+        wanted = (
+            None
+            if databases is None
+            else {self.databases.index(db) for db in databases if db in self.databases}
+        )
+        return [self._decoded(table, result, wanted) for result in results]
 
-    def ids_of(self, hash_type: str, rows: npt.NDArray[np.int64]) -> list[str]:
-        return [i.decode("ascii") for i in self.tables[hash_type].ids[rows]]
+    def _decoded(self, table: TypeTable, result: SearchResult, wanted: set[int] | None) -> Hits:
+        hits: list[Hit] = []
+        if len(result):
+            ids = table.ids[result.rows]
+            codes = table.database[result.rows].tolist()
+            media = table.media_type[result.rows].tolist()
+            for raw_id, db, medium, distance in zip(
+                ids.tolist(), codes, media, result.distances.tolist(), strict=True
+            ):
+                if wanted is not None and db not in wanted:
+                    continue
+                hits.append(
+                    Hit(
+                        indicator_id=raw_id.decode("ascii"),
+                        database=self.databases[db],
+                        media_type=self.media_types[medium],
+                        distance=int(distance),
+                    )
+                )
+        return Hits(hits, result.truncated)
 
     # -- serialisation -------------------------------------------------------------------------
 
@@ -327,8 +362,8 @@ class Snapshot:
             "counts": self.counts(),
             "types": {
                 name: {
-                    "bits": t.spec.bits,
-                    "kind": t.spec.kind,
+                    "bits": t.hash_type.bits,
+                    "kind": t.hash_type.kind.value,
                     "rows": t.size,
                     **(
                         {"chunk_widths": list(t.index.widths)}
@@ -403,24 +438,30 @@ class Snapshot:
             )
             return flat.reshape(entry["shape"])
 
-        specs = dict(DEFAULT_SPECS)
         tables: dict[str, TypeTable] = {}
         for name, info in header["types"].items():
-            spec = HashTypeSpec(name, int(info["bits"]), info["kind"])
-            specs[name] = spec
+            hash_type = HASH_TYPES.get(name)
+            if hash_type is None or (int(info["bits"]), info["kind"]) != (
+                hash_type.bits,
+                hash_type.kind.value,
+            ):
+                raise InvalidInput(
+                    f"the snapshot's hash type {name!r} ({info['bits']} bits, {info['kind']}) is "
+                    "not one this code knows: rebuild the index"
+                )
             codes = array(f"{name}/codes")
             index: HammingIndex | ExactIndex
-            if spec.kind == "hamming":
+            if hash_type.kind is MatchKind.HAMMING:
                 chunk_tables = ChunkTables(
                     widths=tuple(info["chunk_widths"]),
                     offsets=_u32(array(f"{name}/chunk_offsets")),
                     rows=_u32(array(f"{name}/chunk_rows")),
                 )
-                index = HammingIndex(codes, spec.bits, tables=chunk_tables)
+                index = HammingIndex(codes, hash_type.bits, tables=chunk_tables)
             else:
-                index = ExactIndex(codes, spec.bits)
+                index = ExactIndex(codes, hash_type.bits)
             tables[name] = TypeTable(
-                spec,
+                hash_type,
                 index,
                 array(f"{name}/ids"),
                 array(f"{name}/database"),
@@ -434,7 +475,6 @@ class Snapshot:
             id_width=int(header["id_width"]),
             databases=tuple(header["databases"]),
             media_types=tuple(header["media_types"]),
-            specs=specs,
         )
 
     def save(self, path: Path) -> None:

@@ -13,7 +13,7 @@ from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict
-from hashmatch.matches.ports import MatchEventStore
+from hashmatch.matching.ports import MatchEventStore
 from hashmatch.observability import logger
 from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, received
 from hashmatch.reports.ports import ReportStore

@@ -24,7 +24,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from hashmatch.matches.model import MATCH_ID_PATTERN
+from hashmatch.matching.events import MATCH_ID_PATTERN
 from hashmatch.reports.countries import ISO_3166_ALPHA_2
 
 REPORT_ID_PREFIX = "rp_"

@@ -29,7 +29,7 @@ from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
-from hashmatch.matches.ports import MatchEventStore
+from hashmatch.matching.ports import MatchEventStore
 from hashmatch.reports.model import (
     Filing,
     Report,

@@ -1,0 +1,77 @@
+"""The template's stores in an in-process moto (`mock_aws`), for integration tests and benchmarks.
+
+The same code path as the local stack (stores created from template.yaml by moto's
+CloudFormation, environments resolved through stack outputs), without a server: the caller has
+started `mock_aws` and set the AWS test environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from hashmatch_devtools.localstack.resources import (
+    LocalIdentities,
+    ProvisionedStores,
+    local_function_names,
+    provision_stores,
+)
+from hashmatch_devtools.localstack.template import ParameterResolver, load_template
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+@dataclass(frozen=True)
+class InProcessStores:
+    stores: ProvisionedStores
+    environment: dict[str, str]  # the union of every function's environment
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.stores.resources[logical_id].physical_id
+
+
+def provision_in_process(
+    template_path: Path,
+    *,
+    region: str,
+    stack_name: str,
+    parameter_overrides: Mapping[str, str] | None = None,
+) -> InProcessStores:
+    """Create the template's stores in the active `mock_aws` and resolve the functions' env."""
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::StackName": stack_name,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    model = load_template(
+        template_path, parameter_overrides=parameter_overrides, pseudo_parameters=pseudo
+    )
+    parameters = model.parameter_values(parameter_overrides)
+    resolver = ParameterResolver(parameters, pseudo)
+    identities = LocalIdentities(
+        region=region,
+        account_id=ACCOUNT_ID,
+        stack_name=stack_name,
+        api_id="local",
+        function_names=local_function_names(model, resolver.resolve, stack_name),
+    )
+    clients: dict[str, Any] = {
+        name: boto3.client(name, region_name=region) for name in ("sqs", "dynamodb", "s3")
+    }
+    stores = provision_stores(
+        model,
+        cloudformation=boto3.client("cloudformation", region_name=region),
+        clients=clients,
+        parameters=parameters,
+        identities=identities,
+    )
+    environment: dict[str, str] = {}
+    for variables in stores.environments.values():
+        environment.update(variables)
+    return InProcessStores(stores=stores, environment=environment)

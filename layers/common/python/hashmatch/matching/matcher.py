@@ -1,0 +1,143 @@
+"""The matching side: the latest snapshot in memory, candidates confirmed against the store.
+
+The snapshot is loaded on first use (a cold start) and its etag checked at most every
+``refresh_interval`` (30 s by default); a changed etag loads the new snapshot. Candidates found
+in the index are confirmed against the store (one strongly consistent batch read per call), so
+an indicator revoked or suspended after the snapshot was built is never returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hashmatch.clock import Clock
+from hashmatch.hashtypes import HashType, get_hash_type
+from hashmatch.index import Hit, Hits, Snapshot
+from hashmatch.indicators.builder import empty_snapshot
+from hashmatch.indicators.ports import IndicatorStore, SnapshotStore
+from hashmatch.observability import logger
+
+DEFAULT_REFRESH_INTERVAL = timedelta(seconds=30)
+DEFAULT_MAX_MATCHES = 100
+
+
+@dataclass(frozen=True)
+class HashQuery:
+    """One parsed hash to match: its type, raw digest, the threshold to apply and the databases
+    the caller may see (None: all)."""
+
+    hash_type: HashType
+    digest: bytes
+    threshold: int
+    databases: frozenset[str] | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        type_name: str,
+        value: str,
+        *,
+        threshold: int | None = None,
+        databases: frozenset[str] | None = None,
+    ) -> HashQuery:
+        """A query from text (tools and tests; the match service parses its items itself)."""
+        hash_type = get_hash_type(type_name)
+        return cls(
+            hash_type,
+            hash_type.to_bytes(value),
+            hash_type.default_threshold
+            if threshold is None
+            else hash_type.check_threshold(threshold),
+            databases,
+        )
+
+
+@dataclass(frozen=True)
+class QueryHits:
+    hits: list[Hit]  # active indicators within the threshold, nearest first
+    threshold: int
+    truncated: bool  # more indicators were within the threshold than the cap returns
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    index_version: int
+    results: list[QueryHits]  # one per query, in order
+
+
+class Matcher:
+    def __init__(
+        self,
+        snapshots: SnapshotStore,
+        store: IndicatorStore,
+        clock: Clock,
+        *,
+        refresh_interval: timedelta = DEFAULT_REFRESH_INTERVAL,
+        max_matches: int = DEFAULT_MAX_MATCHES,
+    ) -> None:
+        self._snapshots = snapshots
+        self._store = store
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self._max_matches = max_matches
+        self._snapshot: Snapshot | None = None
+        self._etag: str | None = None
+        self._checked_at: datetime | None = None
+
+    @property
+    def index_version(self) -> int:
+        return self._current().version
+
+    def search(self, queries: Sequence[HashQuery]) -> SearchAnswer:
+        """Every active indicator within each query's threshold (nearest first, capped)."""
+        snapshot = self._current()
+        found: list[Hits | None] = [None] * len(queries)
+        groups: dict[tuple[str, frozenset[str] | None], list[int]] = {}
+        for position, query in enumerate(queries):
+            groups.setdefault((query.hash_type.name, query.databases), []).append(position)
+        for (type_name, databases), positions in groups.items():
+            results = snapshot.search(
+                type_name,
+                [queries[p].digest for p in positions],
+                [queries[p].threshold for p in positions],
+                max_matches=self._max_matches,
+                databases=databases,
+            )
+            for position, result in zip(positions, results, strict=True):
+                found[position] = result
+        answers = [hits for hits in found if hits is not None]
+        active = self._store.active_ids({hit.indicator_id for hits in answers for hit in hits.hits})
+        return SearchAnswer(
+            index_version=snapshot.version,
+            results=[
+                QueryHits(
+                    [hit for hit in hits.hits if hit.indicator_id in active],
+                    query.threshold,
+                    hits.truncated,
+                )
+                for query, hits in zip(queries, answers, strict=True)
+            ],
+        )
+
+    def _current(self) -> Snapshot:
+        now = self._clock.now()
+        if self._snapshot is None:
+            self._load(now)
+        elif self._checked_at is None or now - self._checked_at >= self._refresh_interval:
+            self._checked_at = now
+            if self._snapshots.current_etag() != self._etag:
+                self._load(now)
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _load(self, now: datetime) -> None:
+        stored = self._snapshots.read()
+        self._checked_at = now
+        if stored is None:
+            logger.warning("no index snapshot yet: nothing can match until build_index runs")
+            self._snapshot, self._etag = empty_snapshot(), None
+            return
+        self._snapshot, self._etag = Snapshot.from_bytes(stored.data), stored.etag
+        logger.info("index snapshot loaded", extra={"index_version": self._snapshot.version})
