@@ -26,9 +26,9 @@ from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.events import MatchEvent
 from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
-from hashmatch.retention.holds import HoldTarget, LegalHold
-from hashmatch.retention.policy import due_day
-from hashmatch.retention.ports import DueItem, ErasureProgress
+from hashmatch.retention.holds import LegalHold
+from hashmatch.retention.ports import DueItem, ErasureProgress, HoldTarget
+from hashmatch.retention_policy import due_day
 from hashmatch.statistics.model import CounterKey
 
 

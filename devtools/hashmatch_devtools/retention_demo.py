@@ -78,7 +78,7 @@ def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
     """Indicators, match events, reports (one unfounded, one forwarded), a legal hold, daily
     counters and audit entries — through the API, as each role would make them."""
     from hashmatch import bootstrap
-    from hashmatch.retention.policy import Decision
+    from hashmatch.reports.decisions import Decision
 
     rng = random.Random(6)
     hashes = [f"{rng.getrandbits(256):064x}" for _ in range(2)]

@@ -16,8 +16,8 @@ from hashmatch import bootstrap
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
-from hashmatch.reports.model import ReportStatus
-from hashmatch.reports.schemas import FileReportRequest, ReportAccepted, ReportList, ReportView
+from hashmatch.reports.model import ReportDetails, ReportStatus
+from hashmatch.reports.schemas import ReportAccepted, ReportList, ReportView
 from hashmatch.reports.service import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PAGE_SIZE
 
 app = build_resolver()
@@ -46,7 +46,7 @@ app = build_resolver()
 )
 @tracer.capture_method
 def post_report(
-    report: FileReportRequest,
+    report: ReportDetails,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -56,9 +56,7 @@ def post_report(
         ),
     ] = None,
 ) -> Response[ReportAccepted]:
-    receipt = bootstrap.report_service().file(
-        current_principal(app), report.to_details(), idempotency_key
-    )
+    receipt = bootstrap.report_service().file(current_principal(app), report, idempotency_key)
     logger.info("report filed", extra={"report_id": receipt.report_id})
     return Response(
         status_code=HTTPStatus.ACCEPTED,

@@ -247,7 +247,7 @@ def test_a_consumer_failing_mid_batch_loses_nothing_and_stores_nothing_twice(
 
     assert first == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
     assert second == {"batchItemFailures": []}
-    filed = sorted(json.loads(m["Body"])["report_id"] for m in messages)
+    filed = sorted(json.loads(m["Body"])["filing"]["report_id"] for m in messages)
     assert stored_report_ids(deployment) == filed
 
 

@@ -20,13 +20,13 @@ from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
 from hashmatch.errors import Conflict
+from hashmatch.reports.decisions import Decision
 from hashmatch.reports.model import (
     ContentType,
     Filing,
     ReportDetails,
     new_report_id,
 )
-from hashmatch.retention.policy import Decision
 from tests.factories import a_match_event
 from tests.integration.conftest import Deployment, api_event
 from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission

@@ -4,11 +4,12 @@ the same Parameters, and no retention number is written anywhere else."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from hashmatch.retention.policy import POLICY_KEYS, RetentionPolicy
+from hashmatch.retention_policy import RetentionPolicy
 from tests.template.conftest import resources_of_type
 
 DAY_SECONDS = 86_400
@@ -42,10 +43,14 @@ def default(template: dict[str, Any], parameter: str) -> int:
 
 
 def retention_days_of(function: dict[str, Any]) -> dict[str, str]:
-    """RETENTION_DAYS as written: policy key -> the Parameter its value names."""
+    """RETENTION_DAYS as written: policy key -> the Parameter its value names.
+
+    The variable is a JSON object whose values are ``${Parameter}`` substitutions: replacing
+    each with its quoted name leaves JSON that says which Parameter feeds which key.
+    """
     text = function["Properties"]["Environment"]["Variables"]["RETENTION_DAYS"]["Fn::Sub"]
-    pairs = dict(part.split("=", 1) for part in text.split(","))
-    return {key: re.fullmatch(r"\$\{(\w+)\}", value).group(1) for key, value in pairs.items()}  # type: ignore[union-attr]
+    named: dict[str, str] = json.loads(re.sub(r"\$\{(\w+)\}", r'"\1"', text))
+    return named
 
 
 def test_every_function_gets_the_whole_policy_from_the_parameters(cfn_template):
@@ -56,9 +61,9 @@ def test_every_function_gets_the_whole_policy_from_the_parameters(cfn_template):
 
 
 def test_the_policy_the_functions_read_is_the_parameters_defaults(sam_template):
-    days = ",".join(f"{key}={default(sam_template, POLICY_PARAMETERS[key])}" for key in POLICY_KEYS)
+    days = {key: default(sam_template, parameter) for key, parameter in POLICY_PARAMETERS.items()}
 
-    policy = RetentionPolicy.from_days(days)
+    policy = RetentionPolicy.model_validate(days)
 
     assert policy.match_events.days == 90
     assert policy.unfounded_reports.days == 30

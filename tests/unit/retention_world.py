@@ -7,8 +7,10 @@ from typing import Any
 
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
+from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.reports.decisions import ReportDecisions
+from hashmatch.matching.retention import MatchEventRetention
+from hashmatch.reports.decisions import Decision, ReportDecisions
 from hashmatch.reports.model import (
     ContentType,
     Filing,
@@ -19,10 +21,14 @@ from hashmatch.reports.model import (
     new_report_id,
     received,
 )
+from hashmatch.reports.retention import ReportRetention
 from hashmatch.retention.erasure import Erasure, ErasureOutcome
-from hashmatch.retention.holds import HoldTarget, LegalHold, LegalHoldRequest, LegalHoldService
-from hashmatch.retention.policy import Decision, RetentionPolicy
+from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldService
+from hashmatch.retention.ports import ErasableData, HoldTarget
+from hashmatch.retention.registry import ErasureRegistry
+from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.statistics.model import QueryOutcome, query_counter
+from hashmatch.statistics.retention import StatisticsRetention
 from tests.factories import a_match_event
 from tests.fakes import (
     PROVENANCE_RETENTION,
@@ -52,7 +58,7 @@ REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU C
 
 
 class RetentionWorld:
-    def __init__(self) -> None:
+    def __init__(self, *extra_classes: ErasableData) -> None:
         self.clock = FixedClock(START)
         self.audit = InMemoryAuditLog(self.clock)
         self.events = InMemoryMatchEventStore()
@@ -62,7 +68,19 @@ class RetentionWorld:
         self.holds = InMemoryLegalHoldStore()
         self.progress = InMemoryErasureProgressStore()
         self.sealer = HmacCheckpointSealer()
-        self.hold_service = LegalHoldService(self.holds, self.clock, self.audit, POLICY)
+        # As hashmatch.bootstrap.erasable_data wires it, plus any class a test registers.
+        self.registry = ErasureRegistry(
+            [
+                MatchEventRetention(self.events),
+                ReportRetention(self.reports, self.events),
+                ProvenanceRetention(self.indicators, self.clock),
+                StatisticsRetention(self.counters, POLICY.statistics),
+                *extra_classes,
+            ]
+        )
+        self.hold_service = LegalHoldService(
+            self.holds, self.clock, self.audit, POLICY, self.registry
+        )
         self.decisions = ReportDecisions(
             reports=self.reports, clock=self.clock, audit=self.audit, policy=POLICY
         )
@@ -70,13 +88,10 @@ class RetentionWorld:
             self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
         )
         self.erasure = Erasure(
-            policy=POLICY,
+            registry=self.registry,
+            audit_retention=POLICY.audit_entries,
             clock=self.clock,
             progress=self.progress,
-            match_events=self.events,
-            reports=self.reports,
-            indicators=self.indicators,
-            counters=self.counters,
             holds=self.holds,
             hold_service=self.hold_service,
             audit=self.audit,

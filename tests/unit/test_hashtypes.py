@@ -14,6 +14,9 @@ from hashmatch.errors import InvalidHash, InvalidInput, UnknownHashType
 from hashmatch.hashtypes import (
     HASH_TYPES,
     MIN_PDQ_QUALITY,
+    HashSource,
+    HashType,
+    MatchKind,
     get_hash_type,
 )
 
@@ -160,3 +163,56 @@ def test_module_imports_no_image_library() -> None:
 
     # Then
     assert result.stdout.strip() == "False"
+
+
+class _Toy(HashType):
+    name = "toy"
+    bits = 64
+    kind = MatchKind.HAMMING
+    source = HashSource.IMAGE
+    default_threshold = 4
+    max_threshold = 8
+    description = "a toy type"
+
+
+def test_a_type_registered_for_a_block_is_known_inside_it_only() -> None:
+    with HASH_TYPES.registered(_Toy()) as toy:
+        assert get_hash_type("TOY") is toy
+        assert toy in HASH_TYPES.of_kind(MatchKind.HAMMING)
+        assert toy.parse(" ABCDEF0123456789 ") == "abcdef0123456789"
+
+    assert "toy" not in HASH_TYPES
+    with pytest.raises(UnknownHashType):
+        get_hash_type("toy")
+
+
+def test_registering_a_name_twice_is_refused() -> None:
+    class SecondPdq(_Toy):
+        name = "pdq"
+
+    with pytest.raises(ValueError, match="registered already"), HASH_TYPES.registered(SecondPdq()):
+        pass
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"default_threshold": 9},  # above its own maximum
+        {"bits": 63},  # not whole bytes
+        {"kind": MatchKind.EXACT},  # an exact type with a threshold
+        {"name": "Toy-2"},  # not a lower-case identifier
+    ],
+)
+def test_a_type_with_inconsistent_facts_is_refused(facts: dict[str, object]) -> None:
+    broken = type("Broken", (_Toy,), facts)
+
+    with pytest.raises(ValueError, match="hash type"), HASH_TYPES.registered(broken()):
+        pass
+
+
+def test_the_quality_gate_is_the_types_own() -> None:
+    pdq, phash = HASH_TYPES["pdq"], HASH_TYPES["phash"]
+
+    assert pdq.quality_problem(MIN_PDQ_QUALITY - 1) is not None
+    assert pdq.quality_problem(MIN_PDQ_QUALITY) is None
+    assert phash.quality_problem(0) is None  # no quality score, no gate

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image, ImageOps
 
 from hashmatch.errors import ImageError, UnknownHashType
-from hashmatch.hashtypes import HASH_TYPES
+from hashmatch.hashtypes import HASH_TYPES, HashSource
 from hashmatch_client.imaging import (
     DEFAULT_MAX_PIXELS,
+    IMAGE_HASHERS,
     hash_bytes,
     load_image,
     pdq_dihedral_hashes,
@@ -28,6 +29,20 @@ from hashmatch_client.imaging import (
 )
 
 PDQ = HASH_TYPES["pdq"]
+
+
+def test_the_client_computes_every_image_type_of_the_registry_and_no_other() -> None:
+    assert set(IMAGE_HASHERS) == {t.name for t in HASH_TYPES.of_source(HashSource.IMAGE)}
+
+
+def test_file_byte_types_are_computed_by_hashlib_under_their_own_name() -> None:
+    data = b"any file at all"
+
+    result = hash_bytes(data, [t.name for t in HASH_TYPES.of_source(HashSource.FILE_BYTES)])
+
+    for name, value in result.hashes.items():
+        assert value == hashlib.new(name, data).hexdigest()
+    assert (result.width, result.qualities) == (None, {})
 
 
 def photo_like(width: int = 320, height: int = 240, seed: int = 7) -> Image.Image:

@@ -3,14 +3,22 @@ resumable runs with exactly one receipt each."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 
 from hashmatch.errors import Conflict, InvalidInput
 from hashmatch.indicators.model import IndicatorStatus
-from hashmatch.retention.holds import HoldTarget, LegalHoldRequest
-from hashmatch.retention.policy import DataClass, Decision, RetentionPolicy
+from hashmatch.indicators.retention import INDICATOR_PROVENANCE
+from hashmatch.matching.retention import MATCH_EVENTS
+from hashmatch.reports.decisions import Decision
+from hashmatch.reports.retention import REPORTS
+from hashmatch.retention.holds import LegalHoldRequest
+from hashmatch.retention.ports import DueItem, HoldTarget
+from hashmatch.retention_policy import RetentionPolicy, due_day
+from hashmatch.settings import RetentionSettings, SettingsError, clear_settings_cache, load_settings
 from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 from tests.unit.retention_world import POLICY, PROVIDER, REVIEWER, START, RetentionWorld
 
@@ -22,22 +30,44 @@ def world() -> RetentionWorld:
     return RetentionWorld()
 
 
-def erased(world: RetentionWorld, data_class: DataClass) -> int:
-    return sum(int(receipt["erased"][data_class.value]) for receipt in world.receipts())
+def erased(world: RetentionWorld, data_class: str) -> int:
+    return sum(int(receipt["erased"][data_class]) for receipt in world.receipts())
 
 
-def test_the_policy_reads_every_period_from_one_setting():
-    policy = RetentionPolicy.from_days(
-        "match_events=90,unfounded_reports=30,forwarded_reports=365,revoked_provenance=90,"
-        "audit_entries=1826,statistics=730,legal_hold_max=548"
+def test_the_policy_reads_every_period_from_one_json_setting(monkeypatch):
+    monkeypatch.setenv(
+        "RETENTION_DAYS",
+        '{"match_events": 90, "unfounded_reports": 30, "forwarded_reports": 365,'
+        ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 730,'
+        ' "legal_hold_max": 548}',
     )
+    clear_settings_cache()
 
-    assert policy == POLICY
+    assert load_settings(RetentionSettings).retention_days == POLICY
+    clear_settings_cache()
 
 
-def test_a_policy_missing_a_period_is_refused():
-    with pytest.raises(ValueError, match="audit_entries"):
-        RetentionPolicy.from_days("match_events=90")
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ('{"match_events": 90}', "RETENTION_DAYS: audit_entries: Field required"),
+        ("match_events=90,statistics=730", "RETENTION_DAYS: Invalid JSON"),
+        ('{"match_events": "ninety"}', "RETENTION_DAYS: match_events: Value error"),
+        ('{"match_events": 90, "later": 1}', "RETENTION_DAYS: later: Extra inputs"),
+    ],
+)
+def test_a_malformed_policy_is_refused_naming_the_variable_and_the_key(monkeypatch, value, named):
+    monkeypatch.setenv("RETENTION_DAYS", value)
+    clear_settings_cache()
+
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        load_settings(RetentionSettings)
+    clear_settings_cache()
+
+
+def test_a_policy_period_must_be_a_whole_number_of_days():
+    with pytest.raises(ValueError, match="whole number of days"):
+        RetentionPolicy.model_validate({**POLICY.model_dump(), "statistics": 0})
 
 
 def test_a_match_event_is_erased_on_its_due_day_and_not_a_day_earlier(world):
@@ -55,7 +85,7 @@ def test_a_match_event_is_erased_on_its_due_day_and_not_a_day_earlier(world):
     # Then it survived the day before and is gone on the day
     assert kept_the_day_before
     assert match_id not in world.events.events
-    assert erased(world, DataClass.MATCH_EVENTS) == 1
+    assert erased(world, MATCH_EVENTS) == 1
 
 
 def test_a_match_event_is_not_erased_earlier_on_its_due_day(world):
@@ -79,8 +109,8 @@ def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_even
     assert kept
     assert report_id not in world.reports.reports
     assert match_id not in world.events.events
-    assert erased(world, DataClass.REPORTS) == 1
-    assert erased(world, DataClass.MATCH_EVENTS) == 1
+    assert erased(world, REPORTS) == 1
+    assert erased(world, MATCH_EVENTS) == 1
 
 
 def test_a_forwarded_report_is_kept_365_days_after_forwarding(world):
@@ -123,7 +153,7 @@ def test_a_revoked_indicators_provenance_is_erased_after_its_period_and_the_reco
     assert tombstone.provenance == ()
     assert tombstone.status is IndicatorStatus.REVOKED
     assert tombstone.hash_value  # the hash stays, so the same hash stays revoked
-    assert erased(world, DataClass.INDICATOR_PROVENANCE) == 1
+    assert erased(world, INDICATOR_PROVENANCE) == 1
 
 
 def test_an_active_indicator_keeps_its_provenance(world):
@@ -341,3 +371,58 @@ def test_a_report_is_decided_once(world):
 
     with pytest.raises(Conflict):
         world.decisions.decide(report_id, Decision.UNFOUNDED, by=PROVIDER.client_id, role="x")
+
+
+class Widgets:
+    """A toy data class with a retention period: registering it is all erasure needs."""
+
+    name = "widgets"
+    hold_target = None
+
+    def __init__(self, period: timedelta) -> None:
+        self.period = period
+        self.items: dict[str, datetime] = {}  # id -> due
+
+    def add(self, item_id: str, made_at: datetime) -> None:
+        self.items[item_id] = made_at + self.period
+
+    def is_item_id(self, item_id: str) -> bool:
+        return item_id.startswith("wg_")
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        due = sorted(
+            DueItem(item_id, at)
+            for item_id, at in self.items.items()
+            if due_day(at) == day and (after is None or item_id > after)
+        )
+        return due[:limit]
+
+    def due_at(self, item_id: str) -> datetime | None:
+        return self.items.get(item_id)
+
+    def erase(self, item_id: str, cutoff: datetime) -> Counter[str]:
+        due = self.items.get(item_id)
+        if due is None or due > cutoff:
+            return Counter()
+        del self.items[item_id]
+        return Counter({self.name: 1})
+
+
+def test_a_data_class_registered_in_one_place_is_erased_on_its_due_day():
+    # Given a toy data class registered with erasure, holding 30 items made now (more than a page)
+    widgets = Widgets(period=timedelta(days=10))
+    world = RetentionWorld(widgets)
+    for number in range(30):
+        widgets.add(f"wg_{number:03d}", START)
+
+    # When erasure runs the day before they are due, then on their due day
+    world.at(START + widgets.period - DAY)
+    world.run()
+    kept = len(widgets.items)
+    world.at(START + widgets.period)
+    world.run()
+
+    # Then they survive the first run, all go in the second, and the receipts count them
+    assert kept == 30
+    assert widgets.items == {}
+    assert [receipt["erased"]["widgets"] for receipt in world.receipts()] == [0, 30]

@@ -38,15 +38,19 @@ from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
+from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.matching.service import MatchService
 from hashmatch.reports.decisions import ReportDecisions
 from hashmatch.reports.intake import ReportIntake
+from hashmatch.reports.retention import ReportRetention
 from hashmatch.reports.service import ReportService
 from hashmatch.retention.erasure import Erasure
 from hashmatch.retention.holds import LegalHoldService
-from hashmatch.retention.policy import RetentionPolicy
+from hashmatch.retention.registry import ErasureRegistry
+from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.settings import (
     AuditCheckpointSettings,
     AuditSettings,
@@ -63,11 +67,12 @@ from hashmatch.settings import (
     StatisticsSettings,
     load_settings,
 )
+from hashmatch.statistics.retention import StatisticsRetention
 
 
 @cache
 def retention_policy() -> RetentionPolicy:
-    return RetentionPolicy.from_days(load_settings(RetentionSettings).retention_days)
+    return load_settings(RetentionSettings).retention_days
 
 
 @cache
@@ -215,21 +220,33 @@ def legal_hold_store() -> DynamoDBLegalHoldStore:
 
 
 @cache
+def erasable_data() -> ErasureRegistry:
+    """Every data class erase_expired enforces and legal holds may target (register one here)."""
+    return ErasureRegistry(
+        [
+            MatchEventRetention(match_event_store()),
+            ReportRetention(report_store(), match_event_store()),
+            ProvenanceRetention(indicator_store(), SystemClock()),
+            StatisticsRetention(counter_store(), retention_policy().statistics),
+        ]
+    )
+
+
+@cache
 def legal_hold_service() -> LegalHoldService:
-    return LegalHoldService(legal_hold_store(), SystemClock(), audit_log(), retention_policy())
+    return LegalHoldService(
+        legal_hold_store(), SystemClock(), audit_log(), retention_policy(), erasable_data()
+    )
 
 
 @cache
 def erasure() -> Erasure:
     table = load_settings(ErasureSettings).retention_state_table
     return Erasure(
-        policy=retention_policy(),
+        registry=erasable_data(),
+        audit_retention=retention_policy().audit_entries,
         clock=SystemClock(),
         progress=DynamoDBErasureProgressStore(dynamodb_client(), table),
-        match_events=match_event_store(),
-        reports=report_store(),
-        indicators=indicator_store(),
-        counters=counter_store(),
         holds=legal_hold_store(),
         hold_service=legal_hold_service(),
         audit=audit_log(),
@@ -245,7 +262,7 @@ def match_service() -> MatchService:
         counter_store(),
         SystemClock(),
         event_retention=retention_policy().match_events,
-        thresholds=load_settings(MatchSettings).thresholds(),
+        thresholds=load_settings(MatchSettings).match_thresholds,
     )
 
 

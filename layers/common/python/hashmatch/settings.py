@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Json, NonNegativeInt, ValidationError
+
+from hashmatch.retention_policy import RetentionPolicy
 
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
@@ -71,18 +73,16 @@ class ReportSettings(_EnvSettings):
 
 
 class MatchSettings(_EnvSettings):
-    # "pdq=31,phash=8,dhash=8": the thresholds applied per hash type (template parameters).
-    match_thresholds: str = ""
-
-    def thresholds(self) -> dict[str, int]:
-        pairs = (part.split("=", 1) for part in self.match_thresholds.split(",") if "=" in part)
-        return {name.strip(): int(value) for name, value in pairs}
+    # {"pdq": 31, "phash": 8, "dhash": 8}: the threshold applied per hash type, from the
+    # template's <Type>MatchThreshold Parameters (checked against each type's maximum by the
+    # match service; every Hamming type of the registry has one: tests/template).
+    match_thresholds: Json[dict[str, NonNegativeInt]]
 
 
 class RetentionSettings(_EnvSettings):
-    # "match_events=90,unfounded_reports=30,...": every period of the retention policy, built
-    # from the template Parameters once (Globals), so no period is written twice.
-    retention_days: str
+    # {"match_events": 90, "unfounded_reports": 30, ...}: every period of the retention policy in
+    # days, built from the template Parameters once (Globals), so no period is written twice.
+    retention_days: Json[RetentionPolicy]
 
 
 class AuditSettings(_EnvSettings):
@@ -108,8 +108,15 @@ def _load(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as error:
-        missing = [".".join(str(p) for p in e["loc"]).upper() for e in error.errors()]
-        raise SettingsError(f"missing or invalid environment settings: {missing}") from error
+        raise SettingsError(
+            "missing or invalid environment settings: " + "; ".join(map(_described, error.errors()))
+        ) from error
+
+
+def _described(error: Any) -> str:
+    """``RETENTION_DAYS: statistics: Field required``: the variable first, then where in it."""
+    variable, *inside = (str(part) for part in error["loc"])
+    return ": ".join([variable.upper(), *inside, error["msg"]])
 
 
 def load_settings(model: type[SettingsModel]) -> SettingsModel:

@@ -24,8 +24,8 @@ from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
 from hashmatch.indicators.ports import IndicatorChange
-from hashmatch.retention.policy import due_day
 from hashmatch.retention.ports import DueItem
+from hashmatch.retention_policy import due_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

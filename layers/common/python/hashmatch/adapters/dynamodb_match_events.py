@@ -19,8 +19,8 @@ from hashmatch.adapters.dynamodb_batches import get_all, write_all
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict
 from hashmatch.matching.events import MatchEvent
-from hashmatch.retention.policy import due_day
 from hashmatch.retention.ports import DueItem
+from hashmatch.retention_policy import due_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -28,7 +28,6 @@ from hashmatch.adapters.aws import translated_errors
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, InvalidInput
 from hashmatch.reports.model import (
-    ContentType,
     Filing,
     Report,
     ReportDetails,
@@ -36,8 +35,8 @@ from hashmatch.reports.model import (
     ReportStatus,
     StatusChange,
 )
-from hashmatch.retention.policy import due_day
 from hashmatch.retention.ports import DueItem
+from hashmatch.retention_policy import due_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,16 +49,9 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class StatusChangeItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    status: ReportStatus
-    at: AwareDatetime
-    by: str
-
-
 class ReportItem(BaseModel):
-    """The DynamoDB item of a report: flat attributes, the index keys derived from them."""
+    """The DynamoDB item of a report: the filing's facts with the details nested as one map
+    (the domain's :class:`ReportDetails`), plus index keys derived from them."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -68,16 +60,8 @@ class ReportItem(BaseModel):
     client_id: str
     filed_at: AwareDatetime
     status: ReportStatus
-    history: list[StatusChangeItem]
-    match_ids: list[str]
-    content_ref: str
-    content_type: ContentType
-    detected_at: AwareDatetime
-    urgent: bool
-    suspected_member_state: str | None = None
-    legal_basis: str
-    removed: bool
-    also_reported_to: list[str]
+    history: tuple[StatusChange, ...]
+    details: ReportDetails
     erase_after: AwareDatetime | None = None
     # Index keys: derived, written for DynamoDB, ignored when read back.
     filed_key: str
@@ -88,7 +72,7 @@ class ReportItem(BaseModel):
 
     @classmethod
     def of(cls, report: Report, ttl_grace: timedelta = timedelta(0)) -> ReportItem:
-        filing, details = report.filing, report.filing.details
+        filing = report.filing
         filed_key = f"{_sortable(filing.filed_at)}#{filing.report_id}"
         return cls(
             report_id=filing.report_id,
@@ -96,23 +80,12 @@ class ReportItem(BaseModel):
             client_id=filing.client_id,
             filed_at=filing.filed_at,
             status=report.status,
-            history=[
-                StatusChangeItem(status=change.status, at=change.at, by=change.by)
-                for change in report.history
-            ],
-            match_ids=list(details.match_ids),
-            content_ref=details.content_ref,
-            content_type=details.content_type,
-            detected_at=details.detected_at,
-            urgent=details.urgent,
-            suspected_member_state=details.suspected_member_state,
-            legal_basis=details.legal_basis,
-            removed=details.removed,
-            also_reported_to=list(details.also_reported_to),
+            history=report.history,
+            details=filing.details,
             erase_after=report.erase_after,
             filed_key=filed_key,
             provider_status=f"{filing.provider}#{report.status.value}",
-            review_key=f"{0 if details.urgent else 1}#{filed_key}",
+            review_key=f"{0 if filing.details.urgent else 1}#{filed_key}",
             # The TTL backstop waits out the longest legal hold (it must never remove a held one).
             expires_at_epoch=int((report.erase_after + ttl_grace).timestamp())
             if report.erase_after
@@ -127,22 +100,9 @@ class ReportItem(BaseModel):
                 provider=self.provider,
                 client_id=self.client_id,
                 filed_at=self.filed_at,
-                details=ReportDetails(
-                    match_ids=tuple(self.match_ids),
-                    content_ref=self.content_ref,
-                    content_type=self.content_type,
-                    detected_at=self.detected_at,
-                    urgent=self.urgent,
-                    suspected_member_state=self.suspected_member_state,
-                    legal_basis=self.legal_basis,
-                    removed=self.removed,
-                    also_reported_to=tuple(self.also_reported_to),
-                ),
+                details=self.details,
             ),
-            history=tuple(
-                StatusChange(status=change.status, at=change.at, by=change.by)
-                for change in self.history
-            ),
+            history=self.history,
             erase_after=self.erase_after,
         )
 

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import MIN_PDQ_QUALITY, get_hash_type
+from hashmatch.hashtypes import get_hash_type
 
 ID_PREFIX = "ind_"
 # 22 hex digits (88 bits) keep ids at the snapshot's default width of 26 ASCII characters.
@@ -205,8 +205,10 @@ class Submission(BaseModel):
     @classmethod
     def _usable_quality(cls, value: int | None, info: ValidationInfo) -> int | None:
         # Low-quality PDQ hashes (flat or tiny images) collide with unrelated images.
-        if value is not None and info.data.get("hash_type") == "pdq" and value < MIN_PDQ_QUALITY:
-            raise ValueError(f"pdq quality {value} is below the minimum of {MIN_PDQ_QUALITY}")
+        hash_type = info.data.get("hash_type")
+        problem = get_hash_type(hash_type).quality_problem(value) if hash_type else None
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property

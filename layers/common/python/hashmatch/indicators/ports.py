@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance
+from hashmatch.retention.ports import DueItem
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ class IndicatorStore(Protocol):
 
     def changes_since(self, after_feed_key: str) -> Iterator[IndicatorChange]:
         """Feed entries with a key after ``after_feed_key`` ("" for all), in key order."""
+
+    def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        """Revoked indicators whose provenance is due on ``day``, by id, after ``after``."""
+
+    def erase_provenance(self, indicator_id: str, *, cutoff: datetime, now: datetime) -> bool:
+        """Drop the provenance of a revoked indicator due by ``cutoff``; the record stays."""
 
 
 @dataclass(frozen=True)

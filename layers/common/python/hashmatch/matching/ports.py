@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from hashmatch.matching.events import MatchEvent
+from hashmatch.retention.ports import DueItem
 
 
 class MatchEventStore(Protocol):
@@ -17,3 +19,15 @@ class MatchEventStore(Protocol):
 
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         """Mark events as cited by a report (they then live as long as the report)."""
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        """Uncited events due on ``day``, by id, after ``after``."""
+
+    def expiry_of(self, match_id: str) -> datetime | None:
+        """An uncited event's expiry; None if it is gone or cited by a report."""
+
+    def delete_uncited(self, match_id: str, cutoff: datetime) -> bool:
+        """Delete if still uncited and expired by ``cutoff``; False if not (or gone)."""
+
+    def delete_cited(self, match_ids: Sequence[str], report_id: str) -> int:
+        """Delete the events among ``match_ids`` that ``report_id`` cites; how many were."""

@@ -7,13 +7,22 @@ ForwardedReportRetentionDays after forwarding; the date enters the reports' due-
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
+
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.reports.model import Report, ReportStatus, StatusChange, is_report_id
 from hashmatch.reports.ports import ReportStore
-from hashmatch.retention.policy import Decision, RetentionPolicy
+from hashmatch.retention_policy import RetentionPolicy
+
+
+class Decision(StrEnum):
+    FORWARDED = "forwarded"
+    UNFOUNDED = "unfounded"
+
 
 _OUTCOMES = {
     Decision.FORWARDED: (ReportStatus.FORWARDED, AuditAction.REPORT_FORWARDED),
@@ -42,9 +51,19 @@ class ReportDecisions:
         decided = report.model_copy(
             update={
                 "history": (*report.history, StatusChange(status=status, at=now, by=by)),
-                "erase_after": self._policy.report_erase_after(decision, now),
+                "erase_after": report_erase_after(self._policy, decision, now),
             }
         )
         self._reports.record_decision(decided, expected=ReportStatus.STORED)
         self._audit.record(action, actor=by, role=role, targets=[report_id])
         return decided
+
+
+def report_erase_after(
+    policy: RetentionPolicy, decision: Decision, decided_at: datetime
+) -> datetime:
+    """Unfounded: erased N days after the decision; forwarded: N days after forwarding."""
+    period = (
+        policy.unfounded_reports if decision is Decision.UNFOUNDED else policy.forwarded_reports
+    )
+    return decided_at + period

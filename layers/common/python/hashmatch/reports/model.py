@@ -90,20 +90,48 @@ ReportedToList = Annotated[
 ]
 
 
+# The one model of a report's details: the API body, the queue message (reports.messages), the
+# table item (adapters/dynamodb_reports.py) and the provider's view (reports.schemas) all nest
+# or extend it, so a new field is added here and nowhere else. (Its docstring is the OpenAPI
+# description of the request body.)
 class ReportDetails(BaseModel):
-    """What the provider states about the content: the part of a report the provider writes."""
+    """A report about content that matched: what you state about it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "match_ids": ["mt_0123456789abcdef01234567"],
+                    "content_ref": "upload-7f3a",
+                    "content_type": "image",
+                    "detected_at": "2026-11-29T18:00:00Z",
+                    "urgent": False,
+                    "suspected_member_state": "DE",
+                    "legal_basis": "Regulation (EU) 2024/1307, Art. 12",
+                    "removed": True,
+                    "also_reported_to": ["NCMEC"],
+                }
+            ]
+        },
+    )
 
-    match_ids: MatchIds
-    content_ref: ContentRef
+    match_ids: MatchIds = Field(
+        description=f"1 to {MAX_MATCH_IDS} match ids from POST /v1/match, all your own, unrepeated"
+    )
+    content_ref: ContentRef = Field(description="Your own opaque id of the content (<= 256 chars)")
     content_type: ContentType
-    detected_at: AwareDatetime
-    urgent: bool = False
-    suspected_member_state: CountryCode | None = None
-    legal_basis: LegalBasis
-    removed: bool = False
-    also_reported_to: ReportedToList = ()
+    detected_at: AwareDatetime = Field(description="When you detected it (with a time zone)")
+    urgent: bool = Field(default=False, description="Imminent risk to a child: reviewed first")
+    suspected_member_state: CountryCode | None = Field(
+        default=None, description="ISO 3166-1 alpha-2 code of the state concerned, if known"
+    )
+    legal_basis: LegalBasis = Field(description="The legal basis you report under (<= 200 chars)")
+    removed: bool = Field(default=False, description="You have removed or disabled the content")
+    also_reported_to: ReportedToList = Field(
+        default=(), description="Other bodies you reported it to (short names, up to 10)"
+    )
 
 
 class StatusChange(BaseModel):

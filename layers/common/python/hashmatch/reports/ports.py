@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
+from hashmatch.retention.ports import DueItem
 
 
 class ReportQueue(Protocol):
@@ -18,6 +19,12 @@ class ReportStore(Protocol):
 
     def get(self, report_id: str) -> Report | None:
         """The report with this id, or None."""
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        """Decided reports due for erasure on ``day``, by id, after ``after``."""
+
+    def delete(self, report_id: str) -> None:
+        """Erase the report (its cited match events are erased by the caller first)."""
 
     def record_decision(self, report: Report, *, expected: ReportStatus) -> None:
         """Replace the stored report with ``report`` (its decision appended, ``erase_after``

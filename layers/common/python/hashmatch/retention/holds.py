@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -21,23 +20,13 @@ from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, InvalidInput, NotFound
-from hashmatch.retention.policy import RetentionPolicy
+from hashmatch.retention.ports import HoldTarget
+from hashmatch.retention.registry import ErasureRegistry
+from hashmatch.retention_policy import RetentionPolicy
 
 HOLD_ID_PATTERN = r"^lh_[0-9a-f]{24}$"
 _HOLD_ID = re.compile(HOLD_ID_PATTERN)
 
-
-class HoldTarget(StrEnum):
-    REPORT = "report"
-    MATCH_EVENT = "match_event"
-    INDICATOR = "indicator"
-
-
-_TARGET_ID_PATTERNS = {
-    HoldTarget.REPORT: re.compile(r"^rp_[0-9a-f]{24}$"),
-    HoldTarget.MATCH_EVENT: re.compile(r"^mt_[0-9a-f]{24}$"),
-    HoldTarget.INDICATOR: re.compile(r"^ind_[0-9a-f]{22}$"),
-}
 
 Authority = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -97,16 +86,23 @@ class LegalHoldStore(Protocol):
 
 class LegalHoldService:
     def __init__(
-        self, store: LegalHoldStore, clock: Clock, audit: AuditLog, policy: RetentionPolicy
+        self,
+        store: LegalHoldStore,
+        clock: Clock,
+        audit: AuditLog,
+        policy: RetentionPolicy,
+        registry: ErasureRegistry,
     ) -> None:
         self._store = store
         self._clock = clock
         self._audit = audit
         self._policy = policy
+        self._registry = registry
 
     def place(self, principal: Principal, request: LegalHoldRequest) -> LegalHold:
         now = self._clock.now()
-        if not _TARGET_ID_PATTERNS[request.target_class].fullmatch(request.target_id):
+        target = self._registry.for_target(request.target_class)
+        if target is None or not target.is_item_id(request.target_id):
             raise InvalidInput(
                 f"{request.target_id!r} is not a {request.target_class.value} id",
                 errors=[{"loc": ["body", "target_id"], "msg": "not an id of target_class"}],
