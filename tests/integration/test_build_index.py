@@ -12,8 +12,8 @@ from hashmatch.clock import SystemClock
 from hashmatch.errors import Conflict
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import HashQuery, Matcher
+from tests.factories import flip_bits, pdq_hex, submission
 from tests.integration.indicator_fixtures import call
-from tests.unit.indicator_helpers import flip_bits, pdq_hex, submission
 
 pytestmark = pytest.mark.usefixtures("deployment")
 

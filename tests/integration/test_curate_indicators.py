@@ -9,8 +9,8 @@ import pytest
 
 from hashmatch import bootstrap
 from hashmatch.errors import Conflict
+from tests.factories import pdq_hex, submission
 from tests.integration.indicator_fixtures import PROVIDER, call
-from tests.unit.indicator_helpers import pdq_hex, submission
 
 pytestmark = pytest.mark.usefixtures("deployment")
 

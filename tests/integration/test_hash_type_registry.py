@@ -12,9 +12,9 @@ from functions.build_index import app as build_index
 from functions.match_hashes import app as match_hashes
 from hashmatch import bootstrap
 from hashmatch.hashtypes import HASH_TYPES, HashSource, HashType, MatchKind
+from tests.factories import flip_bits, submission
 from tests.integration.conftest import api_event
 from tests.integration.indicator_fixtures import call
-from tests.unit.indicator_helpers import flip_bits, submission
 
 
 class ToyHash(HashType):

@@ -11,9 +11,9 @@ import pytest
 
 from functions.build_index import app as build_index
 from functions.match_hashes import app as match_hashes
+from tests.factories import flip_bits, pdq_hex, submission
 from tests.integration.conftest import REGION, api_event
 from tests.integration.indicator_fixtures import call
-from tests.unit.indicator_helpers import flip_bits, pdq_hex, submission
 
 PROVIDER = {
     "client_id": "cl_" + "p" * 24,

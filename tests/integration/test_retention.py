@@ -27,9 +27,8 @@ from hashmatch.reports.model import (
     ReportDetails,
     new_report_id,
 )
-from tests.factories import a_match_event
+from tests.factories import CURATOR, a_match_event, pdq_hex, submission
 from tests.integration.conftest import Deployment, api_event
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
 REVIEWER = Principal(client_id="cl_" + "e" * 24, role=Role.REVIEWER, owner="EU Centre")

@@ -1,10 +1,17 @@
-"""Shared fixtures of the unit tests."""
+"""Shared fixtures of the unit tests, and the unit tier's rule: no network.
+
+Every unit test runs with sockets blocked (pytest-socket): the domain is tested against the
+in-memory fakes of its ports, so a test that reaches for the network is in the wrong tier.
+Unix sockets stay allowed (the standard library's event loops use socketpair internally);
+subprocesses a test starts are not affected.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from pytest_socket import disable_socket, enable_socket
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = PROJECT_ROOT / ".." / "shared" / "data"
@@ -16,3 +23,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA.resolve()}")
     return SHARED_DATA
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    disable_socket(allow_unix_socket=True)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    enable_socket()

@@ -29,7 +29,7 @@ from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.statistics.model import QueryOutcome, query_counter
 from hashmatch.statistics.retention import StatisticsRetention
-from tests.factories import a_match_event
+from tests.factories import CURATOR, a_match_event, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
@@ -41,7 +41,6 @@ from tests.fakes import (
     InMemoryMatchEventStore,
     InMemoryReportStore,
 )
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
 POLICY = RetentionPolicy(

@@ -15,6 +15,7 @@ from hashmatch.audit.model import GENESIS_DIGEST, AuditEntry
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput
 from hashmatch.indicators.service import IndicatorService
+from tests.factories import CURATOR, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
@@ -22,7 +23,6 @@ from tests.fakes import (
     InMemoryClientStore,
     InMemoryIndicatorStore,
 )
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
 

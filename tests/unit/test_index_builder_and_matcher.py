@@ -12,8 +12,8 @@ from hashmatch.index import Snapshot
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.matcher import HashQuery, Matcher
+from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, InMemorySnapshotStore, curation_service
-from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -16,8 +16,8 @@ from hashmatch.indicators.api import batch_response, batch_status
 from hashmatch_client.cli import indicators_command
 from hashmatch_client.cli.main import main
 from hashmatch_client.sdk import ApiError, HashmatchClient
+from tests.factories import CURATOR, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, curation_service
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 # -- SDK ---------------------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ from hashmatch.clock import FixedClock
 from hashmatch.errors import Conflict, InvalidInput, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, indicator_id
 from hashmatch.indicators.service import IndicatorService, ItemOutcome, ItemResult
+from tests.factories import CURATOR, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, curation_service
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -13,6 +13,7 @@ from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.service import MatchItem, MatchService
 from hashmatch.statistics.model import QueryOutcome, query_counter
+from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import (
     InMemoryCounterStore,
     InMemoryIndicatorStore,
@@ -20,7 +21,6 @@ from tests.fakes import (
     InMemorySnapshotStore,
     curation_service,
 )
-from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RETENTION = timedelta(days=90)

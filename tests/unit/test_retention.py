@@ -19,7 +19,7 @@ from hashmatch.retention.holds import LegalHoldRequest
 from hashmatch.retention.ports import DueItem, HoldTarget
 from hashmatch.retention_policy import RetentionPolicy, due_day
 from hashmatch.settings import RetentionSettings, SettingsError, clear_settings_cache, load_settings
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
+from tests.factories import CURATOR, pdq_hex, submission
 from tests.unit.retention_world import POLICY, PROVIDER, REVIEWER, START, RetentionWorld
 
 DAY = timedelta(days=1)
