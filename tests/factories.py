@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hashmatch.access.model import Principal
+from hashmatch.hashtypes import HashSource, HashType, MatchKind
 from hashmatch.matching.events import MatchEvent, new_match_id
 
 
@@ -73,3 +74,19 @@ def submission(
     }
     item.update(overrides)
     return item
+
+
+# -- hash types ---------------------------------------------------------------------------
+
+
+class ToyHash(HashType):
+    """A made-up 64-bit perceptual hash: nothing outside this class knows it exists. Register it
+    for a test with ``HASH_TYPES.registered(ToyHash())``."""
+
+    name = "toy64"
+    bits = 64
+    kind = MatchKind.HAMMING
+    source = HashSource.IMAGE
+    default_threshold = 4
+    max_threshold = 8
+    description = "a toy 64-bit hash, registered by a test"

@@ -11,23 +11,10 @@ import pytest
 from functions.build_index import app as build_index
 from functions.match_hashes import app as match_hashes
 from hashmatch import bootstrap
-from hashmatch.hashtypes import HASH_TYPES, HashSource, HashType, MatchKind
-from tests.factories import flip_bits, submission
+from hashmatch.hashtypes import HASH_TYPES, HashType
+from tests.factories import ToyHash, flip_bits, submission
 from tests.integration.conftest import api_event
 from tests.integration.indicator_fixtures import call
-
-
-class ToyHash(HashType):
-    """A made-up 64-bit perceptual hash: nothing outside this class knows it exists."""
-
-    name = "toy64"
-    bits = 64
-    kind = MatchKind.HAMMING
-    source = HashSource.IMAGE
-    default_threshold = 4
-    max_threshold = 8
-    description = "a toy 64-bit hash, registered by a test"
-
 
 STORED = "0123456789abcdef"
 PROVIDER = {

@@ -14,11 +14,10 @@ from hashmatch.errors import InvalidHash, InvalidInput, UnknownHashType
 from hashmatch.hashtypes import (
     HASH_TYPES,
     MIN_PDQ_QUALITY,
-    HashSource,
-    HashType,
     MatchKind,
     get_hash_type,
 )
+from tests.factories import ToyHash
 
 PDQ_HEX = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22"
 
@@ -165,29 +164,19 @@ def test_module_imports_no_image_library() -> None:
     assert result.stdout.strip() == "False"
 
 
-class _Toy(HashType):
-    name = "toy"
-    bits = 64
-    kind = MatchKind.HAMMING
-    source = HashSource.IMAGE
-    default_threshold = 4
-    max_threshold = 8
-    description = "a toy type"
-
-
 def test_a_type_registered_for_a_block_is_known_inside_it_only() -> None:
-    with HASH_TYPES.registered(_Toy()) as toy:
-        assert get_hash_type("TOY") is toy
+    with HASH_TYPES.registered(ToyHash()) as toy:
+        assert get_hash_type("TOY64") is toy
         assert toy in HASH_TYPES.of_kind(MatchKind.HAMMING)
         assert toy.parse(" ABCDEF0123456789 ") == "abcdef0123456789"
 
-    assert "toy" not in HASH_TYPES
+    assert "toy64" not in HASH_TYPES
     with pytest.raises(UnknownHashType):
-        get_hash_type("toy")
+        get_hash_type("toy64")
 
 
 def test_registering_a_name_twice_is_refused() -> None:
-    class SecondPdq(_Toy):
+    class SecondPdq(ToyHash):
         name = "pdq"
 
     with pytest.raises(ValueError, match="registered already"), HASH_TYPES.registered(SecondPdq()):
@@ -204,7 +193,7 @@ def test_registering_a_name_twice_is_refused() -> None:
     ],
 )
 def test_a_type_with_inconsistent_facts_is_refused(facts: dict[str, object]) -> None:
-    broken = type("Broken", (_Toy,), facts)
+    broken = type("Broken", (ToyHash,), facts)
 
     with pytest.raises(ValueError, match="hash type"), HASH_TYPES.registered(broken()):
         pass
