@@ -9,6 +9,7 @@ from typing import Any
 from hashmatch.access.model import Principal
 from hashmatch.hashtypes import HashSource, HashType, MatchKind
 from hashmatch.matching.events import MatchEvent, new_match_id
+from hashmatch.reports.model import ContentType, Filing, ReportDetails, new_report_id
 
 
 def a_match_event(
@@ -34,6 +35,23 @@ def a_match_event(
         expires_at=matched_at + retention,
     )
     return event.model_copy(update=changes) if changes else event
+
+
+def a_filing(principal: Principal, filed_at: datetime, match_ids: tuple[str, ...]) -> Filing:
+    """A report as ``principal`` files it, citing ``match_ids``, with plain details."""
+    return Filing(
+        report_id=new_report_id(),
+        provider=principal.owner,
+        client_id=principal.client_id,
+        filed_at=filed_at,
+        details=ReportDetails(
+            match_ids=match_ids,
+            content_ref="opaque-42",
+            content_type=ContentType.IMAGE,
+            detected_at=filed_at,
+            legal_basis="Regulation (EU) 2021/1232",
+        ),
+    )
 
 
 # -- indicators ---------------------------------------------------------------------------

@@ -21,13 +21,7 @@ from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
 from hashmatch.errors import Conflict
 from hashmatch.reports.decisions import Decision
-from hashmatch.reports.model import (
-    ContentType,
-    Filing,
-    ReportDetails,
-    new_report_id,
-)
-from tests.factories import CURATOR, a_match_event, pdq_hex, submission
+from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
 from tests.integration.conftest import Deployment, api_event
 
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
@@ -52,19 +46,7 @@ def match_event() -> str:
 def unfounded_report() -> tuple[str, str]:
     match_id = match_event()
     now = datetime.now(UTC)
-    filing = Filing(
-        report_id=new_report_id(),
-        provider=PROVIDER.owner,
-        client_id=PROVIDER.client_id,
-        filed_at=now,
-        details=ReportDetails(
-            match_ids=(match_id,),
-            content_ref="opaque-1",
-            content_type=ContentType.IMAGE,
-            detected_at=now,
-            legal_basis="Regulation (EU) 2021/1232",
-        ),
-    )
+    filing = a_filing(PROVIDER, now, (match_id,))
     bootstrap.report_intake().take_in(filing)
     bootstrap.report_decisions().decide(
         filing.report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"

@@ -12,13 +12,9 @@ from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.reports.decisions import Decision, ReportDecisions
 from hashmatch.reports.model import (
-    ContentType,
-    Filing,
     Report,
-    ReportDetails,
     ReportStatus,
     StatusChange,
-    new_report_id,
     received,
 )
 from hashmatch.reports.retention import ReportRetention
@@ -29,7 +25,7 @@ from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.statistics.model import QueryOutcome, query_counter
 from hashmatch.statistics.retention import StatisticsRetention
-from tests.factories import CURATOR, a_match_event, pdq_hex, submission
+from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
@@ -109,19 +105,7 @@ class RetentionWorld:
         """A report taken in, citing one match event: (report id, match id)."""
         match_id = self.match_event()
         now = self.clock.now()
-        filing = Filing(
-            report_id=new_report_id(),
-            provider=PROVIDER.owner,
-            client_id=PROVIDER.client_id,
-            filed_at=now,
-            details=ReportDetails(
-                match_ids=(match_id,),
-                content_ref="opaque-42",
-                content_type=ContentType.IMAGE,
-                detected_at=now,
-                legal_basis="Regulation (EU) 2021/1232",
-            ),
-        )
+        filing = a_filing(PROVIDER, now, (match_id,))
         report = Report(
             filing=filing,
             history=(
