@@ -77,9 +77,6 @@ class DemoApi:
 def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
     """Indicators, match events, reports (one unfounded, one forwarded), a legal hold, daily
     counters and audit entries — through the API, as each role would make them."""
-    from hashmatch import bootstrap
-    from hashmatch.reports.decisions import Decision
-
     rng = random.Random(6)
     hashes = [f"{rng.getrandbits(256):064x}" for _ in range(2)]
     provenance = {
@@ -119,10 +116,10 @@ def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
         matches.append(answer["items"][0]["matches"][0]["match_id"])
     reports = [file_report(api, match_id) for match_id in matches[:2]]
     wait_until_stored(api, reports)
-    decisions = bootstrap.report_decisions()  # the reviewer API comes later; its service is here
-    reviewer = "cl_demo_reviewer"
-    decisions.decide(reports[0], Decision.UNFOUNDED, by=reviewer, role=Role.REVIEWER.value)
-    decisions.decide(reports[1], Decision.FORWARDED, by=reviewer, role=Role.REVIEWER.value)
+    unfounded = {"outcome": "manifestly_unfounded", "reasons": ["outside_scope"]}
+    forward = {"outcome": "forward", "member_state": "DE", "internal_note": "retention demo"}
+    api.call(Role.REVIEWER, "POST", f"/v1/reports/{reports[0]}/decision", unfounded)
+    api.call(Role.REVIEWER, "POST", f"/v1/reports/{reports[1]}/decision", forward)
     api.call(Role.CURATOR, "DELETE", f"/v1/indicators/{indicator_ids[1]}", {"reason": "withdrawn"})
     api.call(Role.CURATOR, "GET", f"/v1/indicators/{indicator_ids[0]}")  # an audited read
     until = datetime.now(UTC) + timedelta(seconds=stack.clock_offset(), days=HOLD_DAYS)

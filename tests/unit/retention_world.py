@@ -10,14 +10,15 @@ from hashmatch.clock import FixedClock
 from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.retention import MatchEventRetention
-from hashmatch.reports.decisions import Decision, ReportDecisions
 from hashmatch.reports.model import (
     Report,
     ReportStatus,
     StatusChange,
     received,
 )
-from hashmatch.reports.retention import ReportRetention
+from hashmatch.reports.retention import ReportRetention, report_part_retentions
+from hashmatch.reports.review import ReviewService
+from hashmatch.reports.review_requests import ForwardDecision, UnfoundedDecision
 from hashmatch.retention.erasure import Erasure, ErasureOutcome
 from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldService
 from hashmatch.retention.ports import ErasableData, HoldTarget
@@ -35,7 +36,10 @@ from tests.fakes import (
     InMemoryIndicatorStore,
     InMemoryLegalHoldStore,
     InMemoryMatchEventStore,
+    InMemoryNotificationQueue,
+    InMemoryOutboundQueue,
     InMemoryReportStore,
+    RecordedReviewEvents,
 )
 
 START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
@@ -47,7 +51,14 @@ POLICY = RetentionPolicy(
     audit_entries=timedelta(days=1826),
     statistics=timedelta(days=730),
     legal_hold_max=timedelta(days=548),
+    claims=timedelta(days=7),
+    information_requests=timedelta(days=30),
+    outbound_messages=timedelta(days=90),
 )
+DECISIONS: dict[str, UnfoundedDecision | ForwardDecision] = {
+    "unfounded": UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",)),
+    "forwarded": ForwardDecision(outcome="forward", member_state="FR", internal_note="clear"),
+}
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
 REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU Centre")
 
@@ -70,14 +81,23 @@ class RetentionWorld:
                 ReportRetention(self.reports, self.events),
                 ProvenanceRetention(self.indicators, self.clock),
                 StatisticsRetention(self.counters, POLICY.statistics),
+                *report_part_retentions(self.reports, self.clock),
                 *extra_classes,
             ]
         )
         self.hold_service = LegalHoldService(
             self.holds, self.clock, self.audit, POLICY, self.registry
         )
-        self.decisions = ReportDecisions(
-            reports=self.reports, clock=self.clock, audit=self.audit, policy=POLICY
+        self.review = ReviewService(
+            reports=self.reports,
+            match_events=self.events,
+            indicators=self.indicators,
+            outbound=InMemoryOutboundQueue(),
+            notifications=InMemoryNotificationQueue(),
+            events=RecordedReviewEvents(),
+            clock=self.clock,
+            audit=self.audit,
+            policy=POLICY,
         )
         self.curation = IndicatorService(
             self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
@@ -117,9 +137,10 @@ class RetentionWorld:
         self.events.cite([match_id], filing.report_id)
         return filing.report_id, match_id
 
-    def decided_report(self, decision: Decision) -> tuple[str, str]:
+    def decided_report(self, outcome: str) -> tuple[str, str]:
+        """A report decided "unfounded" or "forwarded" by a reviewer: (report id, match id)."""
         report_id, match_id = self.stored_report()
-        self.decisions.decide(report_id, decision, by=REVIEWER.client_id, role="reviewer")
+        self.review.decide(REVIEWER, report_id, DECISIONS[outcome])
         return report_id, match_id
 
     def revoked_indicator(self, seed: int = 1) -> str:

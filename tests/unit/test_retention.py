@@ -13,14 +13,19 @@ from hashmatch.errors import Conflict, InvalidInput
 from hashmatch.indicators.model import IndicatorStatus
 from hashmatch.indicators.retention import INDICATOR_PROVENANCE
 from hashmatch.matching.retention import MATCH_EVENTS
-from hashmatch.reports.decisions import Decision
 from hashmatch.reports.retention import REPORTS
 from hashmatch.retention.holds import LegalHoldRequest
 from hashmatch.retention.ports import DueItem, HoldTarget
 from hashmatch.retention_policy import RetentionPolicy, due_day
 from hashmatch.settings import RetentionSettings, SettingsError, clear_settings_cache, load_settings
 from tests.factories import CURATOR, pdq_hex, submission
-from tests.unit.retention_world import POLICY, PROVIDER, REVIEWER, START, RetentionWorld
+from tests.unit.retention_world import (
+    DECISIONS,
+    POLICY,
+    REVIEWER,
+    START,
+    RetentionWorld,
+)
 
 DAY = timedelta(days=1)
 
@@ -39,7 +44,8 @@ def test_the_policy_reads_every_period_from_one_json_setting(monkeypatch):
         "RETENTION_DAYS",
         '{"match_events": 90, "unfounded_reports": 30, "forwarded_reports": 365,'
         ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 730,'
-        ' "legal_hold_max": 548}',
+        ' "legal_hold_max": 548, "claims": 7, "information_requests": 30,'
+        ' "outbound_messages": 90}',
     )
     clear_settings_cache()
 
@@ -98,7 +104,7 @@ def test_a_match_event_is_not_erased_earlier_on_its_due_day(world):
 
 
 def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_events(world):
-    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    report_id, match_id = world.decided_report("unfounded")
 
     world.at(START + POLICY.unfounded_reports - DAY)
     world.run()
@@ -114,7 +120,7 @@ def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_even
 
 
 def test_a_forwarded_report_is_kept_365_days_after_forwarding(world):
-    report_id, _ = world.decided_report(Decision.FORWARDED)
+    report_id, _ = world.decided_report("forwarded")
 
     world.at(START + POLICY.forwarded_reports - DAY)
     world.run()
@@ -204,7 +210,7 @@ def test_audit_entries_are_erased_after_five_years_and_the_rest_still_verifies(w
 
 
 def test_a_held_report_survives_its_due_date(world):
-    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    report_id, match_id = world.decided_report("unfounded")
     world.hold(HoldTarget.REPORT, report_id)
 
     world.at(START + POLICY.unfounded_reports + 5 * DAY)
@@ -216,7 +222,7 @@ def test_a_held_report_survives_its_due_date(world):
 
 
 def test_a_released_hold_lets_the_next_run_erase_the_item(world):
-    report_id, _ = world.decided_report(Decision.UNFOUNDED)
+    report_id, _ = world.decided_report("unfounded")
     hold = world.hold(HoldTarget.REPORT, report_id)
     world.at(START + POLICY.unfounded_reports + 5 * DAY)
     world.run()
@@ -303,6 +309,9 @@ def test_each_run_writes_one_receipt_with_counts_and_period_but_no_ids(world):
         "indicator_provenance": 0,
         "audit_entries": 0,
         "statistics": 0,
+        "review_claims": 0,
+        "information_requests": 0,
+        "outbound_messages": 0,
     }
     assert receipt["period"] == {"from": "2027-03-10", "through": "2027-04-10"}
     assert match_id not in str(receipt)
@@ -358,19 +367,17 @@ def test_the_next_run_covers_the_days_from_where_the_last_one_ended(world):
 def test_a_decision_sets_when_the_report_is_erased(world):
     report_id, _ = world.stored_report()
 
-    decided = world.decisions.decide(
-        report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
-    )
+    decided = world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
 
     assert decided.erase_after == START + POLICY.unfounded_reports
     assert world.audit.actions()[-1] == "report.unfounded"
 
 
 def test_a_report_is_decided_once(world):
-    report_id, _ = world.decided_report(Decision.FORWARDED)
+    report_id, _ = world.decided_report("forwarded")
 
     with pytest.raises(Conflict):
-        world.decisions.decide(report_id, Decision.UNFOUNDED, by=PROVIDER.client_id, role="x")
+        world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
 
 
 class Widgets:
