@@ -17,7 +17,7 @@ from hashmatch.reports.model import (
     received,
 )
 from hashmatch.reports.retention import ReportRetention, report_part_retentions
-from hashmatch.reports.review import ReviewService
+from hashmatch.reports.review import InformationAnswers, ReviewService
 from hashmatch.reports.review_requests import ForwardDecision, UnfoundedDecision
 from hashmatch.retention.erasure import Erasure, ErasureOutcome
 from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldService
@@ -98,6 +98,13 @@ class RetentionWorld:
             clock=self.clock,
             audit=self.audit,
             policy=POLICY,
+        )
+        self.answers = InformationAnswers(
+            reports=self.reports,
+            notifications=None,
+            events=RecordedReviewEvents(),
+            clock=self.clock,
+            audit=self.audit,
         )
         self.curation = IndicatorService(
             self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION

@@ -13,7 +13,13 @@ from hashmatch.errors import Conflict, InvalidInput
 from hashmatch.indicators.model import IndicatorStatus
 from hashmatch.indicators.retention import INDICATOR_PROVENANCE
 from hashmatch.matching.retention import MATCH_EVENTS
-from hashmatch.reports.retention import REPORTS
+from hashmatch.reports.retention import (
+    INFORMATION_REQUESTS,
+    OUTBOUND_MESSAGES,
+    REPORTS,
+    REVIEW_CLAIMS,
+)
+from hashmatch.reports.review_requests import InformationAnswer, InformationRequestBody
 from hashmatch.retention.holds import LegalHoldRequest
 from hashmatch.retention.ports import DueItem, HoldTarget
 from hashmatch.retention_policy import RetentionPolicy, due_day
@@ -22,6 +28,7 @@ from tests.factories import CURATOR, pdq_hex, submission
 from tests.unit.retention_world import (
     DECISIONS,
     POLICY,
+    PROVIDER,
     REVIEWER,
     START,
     RetentionWorld,
@@ -378,6 +385,77 @@ def test_a_report_is_decided_once(world):
 
     with pytest.raises(Conflict):
         world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
+
+
+# -- the parts of a report with periods of their own -----------------------------------------
+
+
+def test_a_lapsed_claim_is_erased_its_period_after_it_lapsed(world):
+    report_id, _ = world.stored_report()
+    claim = world.review.claim(REVIEWER, report_id)
+    world.at(claim.until + POLICY.claims - DAY)
+    world.run()
+    assert world.reports.get(report_id).claim is not None
+
+    world.at(claim.until + POLICY.claims)
+    world.run()
+
+    assert world.reports.get(report_id).claim is None
+    assert erased(world, REVIEW_CLAIMS) == 1
+
+
+def answered_then_forwarded(world: RetentionWorld) -> str:
+    report_id, _ = world.stored_report()
+    asked = world.review.request_information(
+        REVIEWER, report_id, InformationRequestBody(question="Where is the uploader?")
+    )
+    world.answers.answer(
+        PROVIDER, report_id, InformationAnswer(request_id=asked.request_id, answer="In Lyon.")
+    )
+    world.review.decide(REVIEWER, report_id, DECISIONS["forwarded"])
+    return report_id
+
+
+def test_information_request_texts_go_their_period_after_the_decision_and_the_times_stay(world):
+    report_id = answered_then_forwarded(world)
+    world.at(START + POLICY.information_requests)
+
+    world.run()
+
+    (request,) = world.reports.get(report_id).information_requests
+    assert (request.question, request.answer) == (None, None)
+    assert request.asked_at == START
+    assert request.answered_at == START
+    assert erased(world, INFORMATION_REQUESTS) == 1
+
+
+def test_the_forwarded_copy_goes_its_period_after_forwarding_and_the_deliveries_stay(world):
+    report_id, _ = world.decided_report("forwarded")
+    world.at(START + POLICY.outbound_messages)
+
+    world.run()
+
+    outbound = world.reports.get(report_id).outbound
+    assert outbound.message is None
+    assert set(outbound.deliveries) == {"europol", "FR"}
+    assert erased(world, OUTBOUND_MESSAGES) == 1
+
+
+def test_a_hold_on_a_report_keeps_its_request_texts_and_forwarded_copy_until_released(world):
+    report_id = answered_then_forwarded(world)
+    hold = world.hold(HoldTarget.REPORT, report_id)
+    world.at(START + POLICY.outbound_messages)
+    world.run()
+    assert world.reports.get(report_id).outbound.message is not None
+    assert world.reports.get(report_id).information_requests[0].answer == "In Lyon."
+
+    world.hold_service.release(REVIEWER, hold.hold_id)
+    world.at(world.clock.now() + DAY)
+    world.run()
+
+    report = world.reports.get(report_id)
+    assert report.outbound.message is None
+    assert report.information_requests[0].answer is None
 
 
 class Widgets:

@@ -153,7 +153,7 @@ class InformationRequest(BaseModel):
     request_id: Annotated[str, StringConstraints(pattern=INFORMATION_REQUEST_ID_PATTERN)]
     asked_by: str
     asked_at: AwareDatetime
-    question: str | None
+    question: str | None = None  # None once erased
     answered_by: str | None = None
     answered_at: AwareDatetime | None = None
     answer: str | None = None
@@ -193,7 +193,7 @@ class Outbound(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     forwarded_at: AwareDatetime
-    message: str | None
+    message: str | None = None  # None once erased
     deliveries: dict[str, Delivery]
     erase_after: AwareDatetime
     message_erased_at: AwareDatetime | None = None
