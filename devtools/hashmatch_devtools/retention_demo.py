@@ -32,7 +32,11 @@ FULL_SCHEDULE: tuple[tuple[int, str], ...] = (
     (29, "the day before the unfounded report is due: nothing"),
     (30, "the unfounded report (30 days after the decision) and the match event it cites"),
     (89, "the day before the 90-day dates: nothing"),
-    (90, "uncited match events; the revoked indicator's provenance; the held event is skipped"),
+    (
+        90,
+        "uncited match events; the revoked indicator's provenance; the copy of what was "
+        "forwarded (90 days after forwarding); the held event is skipped",
+    ),
     (HOLD_DAYS, "the legal hold ran out: its match event goes now"),
     (365, "the forwarded report (365 days after forwarding) and its match event"),
     (730, "day-0 statistics counters (730 days)"),

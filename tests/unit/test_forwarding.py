@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 
 from hashmatch.access.model import ApiClient, Role
-from hashmatch.reports.delivering import NotDoneYet, RetryPolicy
-from hashmatch.reports.forwarding import DeliveryFailedFinally, Forwarding
+from hashmatch.reports.delivering import GaveUp, NotDoneYet, RetryPolicy
+from hashmatch.reports.forwarding import Forwarding
 from hashmatch.reports.model import Step
 from hashmatch.reports.notifications import notification_of, signature
-from hashmatch.reports.notifier import Notified, ProviderNotifier, WebhookFailedFinally
+from hashmatch.reports.notifier import Notified, ProviderNotifier
 from hashmatch.reports.outbound import ForwardedReportMessage
 from hashmatch.reports.review_records import EUROPOL, Delivery, DeliveryState
 from tests.fakes import (
@@ -142,12 +142,13 @@ def test_a_recipient_that_always_fails_is_given_up_on_the_last_receive():
     delivering = Delivering({EUROPOL: ScriptedRecipients.ALWAYS})
     report_id, message = delivering.forwarded()
 
-    with pytest.raises(DeliveryFailedFinally):
+    with pytest.raises(GaveUp):
         delivering.deliver(message, receive=POLICY.max_receives)
 
     assert delivering.delivery(report_id).state is DeliveryState.ABANDONED
     assert delivering.delivery_steps(report_id)[-1] == (Step.DELIVERY_ABANDONED, 3)
-    assert delivering.redelivery.delays == []  # the queue dead-letters it now
+    # Handed back at once: the queue's next receive dead-letters it (no visibility wait).
+    assert delivering.redelivery.delays == [(HANDLE, timedelta(0))]
     assert delivering.world.actions()[-1] == "report.delivery_abandoned"
 
 
@@ -260,10 +261,10 @@ def test_a_failing_webhook_is_retried_from_the_queue_and_dead_lettered_at_the_en
 
     with pytest.raises(NotDoneYet):
         notifying.notifier.notify(notification, receive_count=1, receipt_handle=HANDLE)
-    with pytest.raises(WebhookFailedFinally):
+    with pytest.raises(GaveUp):
         notifying.notifier.notify(notification, receive_count=5, receipt_handle=HANDLE)
 
-    assert notifying.redelivery.delays == [(HANDLE, timedelta(seconds=60))]
+    assert notifying.redelivery.delays == [(HANDLE, timedelta(seconds=60)), (HANDLE, timedelta(0))]
 
 
 def test_a_notification_of_a_step_that_was_never_recorded_is_dropped():

@@ -49,6 +49,10 @@ class NotDoneYet(Exception):
     """The record failed on purpose: the queue hands it out again (or dead-letters it)."""
 
 
+class GaveUp(NotDoneYet):
+    """Every retry failed on the last receive: the queue dead-letters it (alarmed)."""
+
+
 def attempt(
     call: Callable[[], T],
     *,
@@ -72,8 +76,14 @@ def attempt(
 def retry_later(
     redelivery: Redelivery, receipt_handle: str, policy: RetryPolicy, receive_count: int
 ) -> NotDoneYet:
-    """Back off on the queue; the exception to raise so the record counts as failed."""
-    redelivery.retry_later(receipt_handle, policy.redelivery_delay(receive_count))
+    """Back off on the queue; the exception to raise so the record counts as failed. After the
+    last receive the message is handed back at once, so the queue's next receive moves it to
+    the dead-letter queue (and the alarm fires) instead of after a visibility timeout."""
+    last = policy.is_last_receive(receive_count)
+    delay = timedelta(0) if last else policy.redelivery_delay(receive_count)
+    redelivery.retry_later(receipt_handle, delay)
+    if last:
+        return GaveUp(f"not done on the last receive ({receive_count}): dead-lettered")
     return NotDoneYet(f"not done after receive {receive_count}; retried later")
 
 

@@ -89,8 +89,6 @@ class Forwarding:
         )
         if receipt is not None:
             return self._delivered(message, current[0], receipt)
-        if last_receive:
-            raise DeliveryFailedFinally(report_id, recipient)
         raise retry_later(self._redelivery, receipt_handle, self.policy, receive_count)
 
     def _failed(
@@ -187,10 +185,3 @@ class Forwarding:
                 recipient=message.recipient,
             )
         )
-
-
-class DeliveryFailedFinally(Exception):
-    """Every retry failed on the last receive: the queue dead-letters the message (alarmed)."""
-
-    def __init__(self, report_id: str, recipient: str) -> None:
-        super().__init__(f"delivery of {report_id} to {recipient} failed on every retry")

@@ -87,10 +87,4 @@ class ProviderNotifier:
             return Notified.SENT
         if self.policy.is_last_receive(receive_count):
             logger.warning("webhook failed on every retry: dead-lettered", extra=ids)
-            raise WebhookFailedFinally(notification.notification_id)
         raise retry_later(self._redelivery, receipt_handle, self.policy, receive_count)
-
-
-class WebhookFailedFinally(Exception):
-    def __init__(self, notification_id: str) -> None:
-        super().__init__(f"notification {notification_id} failed on every retry")
