@@ -146,6 +146,7 @@ def dead_letter_alarm_fires(stack: LocalStack) -> bool:
         aws_secret_access_key="testing",
     )
     url = stack.resources[queue_id].url
+    assert url is not None
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]

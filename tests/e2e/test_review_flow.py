@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +253,7 @@ def test_reports_are_triaged_forwarded_returned_and_every_step_is_timed(
         return [m for m in recipients.received(recipient) if m["report"]["report_id"] == report_id]
 
     for recipient in ("europol", "DE"):
-        wait_for(lambda r=recipient: received(r, urgent), f"delivery to {recipient}")
+        wait_for(partial(received, recipient, urgent), f"delivery to {recipient}")
     time.sleep(1.0)  # any duplicate would have arrived by now
     for recipient in ("europol", "DE"):
         (message,) = received(recipient, urgent)
