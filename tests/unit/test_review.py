@@ -444,6 +444,22 @@ def test_a_second_reviewers_confirmation_forwards_the_report(world):
     assert [s.what for s in confirmed.history][-2:] == [Step.FORWARD_PROPOSED, Step.FORWARDED]
 
 
+def test_a_second_reviewer_who_disagrees_decides_the_proposal_unfounded(world):
+    report_id = world.stored_report("new")
+    world.review.decide(ALICE, report_id, forward())
+
+    with pytest.raises(OwnDecision):
+        world.review.decide(ALICE, report_id, unfounded("outside_scope"))
+    decided = world.review.decide(BOB, report_id, unfounded("not_a_match"))
+
+    assert decided.status is ReportStatus.UNFOUNDED
+    assert [(s.what, s.by) for s in decided.history][-2:] == [
+        (Step.FORWARD_PROPOSED, ALICE.client_id),
+        (Step.DECIDED_UNFOUNDED, BOB.client_id),
+    ]
+    assert world.outbound.sent == []
+
+
 def test_only_a_proposed_forwarding_can_be_confirmed(world):
     report_id = world.stored_report()
 

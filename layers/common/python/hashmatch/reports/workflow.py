@@ -11,6 +11,7 @@ stored --decide_unfounded (reviewer)--> unfounded
 stored --decide_forward (reviewer)--> forwarded
 stored --propose_forward (reviewer; four eyes)--> awaiting_confirmation
 awaiting_confirmation --confirm (another reviewer)--> forwarded
+awaiting_confirmation --decide_unfounded (another reviewer)--> unfounded
 ```
 """
 
@@ -83,6 +84,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         _S.FORWARDED,
         Actor.SECOND_REVIEWER,
         Step.FORWARDED,
+    ),
+    # The second reviewer disagrees: the report is manifestly unfounded after all.
+    Transition(
+        Action.DECIDE_UNFOUNDED,
+        _S.AWAITING_CONFIRMATION,
+        _S.UNFOUNDED,
+        Actor.SECOND_REVIEWER,
+        Step.DECIDED_UNFOUNDED,
     ),
 )
 
