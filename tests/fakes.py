@@ -7,7 +7,9 @@ import hmac
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -36,11 +38,12 @@ from hashmatch.reports.notifications import StatusNotification
 from hashmatch.reports.outbound import DeliveryFailed, DeliveryReceipt, ForwardedReportMessage
 from hashmatch.reports.ports import QueueQuery, ReportPart
 from hashmatch.reports.retention import part_due_at
+from hashmatch.reports.review import InformationAnswers, ReviewService
 from hashmatch.reports.review_events import ReviewEvent
 from hashmatch.reports.review_records import Claim, Delivery
 from hashmatch.retention.holds import LegalHold
 from hashmatch.retention.ports import DueItem, ErasureProgress, HoldTarget
-from hashmatch.retention_policy import due_day
+from hashmatch.retention_policy import RetentionPolicy, due_day
 from hashmatch.statistics.model import CounterKey
 
 
@@ -696,3 +699,53 @@ def curation_service(store: InMemoryIndicatorStore, clock: Clock) -> IndicatorSe
     return IndicatorService(
         store, clock, InMemoryAuditLog(clock), provenance_retention=PROVENANCE_RETENTION
     )
+
+
+@dataclass
+class ReviewDesk:
+    """The review services over fakes, with the queues and events they write to."""
+
+    review: ReviewService
+    answers: InformationAnswers
+    outbound: InMemoryOutboundQueue
+    notifications: InMemoryNotificationQueue
+    events: RecordedReviewEvents
+
+
+class _Stores(Protocol):
+    @property
+    def reports(self) -> InMemoryReportStore: ...
+    @property
+    def events(self) -> InMemoryMatchEventStore: ...
+    @property
+    def indicators(self) -> InMemoryIndicatorStore: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def audit(self) -> ChainedAuditLog: ...
+
+
+def review_desk(stores: _Stores, policy: RetentionPolicy) -> ReviewDesk:
+    """The review services over a test world's stores (its ``reports``, match ``events``,
+    ``indicators``, ``clock`` and ``audit``)."""
+    reports, clock, audit = stores.reports, stores.clock, stores.audit
+    outbound, notifications, events = (
+        InMemoryOutboundQueue(),
+        InMemoryNotificationQueue(),
+        RecordedReviewEvents(),
+    )
+    review = ReviewService(
+        reports=reports,
+        match_events=stores.events,
+        indicators=stores.indicators,
+        outbound=outbound,
+        notifications=notifications,
+        events=events,
+        clock=clock,
+        audit=audit,
+        policy=policy,
+    )
+    answers = InformationAnswers(
+        reports=reports, notifications=None, events=events, clock=clock, audit=audit
+    )
+    return ReviewDesk(review, answers, outbound, notifications, events)

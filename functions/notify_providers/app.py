@@ -4,35 +4,28 @@ retried alone, with backoff, and dead-lettered after its fifth receive (alarmed)
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.adapters.sqs_consumer import partial_batch_consumer
 from hashmatch.observability import logger, tracer
 from hashmatch.reports.notifications import StatusNotification
 
-processor = BatchProcessor(event_type=EventType.SQS)
-
 
 @tracer.capture_method
-def notify(record: SQSRecord) -> None:
-    notification = StatusNotification.model_validate_json(record.body)
+def notify(body: str, receive_count: int, receipt_handle: str) -> None:
     bootstrap.provider_notifier().notify(
-        notification,
-        receive_count=int(record.attributes.approximate_receive_count),
-        receipt_handle=record.receipt_handle,
+        StatusNotification.model_validate_json(body),
+        receive_count=receive_count,
+        receipt_handle=receipt_handle,
     )
+
+
+consume = partial_batch_consumer(notify)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=notify, processor=processor, context=context
-    )
+    return consume(event, context)

@@ -4,8 +4,6 @@ always fails, whose message ends in the dead-letter queue where the template's a
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,20 +18,11 @@ from hashmatch.access.model import Principal, Role
 from hashmatch_client.sdk import ApiError, HashmatchClient
 from hashmatch_devtools.fake_recipients import FakeRecipients
 from hashmatch_devtools.localstack.stack import LocalStack
+from tests.e2e.helpers import wait_for
 from tests.factories import a_match_event
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 EUROPOL_ONLY = {"outcome": "forward", "europol_only": True, "internal_note": "unclear state"}
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Desk:

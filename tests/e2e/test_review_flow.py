@@ -12,12 +12,10 @@ back to the queue; every step is in the history with a time.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -32,34 +30,15 @@ from hashmatch_client.cli.main import main as hashmatch
 from hashmatch_client.sdk import ApiError, HashmatchClient
 from hashmatch_devtools.fake_recipients import FakeRecipients
 from hashmatch_devtools.localstack.stack import LocalStack
+from tests.e2e.helpers import SHARED_PHOTOS, scan_and_report, shared_photos, wait_for
 
-SHARED_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
 NOTE = "seen side by side: a holiday photo, not the indicated material"
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
 def photos() -> list[Path]:
     """Five distinct shared photos, none a near duplicate of another."""
-    if not SHARED_PHOTOS.is_dir():
-        pytest.skip(f"shared photos not found at {SHARED_PHOTOS.resolve()}")
-    with (SHARED_PHOTOS / "manifest.csv").open() as manifest:
-        names = sorted(
-            row["filename"]
-            for row in csv.DictReader(manifest)
-            if row["category"] == "photo" and not row["notes"]
-        )
-    with (SHARED_PHOTOS / "near_pairs.csv").open() as pairs:
-        related = {frozenset((row["a"], row["b"])) for row in csv.DictReader(pairs)}
+    names, related = shared_photos()
     chosen: list[str] = []
     for name in reversed(names):  # not the ones test_provider_flow indexes
         if not any(frozenset((name, other)) in related for other in chosen):
@@ -132,27 +111,8 @@ def add_indicators(actors: Actors, files: list[Path], database: str) -> None:
     assert status == 0
 
 
-def scan_and_report(actors: Actors, folder: Path, capsys: Any, *extra: str) -> list[str]:
-    capsys.readouterr()
-    status = hashmatch(
-        [
-            "scan",
-            str(folder),
-            "--endpoint",
-            actors.endpoint,
-            "--api-key",
-            actors.provider_key,
-            "--report",
-            "--legal-basis",
-            "Regulation (EU) 2021/1232",
-            "--member-state",
-            "DE",
-            "--json",
-            *extra,
-        ]
-    )
-    printed = capsys.readouterr().out.splitlines()  # handler log lines precede the document
-    summary = json.loads("\n".join(printed[printed.index("{") :]))
+def reported(actors: Actors, folder: Path, capsys: Any, *extra: str) -> list[str]:
+    status, summary = scan_and_report(actors.endpoint, actors.provider_key, folder, capsys, *extra)
     assert status == 1, summary
     return [r["report_id"] for r in summary["results"] if r["matched"]]
 
@@ -188,11 +148,9 @@ def test_reports_are_triaged_forwarded_returned_and_every_step_is_timed(
     bootstrap.reset()  # a cold start: the matcher loads the snapshot just built
 
     # -- the provider scans and reports ----------------------------------------------------------
-    normal = scan_and_report(actors, folder_of(tmp_path, "normal", normal_photos), capsys)
-    (urgent,) = scan_and_report(
-        actors, folder_of(tmp_path, "urgent", [urgent_photo]), capsys, "--urgent"
-    )
-    (new_only,) = scan_and_report(actors, folder_of(tmp_path, "new", [new_photo]), capsys)
+    normal = reported(actors, folder_of(tmp_path, "normal", normal_photos), capsys)
+    (urgent,) = reported(actors, folder_of(tmp_path, "urgent", [urgent_photo]), capsys, "--urgent")
+    (new_only,) = reported(actors, folder_of(tmp_path, "new", [new_photo]), capsys)
     assert len(normal) == 3
     every = {*normal, urgent, new_only}
     wait_for(

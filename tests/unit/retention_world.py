@@ -17,7 +17,6 @@ from hashmatch.reports.model import (
     received,
 )
 from hashmatch.reports.retention import ReportRetention, report_part_retentions
-from hashmatch.reports.review import InformationAnswers, ReviewService
 from hashmatch.reports.review_requests import ForwardDecision, UnfoundedDecision
 from hashmatch.retention.erasure import Erasure, ErasureOutcome
 from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldService
@@ -36,10 +35,8 @@ from tests.fakes import (
     InMemoryIndicatorStore,
     InMemoryLegalHoldStore,
     InMemoryMatchEventStore,
-    InMemoryNotificationQueue,
-    InMemoryOutboundQueue,
     InMemoryReportStore,
-    RecordedReviewEvents,
+    review_desk,
 )
 
 START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
@@ -88,24 +85,8 @@ class RetentionWorld:
         self.hold_service = LegalHoldService(
             self.holds, self.clock, self.audit, POLICY, self.registry
         )
-        self.review = ReviewService(
-            reports=self.reports,
-            match_events=self.events,
-            indicators=self.indicators,
-            outbound=InMemoryOutboundQueue(),
-            notifications=InMemoryNotificationQueue(),
-            events=RecordedReviewEvents(),
-            clock=self.clock,
-            audit=self.audit,
-            policy=POLICY,
-        )
-        self.answers = InformationAnswers(
-            reports=self.reports,
-            notifications=None,
-            events=RecordedReviewEvents(),
-            clock=self.clock,
-            audit=self.audit,
-        )
+        desk = review_desk(self, POLICY)
+        self.review, self.answers = desk.review, desk.answers
         self.curation = IndicatorService(
             self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
         )

@@ -10,7 +10,6 @@ from hashmatch.clock import FixedClock
 from hashmatch.indicators.model import Database, Indicator, MediaType, Provenance
 from hashmatch.reports.intake import ReportIntake
 from hashmatch.reports.model import ContentType, Filing, Report, ReportDetails, new_report_id
-from hashmatch.reports.review import InformationAnswers, ReviewService
 from hashmatch.reports.review_requests import (
     ForwardDecision,
     InformationAnswer,
@@ -22,10 +21,8 @@ from tests.fakes import (
     InMemoryAuditLog,
     InMemoryIndicatorStore,
     InMemoryMatchEventStore,
-    InMemoryNotificationQueue,
-    InMemoryOutboundQueue,
     InMemoryReportStore,
-    RecordedReviewEvents,
+    review_desk,
 )
 from tests.unit.retention_world import POLICY
 
@@ -56,27 +53,10 @@ class ReviewWorld:
         self.events = InMemoryMatchEventStore()
         self.reports = InMemoryReportStore()
         self.indicators = InMemoryIndicatorStore()
-        self.outbound = InMemoryOutboundQueue()
-        self.notifications = InMemoryNotificationQueue()
-        self.review_events = RecordedReviewEvents()
-        self.review = ReviewService(
-            reports=self.reports,
-            match_events=self.events,
-            indicators=self.indicators,
-            outbound=self.outbound,
-            notifications=self.notifications,
-            events=self.review_events,
-            clock=self.clock,
-            audit=self.audit,
-            policy=POLICY,
-        )
-        self.answers = InformationAnswers(
-            reports=self.reports,
-            notifications=None,
-            events=self.review_events,
-            clock=self.clock,
-            audit=self.audit,
-        )
+        desk = review_desk(self, POLICY)
+        self.review, self.answers = desk.review, desk.answers
+        self.outbound, self.notifications = desk.outbound, desk.notifications
+        self.review_events = desk.events
         self.intake = ReportIntake(
             reports=self.reports, match_events=self.events, clock=self.clock, audit=self.audit
         )

@@ -48,13 +48,18 @@ class ProvenanceView(BaseModel):
     submitted_by: str
 
 
-class IndicatorView(BaseModel):
+class _IndicatorIdentity(BaseModel):
+    """What every view of an indicator starts with."""
+
     id: str
     hash_type: str
     hash: str
     database: str
     media_type: str
     status: Literal["active", "suspended", "revoked"]
+
+
+class IndicatorView(_IndicatorIdentity):
     status_reason: str | None = None
     status_changed_at: datetime | None = None
     provenance: list[ProvenanceView]
@@ -64,12 +69,7 @@ class IndicatorView(BaseModel):
     @classmethod
     def of(cls, indicator: Indicator) -> IndicatorView:
         return cls(
-            id=indicator.id,
-            hash_type=indicator.hash_type,
-            hash=indicator.hash_value,
-            database=indicator.database.value,
-            media_type=indicator.media_type.value,
-            status=indicator.status.value,
+            **_identity(indicator),
             status_reason=indicator.status_reason,
             status_changed_at=indicator.status_changed_at,
             provenance=[
@@ -80,25 +80,25 @@ class IndicatorView(BaseModel):
         )
 
 
-class IndicatorToReview(BaseModel):
-    id: str
-    hash_type: str
-    hash: str
-    database: str
-    media_type: str
-    status: Literal["active", "suspended", "revoked"]
+def _identity(indicator: Indicator) -> dict[str, Any]:
+    return {
+        "id": indicator.id,
+        "hash_type": indicator.hash_type,
+        "hash": indicator.hash_value,
+        "database": indicator.database.value,
+        "media_type": indicator.media_type.value,
+        "status": indicator.status.value,
+    }
+
+
+class IndicatorToReview(_IndicatorIdentity):
     disputes: int = Field(description="Reports decided unfounded: indicator wrong or no match")
     needs_review_since: datetime
 
     @classmethod
     def of(cls, indicator: Indicator) -> IndicatorToReview:
         return cls(
-            id=indicator.id,
-            hash_type=indicator.hash_type,
-            hash=indicator.hash_value,
-            database=indicator.database.value,
-            media_type=indicator.media_type.value,
-            status=indicator.status.value,
+            **_identity(indicator),
             disputes=indicator.disputes,
             needs_review_since=indicator.needs_review_since or indicator.updated_at,
         )

@@ -381,15 +381,8 @@ class ReviewService(_Workflow):
             duplicate_is_providers_own=self._duplicate_is_own(report, request.duplicate_of),
             internal_note=request.internal_note,
         )
-        decided = self._advance(
-            report,
-            transition,
-            principal,
-            now,
-            decision=decision,
-            claim=None,
-            erase_after=now + self._policy.unfounded_reports,
-            information_erase_after=self._information_erase_after(report, now),
+        decided = self._decided(
+            report, transition, principal, decision, keep_for=self._policy.unfounded_reports
         )
         disputed = self._disputed_indicators(report, request)
         if disputed:
@@ -463,15 +456,12 @@ class ReviewService(_Workflow):
             report, decision, events=events.values(), indicators=indicators, forwarded_at=now
         )
         deliveries = {r: Delivery(delivery_id=new_delivery_id()) for r in recipients_of(decision)}
-        forwarded = self._advance(
+        forwarded = self._decided(
             report,
             transition,
             principal,
-            now,
-            decision=decision,
-            claim=None,
-            erase_after=now + self._policy.forwarded_reports,
-            information_erase_after=self._information_erase_after(report, now),
+            decision,
+            keep_for=self._policy.forwarded_reports,
             outbound=Outbound(
                 forwarded_at=now,
                 message=payload.model_dump_json(),
@@ -558,8 +548,33 @@ class ReviewService(_Workflow):
         events = self._match_events.get_many(report.filing.details.match_ids)
         return {event.indicator_id for event in events.values()}
 
-    def _information_erase_after(self, report: Report, now: datetime) -> datetime | None:
-        return now + self._policy.information_requests if report.information_requests else None
+    def _decided(
+        self,
+        report: Report,
+        transition: Transition,
+        principal: Principal,
+        decision: ReviewDecision,
+        *,
+        keep_for: timedelta,
+        **changes: Any,
+    ) -> Report:
+        """The report with its final step: the decision, no claim, and the erasure dates of the
+        report and of its information requests' texts."""
+        now = decision.confirmed_at or decision.decided_at
+        texts_until = (
+            now + self._policy.information_requests if report.information_requests else None
+        )
+        return self._advance(
+            report,
+            transition,
+            principal,
+            now,
+            decision=decision,
+            claim=None,
+            erase_after=now + keep_for,
+            information_erase_after=texts_until,
+            **changes,
+        )
 
 
 class InformationAnswers(_Workflow):
