@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from typing import Any
 
 from hashmatch_devtools.localstack.errors import LocalStackError
 from hashmatch_devtools.localstack.template import FUNCTION_TYPE, TemplateModel
-
-logger = logging.getLogger("local_stack")
 
 # The stores the local stack creates (moto's CloudFormation supports each). An allowlist, not a
 # list of the project's resources: any resource of these types in the template is created.
