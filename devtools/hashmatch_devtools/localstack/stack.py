@@ -30,10 +30,11 @@ from hashmatch_devtools.localstack.logs import logger
 from hashmatch_devtools.localstack.moto_server import MotoServer
 from hashmatch_devtools.localstack.pollers import SqsPoller
 from hashmatch_devtools.localstack.resources import (
-    LocalIdentities,
+    ACCOUNT_ID,
+    LOCAL_API_ID,
     ProvisionedStores,
     StackResource,
-    local_function_names,
+    load_local_template,
     provision_stores,
 )
 from hashmatch_devtools.localstack.schedules import (
@@ -47,16 +48,8 @@ from hashmatch_devtools.localstack.state_file import (
     STATE_FILE_NAME,
     write_state_file,
 )
-from hashmatch_devtools.localstack.template import (
-    ParameterResolver,
-    RouteSpec,
-    ScheduleEventSpec,
-    TemplateModel,
-    load_template,
-)
+from hashmatch_devtools.localstack.template import RouteSpec, ScheduleEventSpec, TemplateModel
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-LOCAL_API_ID = "local"
 _active_stack_lock = threading.Lock()
 _active_stack: LocalStack | None = None
 
@@ -124,29 +117,17 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        pseudo = {
-            "AWS::Region": self.region,
-            "AWS::AccountId": ACCOUNT_ID,
-            "AWS::StackName": self.stack_name,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-        }
-        self._model = model = load_template(
+        template = load_local_template(
             self.template_path,
+            region=self.region,
+            stack_name=self.stack_name,
             parameter_overrides=self._parameter_overrides,
-            pseudo_parameters=pseudo,
         )
-        self._parameters = model.parameter_values(self._parameter_overrides)
-        resolver = ParameterResolver(self._parameters, pseudo)
+        self._model = model = template.model
+        self._parameters = template.parameters
+        identities = template.identities
         moto = self._start_moto()
         clients = {name: moto.client(name) for name in ("sqs", "dynamodb", "s3")}
-        identities = LocalIdentities(
-            region=self.region,
-            account_id=ACCOUNT_ID,
-            stack_name=self.stack_name,
-            api_id=LOCAL_API_ID,
-            function_names=local_function_names(model, resolver.resolve, self.stack_name),
-        )
         self._stores = stores = provision_stores(
             model,
             cloudformation=moto.client("cloudformation"),
