@@ -56,7 +56,9 @@ def create_demo_clients() -> dict[Role, str]:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands never import moto.
-    from hashmatch_devtools.localstack.stack import LocalStack, enable_request_log
+    from hashmatch_devtools.localstack.banner import describe
+    from hashmatch_devtools.localstack.logs import enable_request_log
+    from hashmatch_devtools.localstack.stack import LocalStack
 
     stop = threading.Event()
 
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     stack.start()
     try:
-        print(stack.describe(), flush=True)
+        print(describe(stack), flush=True)
         if args.demo:
             keys = create_demo_clients()
             print("\nDemo clients (keys are shown once):")

@@ -20,8 +20,8 @@ from hashmatch.access.model import Role
 from hashmatch_client.cli.main import main as hashmatch_cli
 from hashmatch_client.imaging import load_image
 from hashmatch_client.sdk import HashmatchClient
+from hashmatch_devtools.evaluation.transforms import apply_transformation
 from hashmatch_devtools.localstack.stack import LocalStack
-from hashmatch_devtools.transforms import apply_transformation
 
 SHARED_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
 KNOWN_COUNT = 6
