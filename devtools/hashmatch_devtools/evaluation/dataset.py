@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from hashmatch.errors import InvalidInput
+from hashmatch_client.files import IMAGE_EXTENSIONS, images_under
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
 MANIFEST_NAME = "manifest.csv"
 UNCATEGORISED = "uncategorised"
 
@@ -42,11 +42,7 @@ def discover_photos(folder: Path) -> list[Path]:
     """Image files under ``folder`` (recursive), in a stable order."""
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a folder")
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    return images_under(folder)
 
 
 def _prefix(filename: str) -> str:
