@@ -64,7 +64,10 @@ def _positive_int(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: `hashmatch --help` must not pay for numpy, PIL and the hashing libraries.
-    from hashmatch_devtools import evaluation
+    from hashmatch_devtools.evaluation import evaluate
+    from hashmatch_devtools.evaluation.hashing import DEFAULT_MAX_SIDE, EVALUATED_TYPES
+    from hashmatch_devtools.evaluation.report import write_report
+    from hashmatch_devtools.evaluation.summary import summary
 
     show_progress = sys.stderr.isatty()
 
@@ -73,22 +76,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"\rhashed {done}/{total} photos", end="", file=sys.stderr, flush=True)
 
     try:
-        result = evaluation.evaluate(
+        result = evaluate(
             args.photos_dir,
             limit=args.limit,
             seed=args.seed,
             workers=args.workers,
-            max_side=args.max_side or evaluation.DEFAULT_MAX_SIDE,
+            max_side=args.max_side or DEFAULT_MAX_SIDE,
             progress=progress,
         )
-        report = evaluation.write_report(result, args.out)
+        report = write_report(result, args.out)
     except HashmatchError as error:
         print(f"hashmatch evaluate: {error.detail}", file=sys.stderr)
         return EXIT_FAILED
     if show_progress:
         print(file=sys.stderr)
-    figures = evaluation.summary(result)["methods"]
-    for name in evaluation.EVALUATED_TYPES:
+    figures = summary(result)["methods"]
+    for name in EVALUATED_TYPES:
         method = figures[name]
         strict = method["threshold_at_precision_target"]
         at_target = (

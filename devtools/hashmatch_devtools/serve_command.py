@@ -58,7 +58,9 @@ def create_demo_clients(provider_webhook: str | None = None) -> dict[Role, str]:
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands never import moto.
     from hashmatch_devtools import fake_recipients
-    from hashmatch_devtools.localstack.stack import LocalStack, enable_request_log
+    from hashmatch_devtools.localstack.banner import describe
+    from hashmatch_devtools.localstack.logs import enable_request_log
+    from hashmatch_devtools.localstack.stack import LocalStack
 
     stop = threading.Event()
     # Europol, the Member States' authorities and providers' webhooks, faked on this machine.
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack.start()
         fake_recipients.install(stack, recipients)
-        print(stack.describe(), flush=True)
+        print(describe(stack), flush=True)
         print(
             f"\nFake recipients (forwarded reports, providers' webhooks): {recipients.base_url}"
             f"\n  curl -s {recipients.base_url}/_local/recipients    (what each one received)"

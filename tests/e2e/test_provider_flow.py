@@ -18,8 +18,8 @@ from hashmatch.access.model import Role
 from hashmatch_client.cli.main import main as hashmatch_cli
 from hashmatch_client.imaging import load_image
 from hashmatch_client.sdk import HashmatchClient
+from hashmatch_devtools.evaluation.transforms import apply_transformation
 from hashmatch_devtools.localstack.stack import LocalStack
-from hashmatch_devtools.transforms import apply_transformation
 from tests.e2e.helpers import SHARED_PHOTOS, scan_and_report, shared_photos
 
 KNOWN_COUNT = 6

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 
 from hashmatch.errors import HashmatchError
 from hashmatch.hashtypes import HASH_TYPES, get_hash_type
+from hashmatch_client.files import IMAGE_EXTENSIONS, images_under
 
 # Files picked up when walking a folder; a file named explicitly is hashed whatever its name.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -112,9 +112,7 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Explicit files as given; folders walked recursively (sorted) for image extensions."""
     for path in paths:
         if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                if candidate.suffix.lower() in IMAGE_EXTENSIONS and candidate.is_file():
-                    yield candidate
+            yield from images_under(path)
         else:
             # Missing paths are yielded too: they get an error line like any failed file.
             yield path

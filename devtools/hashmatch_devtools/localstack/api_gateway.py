@@ -16,7 +16,7 @@ What it reproduces, because handlers and clients depend on it:
 Not emulated: usage plans and API keys, request validators, CORS preflight mocks, the 29 s
 integration timeout, IAM/Cognito authorizers (the template loader refuses those routes).
 
-Paths under ``/_local/`` are reserved for the local stack's own controls (see ``stack``).
+Paths under ``/_local/`` are reserved for the local stack's own controls (see ``control_api``).
 """
 
 from __future__ import annotations
@@ -439,6 +439,19 @@ def _proxy_response(result: Any, request_id: str) -> HttpResponse:
     return HttpResponse(status=result["statusCode"], headers=headers, body=payload)
 
 
+class CompositeGateway:
+    """Several APIs on one port: the first whose routes match answers."""
+
+    def __init__(self, gateways: Sequence[ApiGateway]) -> None:
+        self._gateways = tuple(gateways)
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        for gateway in self._gateways:
+            if gateway.routes.match(request.method, request.path) is not None:
+                return gateway.handle(request)
+        return MISSING_AUTHENTICATION_TOKEN
+
+
 LocalControl = Callable[[HttpRequest], HttpResponse]
 
 
@@ -500,15 +513,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
-    gateway: ApiGateway
+    gateway: CompositeGateway
     local_control: LocalControl
 
 
 def start_http_server(
-    gateway: ApiGateway, local_control: LocalControl, *, host: str, port: int
+    gateways: Sequence[ApiGateway], local_control: LocalControl, *, host: str, port: int
 ) -> tuple[_ApiHttpServer, threading.Thread]:
     server = _ApiHttpServer((host, port), _RequestHandler)
-    server.gateway = gateway
+    server.gateway = CompositeGateway(gateways)
     server.local_control = local_control
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="local-api", daemon=True

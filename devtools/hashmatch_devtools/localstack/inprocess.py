@@ -15,14 +15,10 @@ from typing import Any
 import boto3
 
 from hashmatch_devtools.localstack.resources import (
-    LocalIdentities,
     ProvisionedStores,
-    local_function_names,
+    load_local_template,
     provision_stores,
 )
-from hashmatch_devtools.localstack.template import ParameterResolver, load_template
-
-ACCOUNT_ID = "123456789012"  # moto's default account
 
 
 @dataclass(frozen=True)
@@ -42,34 +38,18 @@ def provision_in_process(
     parameter_overrides: Mapping[str, str] | None = None,
 ) -> InProcessStores:
     """Create the template's stores in the active `mock_aws` and resolve the functions' env."""
-    pseudo = {
-        "AWS::Region": region,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::StackName": stack_name,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-    }
-    model = load_template(
-        template_path, parameter_overrides=parameter_overrides, pseudo_parameters=pseudo
-    )
-    parameters = model.parameter_values(parameter_overrides)
-    resolver = ParameterResolver(parameters, pseudo)
-    identities = LocalIdentities(
-        region=region,
-        account_id=ACCOUNT_ID,
-        stack_name=stack_name,
-        api_id="local",
-        function_names=local_function_names(model, resolver.resolve, stack_name),
+    template = load_local_template(
+        template_path, region=region, stack_name=stack_name, parameter_overrides=parameter_overrides
     )
     clients: dict[str, Any] = {
         name: boto3.client(name, region_name=region) for name in ("sqs", "dynamodb", "s3")
     }
     stores = provision_stores(
-        model,
+        template.model,
         cloudformation=boto3.client("cloudformation", region_name=region),
         clients=clients,
-        parameters=parameters,
-        identities=identities,
+        parameters=template.parameters,
+        identities=template.identities,
     )
     environment: dict[str, str] = {}
     for variables in stores.environments.values():

@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hashmatch_devtools.localstack.errors import LocalStackError
-from hashmatch_devtools.localstack.template import FUNCTION_TYPE, TemplateModel
-
-logger = logging.getLogger("local_stack")
+from hashmatch_devtools.localstack.template import (
+    FUNCTION_TYPE,
+    ParameterResolver,
+    TemplateModel,
+    load_template,
+)
 
 # The stores the local stack creates (moto's CloudFormation supports each). An allowlist, not a
 # list of the project's resources: any resource of these types in the template is created.
@@ -60,6 +63,8 @@ _PSEUDO_PARAMETERS = frozenset(
         "AWS::NotificationARNs",
     }
 )
+ACCOUNT_ID = "123456789012"  # moto's default account
+LOCAL_API_ID = "local"
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 _ENV_OUTPUT_PREFIX = "LocalEnv"
 _ARN_OUTPUT_PREFIX = "LocalArn"
@@ -328,6 +333,45 @@ class _Sanitizer:
         if isinstance(argument, str):
             return cleaned_text
         return [cleaned_text, {name: self.clean(v) for name, v in variables.items()}]
+
+
+@dataclass(frozen=True)
+class LocalTemplate:
+    """A template read for one local stack: its parameter values and its local identities."""
+
+    model: TemplateModel
+    parameters: dict[str, str]
+    identities: LocalIdentities
+
+
+def load_local_template(
+    template_path: Path,
+    *,
+    region: str,
+    stack_name: str,
+    parameter_overrides: Mapping[str, str] | None = None,
+) -> LocalTemplate:
+    """Read the template as CloudFormation would deploy it as ``stack_name`` in moto's account."""
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::StackName": stack_name,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    model = load_template(
+        template_path, parameter_overrides=parameter_overrides, pseudo_parameters=pseudo
+    )
+    parameters = model.parameter_values(parameter_overrides)
+    resolver = ParameterResolver(parameters, pseudo)
+    identities = LocalIdentities(
+        region=region,
+        account_id=ACCOUNT_ID,
+        stack_name=stack_name,
+        api_id=LOCAL_API_ID,
+        function_names=local_function_names(model, resolver.resolve, stack_name),
+    )
+    return LocalTemplate(model=model, parameters=parameters, identities=identities)
 
 
 def local_function_names(model: TemplateModel, resolve: Any, stack_name: str) -> dict[str, str]:

@@ -2,10 +2,10 @@
 
 This is the second module of the project that imports PIL, by design: the rule "only
 ``hashmatch_client.imaging`` imports PIL" exists to keep image code out of the cloud side, and
-the whole ``hashmatch.client`` package is excluded from the Lambda layer. Decoding and hashing
-still go through :mod:`hashmatch_client.imaging`; this module only *modifies* decoded RGB images
-the way copies of known material get modified in the wild (re-encoding, resizing, filters,
-colour changes, overlays, borders, crops, rotations, flips).
+the development tools (``hashmatch_devtools``) never ship in the Lambda layer. Decoding and
+hashing still go through :mod:`hashmatch_client.imaging`; this module only *modifies* decoded RGB
+images the way copies of known material get modified in the wild (re-encoding, resizing,
+filters, colour changes, overlays, borders, crops, rotations, flips).
 
 Every transformation is deterministic: the only randomness (a watermark's position, how a crop
 is split between the sides, the sign of a small rotation) comes from a ``random.Random`` seeded
@@ -24,14 +24,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from hashmatch_client.imaging import (
-    BORDER_MIN_SHARE,
-    BORDER_TOLERANCE,
-    MAX_TRIM_SHARE,
-    dihedral_variants,
-    to_rgb,
-    trim_uniform_border,
-)
+from hashmatch_client.imaging import to_rgb
 
 Transform = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -281,21 +274,3 @@ def apply_transformation(
     """The transformation ``name`` of an RGB image; same inputs, same pixels."""
     transformation = TRANSFORMATIONS_BY_NAME[name]
     return transformation.apply(image, seeded_rng(seed, photo_key, name))
-
-
-# The improvements' image operations (rotations/flips of a query, trimming uniform borders) live
-# in the hashing module, which the client's `--rotations` and `--trim-borders` use: one
-# implementation for the evaluation and the client. Re-exported here for the evaluation.
-__all__ = [
-    "BORDER_MIN_SHARE",
-    "BORDER_TOLERANCE",
-    "MAX_TRIM_SHARE",
-    "TRANSFORMATIONS",
-    "TRANSFORMATIONS_BY_NAME",
-    "Transformation",
-    "apply_transformation",
-    "dihedral_variants",
-    "fit_within",
-    "seeded_rng",
-    "trim_uniform_border",
-]
