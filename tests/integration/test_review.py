@@ -270,6 +270,7 @@ def test_a_decision_on_a_report_another_reviewer_holds_is_409(deployment, lambda
     assert problem["type"] == "urn:hashmatch:problem:claimed"
     assert ALICE.client_id in problem["detail"]
     assert provider_view(lambda_context, report_id)[1]["status"] == "stored"
+    assert receive(deployment) == []
 
 
 def test_a_second_decision_is_409_naming_the_current_status(deployment, lambda_context):
@@ -285,6 +286,9 @@ def test_a_second_decision_is_409_naming_the_current_status(deployment, lambda_c
     assert problem["type"] == "urn:hashmatch:problem:illegal-transition"
     assert problem["errors"] == [{"loc": ["report", "status"], "msg": "unfounded"}]
     assert receive(deployment) == []
+    decision = stored(report_id).decision
+    assert decision is not None
+    assert decision.outcome == "manifestly_unfounded"
 
 
 def test_four_eyes_nobody_confirms_their_own_decision_and_a_second_reviewer_does(
