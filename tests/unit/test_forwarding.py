@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from hashmatch.access.model import ApiClient, Role
+from hashmatch.access.model import ApiClient, ClientStatus, Role
 from hashmatch.reports.delivering import GaveUp, NotDoneYet, RetryPolicy
 from hashmatch.reports.forwarding import Forwarding
 from hashmatch.reports.model import Step
@@ -252,6 +252,20 @@ def test_a_provider_without_a_webhook_is_not_notified():
     result = notifying.notifier.notify(notification, receive_count=1, receipt_handle=HANDLE)
 
     assert result is Notified.NO_WEBHOOK
+
+
+def test_a_revoked_provider_client_is_not_notified():
+    notifying = Notifying(webhook=True)
+    notifying.decided()
+    (notification,) = notifying.world.notifications.sent
+    client = notifying.clients.get(PROVIDER.client_id)
+    assert client is not None
+    notifying.clients.replace(client.model_copy(update={"status": ClientStatus.REVOKED}))
+
+    result = notifying.notifier.notify(notification, receive_count=1, receipt_handle=HANDLE)
+
+    assert result is Notified.NO_WEBHOOK
+    assert notifying.webhooks.posted == []
 
 
 def test_a_failing_webhook_is_retried_from_the_queue_and_dead_lettered_at_the_end():

@@ -1,6 +1,7 @@
 """notify_providers' work: POST each status notification to the filing client's webhook.
 
-A client without a webhook gets nothing (it reads GET /v1/reports/{id} when it likes). Every
+A client without a webhook gets nothing (it reads GET /v1/reports/{id} when it likes), nor does
+a revoked or expired one. Every
 try is signed afresh (the signature covers a timestamp); failures are retried with backoff and
 on the queue, and after the last receive the notification is dead-lettered (alarmed).
 """
@@ -62,7 +63,12 @@ class ProviderNotifier:
             )
             return Notified.DROPPED
         client = self._clients.get(notification.client_id)
-        if client is None or client.webhook_url is None or client.webhook_secret is None:
+        if (
+            client is None
+            or not client.is_usable_at(self._clock.now())  # revoked or expired: told nothing
+            or client.webhook_url is None
+            or client.webhook_secret is None
+        ):
             return Notified.NO_WEBHOOK
         url, secret = client.webhook_url, client.webhook_secret
         body = WebhookBody.of(notification).model_dump_json().encode()
