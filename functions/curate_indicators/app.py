@@ -21,9 +21,11 @@ from hashmatch.indicators.api import (
     batch_response,
     batch_status,
 )
+from hashmatch.indicators.importing import IMPORT_MEDIA_TYPES
 from hashmatch.observability import logger, tracer
 
 app = build_resolver()
+app.accept_media_types("POST", "/v1/indicators/import", IMPORT_MEDIA_TYPES)
 
 
 @app.post("/v1/indicators")

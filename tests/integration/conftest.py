@@ -7,6 +7,7 @@ environment each function gets is the one the template gives it, so handlers run
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,8 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
-@pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+@contextmanager
+def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
@@ -82,6 +82,20 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             yield Deployment(stores=stores, environment=environment)
         finally:
             _forget_wiring()
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+    with _deployed(monkeypatch) as deployed:
+        yield deployed
+
+
+@pytest.fixture(scope="module")
+def shared_deployment() -> Iterator[Deployment]:
+    """The same, once per module: for tests that only read, or whose writes cannot meet."""
+    with pytest.MonkeyPatch.context() as monkeypatch, _deployed(monkeypatch) as deployed:
+        yield deployed
 
 
 def _forget_wiring() -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hashmatch import json_text
 from hashmatch.errors import InvalidInput
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -29,9 +29,11 @@ OPTIONAL_CSV_COLUMNS: tuple[str, ...] = ("quality",)
 _PROVENANCE_COLUMNS = ("authority", "member_state", "assessment_reference", "assessed_at")
 
 CSV_MEDIA_TYPES = frozenset({"text/csv"})
+# One JSON object per line. (application/json is one document: the API refuses it here.)
 JSONL_MEDIA_TYPES = frozenset(
-    {"application/jsonl", "application/x-ndjson", "application/x-jsonlines", "application/json"}
+    {"application/jsonl", "application/x-ndjson", "application/x-jsonlines"}
 )
+IMPORT_MEDIA_TYPES = CSV_MEDIA_TYPES | JSONL_MEDIA_TYPES
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,11 @@ def _csv_rows(body: str) -> Iterator[RawRow]:
             continue
         row = dict(zip(columns, values, strict=True))
         item: dict[str, Any] = {k: v for k, v in row.items() if k not in _PROVENANCE_COLUMNS}
-        if not item.get("quality"):
-            item.pop("quality", None)
+        quality = item.pop("quality", "").strip()
+        if quality:
+            # CSV has no types: a quality is an integer written in digits, anything else is kept
+            # as text so the row is refused with the field named.
+            item["quality"] = int(quality) if quality.isdecimal() and len(quality) < 4 else quality
         item["provenance"] = {k: row[k] for k in _PROVENANCE_COLUMNS}
         yield RawRow(line, item)
 
@@ -87,9 +92,9 @@ def _jsonl_rows(body: str) -> Iterator[RawRow]:
         if not text.strip():
             continue
         try:
-            item = json.loads(text)
-        except json.JSONDecodeError as error:
-            yield RawRow(line, None, f"not JSON: {error.msg}")
+            item = json_text.parse(text)
+        except json_text.UnacceptableJson as error:
+            yield RawRow(line, None, str(error))
             continue
         if not isinstance(item, dict):
             yield RawRow(line, None, "each line must be a JSON object")
