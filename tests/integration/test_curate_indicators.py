@@ -220,3 +220,33 @@ def test_the_table_appends_the_same_assessment_only_once(lambda_context):
     refreshed = store.get(indicator.id)
     assert refreshed is not None
     assert len(refreshed.provenance) == 1
+
+
+def test_an_unknown_top_level_field_is_refused_and_creates_nothing(lambda_context):
+    status, body = call(
+        lambda_context,
+        "POST",
+        "/v1/indicators",
+        body={"items": [submission(pdq_hex(40))], "dry_run": True},
+    )
+
+    assert (status, body["errors"][0]["loc"]) == (422, ["body", "dry_run"])
+    _, again = add(lambda_context, submission(pdq_hex(40)))
+    assert again["created"] == 1  # the refused request had created nothing
+
+
+def test_a_revocation_with_an_unknown_field_is_refused_and_revokes_nothing(lambda_context):
+    _, added = add(lambda_context, submission(pdq_hex(41)))
+    indicator_id = added["items"][0]["id"]
+
+    status, body = call(
+        lambda_context,
+        "DELETE",
+        "/v1/indicators/{id}",
+        indicator=indicator_id,
+        body={"reason": "court order", "cascade": True},
+    )
+
+    assert (status, body["errors"][0]["loc"]) == (422, ["body", "cascade"])
+    _, read = call(lambda_context, "GET", "/v1/indicators/{id}", indicator=indicator_id)
+    assert read["status"] == "active"

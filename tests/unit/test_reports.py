@@ -211,8 +211,10 @@ def test_malformed_report_details_are_refused_naming_the_field(changes, field):
     assert {error["loc"][0] for error in refused.value.errors()} == {field}
 
 
-def test_a_member_state_code_is_normalised_to_upper_case():
-    assert details(["mt_" + "1" * 24], suspected_member_state=" lu ").suspected_member_state == "LU"
+@pytest.mark.parametrize("code", ["lu", " LU", "Lu"])
+def test_a_member_state_code_is_refused_unless_written_as_iso_writes_it(code):
+    with pytest.raises(ValidationError):
+        details(["mt_" + "1" * 24], suspected_member_state=code)
 
 
 def test_intake_stores_the_report_with_a_timestamp_for_each_status(world):

@@ -6,7 +6,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hashmatch.api.problems import ProblemItem
 from hashmatch.errors import InvalidInput
@@ -16,6 +16,8 @@ from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutco
 
 class IndicatorBatchRequest(BaseModel):
     """Items are checked one by one by the service, so a bad item never hides the good ones."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[dict[str, Any]] = Field(
         min_length=1,
@@ -29,14 +31,20 @@ class IndicatorBatchRequest(BaseModel):
 
 
 class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class SuspendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class ReinstateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason | None = None
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 
 from hashmatch.errors import HashmatchError
 from hashmatch.hashtypes import get_hash_type
+from hashmatch.input_types import EventTime, FreeText, Integral
 
 ID_PREFIX = "ind_"
 # 22 hex digits (88 bits) keep ids at the snapshot's default width of 26 ASCII characters.
@@ -101,16 +102,21 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def _member_state(value: str) -> str:
-    code = value.strip().upper()
-    code = _MEMBER_STATE_ALIASES.get(code, code)
+    # Upper case as ISO 3166 writes it ("de" is refused, not rewritten); EL is the EU's own
+    # code for Greece, stored as ISO's GR.
+    code = _MEMBER_STATE_ALIASES.get(value, value)
     if code not in EU_MEMBER_STATES:
         raise ValueError(f"{value!r} is not the ISO 3166-1 alpha-2 code of an EU Member State")
     return code
 
 
-MemberState = Annotated[str, AfterValidator(_member_state)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
+MemberState = Annotated[
+    str,
+    AfterValidator(_member_state),
+    Field(json_schema_extra={"enum": sorted(EU_MEMBER_STATES | set(_MEMBER_STATE_ALIASES))}),
+]
+ShortText = Annotated[FreeText, Field(max_length=200)]
+Reason = Annotated[FreeText, Field(max_length=500)]
 
 
 class Provenance(BaseModel):
@@ -162,24 +168,28 @@ class Indicator(BaseModel):
 class ProvenanceInput(BaseModel):
     """Provenance as a curator submits it (``submitted_by`` comes from the authenticated caller)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    authority: ShortText
-    member_state: MemberState
-    assessment_reference: ShortText
-    assessed_at: AwareDatetime
+    authority: ShortText = Field(description="The submitting authority or court")
+    member_state: MemberState = Field(description="ISO 3166-1 alpha-2 code, EU Member States only")
+    assessment_reference: ShortText = Field(description="The authority's reference of the decision")
+    assessed_at: EventTime = Field(
+        description="When the material was assessed (not before 2000, not in the future)"
+    )
 
 
 class Submission(BaseModel):
     """One indicator as submitted: validated field by field so each fault names its field."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     hash_type: str
     hash: str = Field(description="Hex (PDQ also base64); normalised to lower-case hex")
     database: Database
     media_type: MediaType
-    quality: int | None = Field(default=None, ge=0, le=100, description="PDQ quality, if known")
+    quality: Integral | None = Field(
+        default=None, ge=0, le=100, description="PDQ quality, if known"
+    )
     provenance: ProvenanceInput
 
     @field_validator("hash_type")

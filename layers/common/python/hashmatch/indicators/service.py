@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +29,7 @@ from hashmatch.indicators.model import (
     validation_faults,
 )
 from hashmatch.indicators.ports import IndicatorStore
+from hashmatch.input_types import NOW
 
 MAX_BATCH_ITEMS = 500
 # An import request must finish within API Gateway's 29 s: the CLI sends larger files in parts.
@@ -103,13 +104,15 @@ class IndicatorService:
         if not 0 < len(items) <= MAX_BATCH_ITEMS:
             raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_ITEMS} items, got {len(items)}")
         parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]] = []
+        now = self._clock.now()
         for index, raw in enumerate(items):
-            parsed.append((index, *_parse(raw, "items", index)))
+            parsed.append((index, *_parse(raw, now, "items", index)))
         return self._store_all(parsed, submitted_by)
 
     def import_rows(self, body: str, content_type: str, *, submitted_by: str) -> BatchResult:
         """CSV or JSON lines; each row's result and faults name its line (loc ["line", n, ...])."""
         parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]] = []
+        now = self._clock.now()
         for row in read_rows(body, content_type):
             if len(parsed) == MAX_IMPORT_ROWS:
                 raise InvalidInput(
@@ -119,7 +122,7 @@ class IndicatorService:
                 fault = {"loc": ["line", row.line], "msg": row.fault or "unreadable row"}
                 parsed.append((row.line, None, [fault]))
             else:
-                parsed.append((row.line, *_parse(row.item, "line", row.line)))
+                parsed.append((row.line, *_parse(row.item, now, "line", row.line)))
         if not parsed:
             raise InvalidInput("the import holds no rows")
         return self._store_all(parsed, submitted_by)
@@ -273,11 +276,12 @@ _ALLOWED_FROM: dict[IndicatorStatus, frozenset[IndicatorStatus]] = {
 
 
 def _parse(
-    raw: Mapping[str, Any] | Any, *prefix: str | int
+    raw: Mapping[str, Any] | Any, now: datetime, *prefix: str | int
 ) -> tuple[Submission | None, list[dict[str, Any]]]:
     if not isinstance(raw, Mapping):
         return None, [{"loc": list(prefix), "msg": "must be a JSON object"}]
     try:
-        return Submission.model_validate(dict(raw)), []
+        # ``now``: an assessment in the future is refused (input_types.EventTime).
+        return Submission.model_validate(dict(raw), context={NOW: now}), []
     except ValidationError as error:
         return None, validation_faults(error, *prefix)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hashmatch.hashtypes import HASH_TYPES
+from hashmatch.input_types import FreeText, Integral
 from hashmatch.matching.limits import (
     MAX_ALTERNATES_PER_ITEM,
     MAX_HASHES_PER_REQUEST,
@@ -15,6 +16,7 @@ from hashmatch.matching.limits import (
 from hashmatch.matching.service import BatchAnswer, MatchItem
 
 HashText = Annotated[str, Field(max_length=128)]
+OpaqueRef = Annotated[FreeText, Field(max_length=256)]
 
 
 def _type_names() -> str:
@@ -27,12 +29,10 @@ class MatchQuery(BaseModel):
 
     type: str = Field(max_length=16, description=_type_names())
     value: str = Field(max_length=128, description="The hash: hex (PDQ also as base64)")
-    ref: str | None = Field(
-        default=None,
-        max_length=256,
-        description="Your own opaque content id: echoed back, never stored",
+    ref: OpaqueRef | None = Field(
+        default=None, description="Your own opaque content id: echoed back, never stored"
     )
-    quality: int | None = Field(
+    quality: Integral | None = Field(
         default=None, ge=0, le=100, description="PDQ quality; below 50 the item is rejected"
     )
     alternates: list[HashText] = Field(

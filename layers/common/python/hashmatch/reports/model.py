@@ -18,12 +18,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
 )
 
+from hashmatch.input_types import EventTime, Flag, FreeText
 from hashmatch.matching.events import MATCH_ID_PATTERN
 from hashmatch.reports.countries import ISO_3166_ALPHA_2
 
@@ -54,10 +54,6 @@ def _country_code(value: str) -> str:
     return value
 
 
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
 def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat a value")
@@ -66,16 +62,12 @@ def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
 
 ReportId = Annotated[str, StringConstraints(pattern=REPORT_ID_PATTERN)]
 MatchId = Annotated[str, StringConstraints(pattern=MATCH_ID_PATTERN)]
+# Upper case as ISO 3166 writes it: "de" is refused, not rewritten (docs/api.md, "Types").
 CountryCode = Annotated[
-    str,
-    BeforeValidator(_upper),
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-    AfterValidator(_country_code),
+    str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_country_code)
 ]
-ContentRef = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT_REF_LENGTH)]
-LegalBasis = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_LEGAL_BASIS_LENGTH, strip_whitespace=True)
-]
+ContentRef = Annotated[FreeText, Field(max_length=MAX_CONTENT_REF_LENGTH)]
+LegalBasis = Annotated[FreeText, Field(max_length=MAX_LEGAL_BASIS_LENGTH)]
 # Another body the content was reported to ("NCMEC", "national police"): a short name, no free text.
 ReportedTo = Annotated[
     str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._()-]*$")
@@ -122,13 +114,16 @@ class ReportDetails(BaseModel):
     )
     content_ref: ContentRef = Field(description="Your own opaque id of the content (<= 256 chars)")
     content_type: ContentType
-    detected_at: AwareDatetime = Field(description="When you detected it (with a time zone)")
-    urgent: bool = Field(default=False, description="Imminent risk to a child: reviewed first")
+    detected_at: EventTime = Field(
+        description="When you detected it (RFC 3339 with a time zone; not before 2000, not in "
+        "the future)"
+    )
+    urgent: Flag = Field(default=False, description="Imminent risk to a child: reviewed first")
     suspected_member_state: CountryCode | None = Field(
         default=None, description="ISO 3166-1 alpha-2 code of the state concerned, if known"
     )
     legal_basis: LegalBasis = Field(description="The legal basis you report under (<= 200 chars)")
-    removed: bool = Field(default=False, description="You have removed or disabled the content")
+    removed: Flag = Field(default=False, description="You have removed or disabled the content")
     also_reported_to: ReportedToList = Field(
         default=(), description="Other bodies you reported it to (short names, up to 10)"
     )

@@ -29,6 +29,7 @@ from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from hashmatch.input_types import event_time_problem
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.reports.model import (
     Filing,
@@ -44,8 +45,6 @@ from hashmatch.reports.ports import ReportQueue, ReportStore
 
 # A retry with the same key returns the first answer for this long; afterwards it files anew.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-# A detection time a little ahead of ours is clock skew on the provider's side, not an error.
-ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -183,10 +182,10 @@ class ReportService:
         )
 
     def _check_detected_at(self, details: ReportDetails, now: datetime) -> None:
-        if details.detected_at > now + ALLOWED_CLOCK_SKEW:
+        problem = event_time_problem(details.detected_at, now)
+        if problem is not None:
             raise InvalidInput(
-                "detected_at is in the future",
-                errors=[{"loc": ["body", "detected_at"], "msg": "must not be in the future"}],
+                f"detected_at {problem}", errors=[{"loc": ["body", "detected_at"], "msg": problem}]
             )
 
     def _check_match_events(self, provider: str, match_ids: Sequence[str], now: datetime) -> None:

@@ -13,13 +13,14 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hashmatch.access.model import Principal
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, InvalidInput, NotFound
+from hashmatch.input_types import FreeText, Timestamp
 from hashmatch.retention.ports import HoldTarget
 from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
@@ -28,8 +29,8 @@ HOLD_ID_PATTERN = r"^lh_[0-9a-f]{24}$"
 _HOLD_ID = re.compile(HOLD_ID_PATTERN)
 
 
-Authority = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Authority = Annotated[FreeText, Field(max_length=200)]
+Reference = Annotated[FreeText, Field(max_length=200)]
 
 
 class LegalHoldRequest(BaseModel):
@@ -39,7 +40,7 @@ class LegalHoldRequest(BaseModel):
     target_id: str = Field(min_length=1, max_length=40)
     authority: Authority = Field(description="The authority or court that asked for the hold")
     reference: Reference = Field(description="The authority's reference of its request")
-    until: AwareDatetime = Field(description="When the hold ends (at most LegalHoldMaxDays)")
+    until: Timestamp = Field(description="When the hold ends (at most LegalHoldMaxDays)")
 
 
 class LegalHold(BaseModel):
