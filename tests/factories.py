@@ -6,10 +6,18 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from hashmatch.access.model import Principal
+from hashmatch.access.model import OrganisationKind, Principal
+from hashmatch.access.service import ClientService
 from hashmatch.hashtypes import HashSource, HashType, MatchKind
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.reports.model import ContentType, Filing, ReportDetails, new_report_id
+
+
+def in_new_organisation(
+    service: ClientService, name: str, kind: OrganisationKind = OrganisationKind.PROVIDER
+) -> str:
+    """The id of a new organisation for a test's clients (every client belongs to one)."""
+    return service.create_organisation(name=name, kind=kind).organisation_id
 
 
 def a_match_event(
@@ -22,7 +30,7 @@ def a_match_event(
     """A stored-to-be match of ``principal``'s, kept for ``retention`` unless cited."""
     event = MatchEvent(
         match_id=new_match_id(),
-        provider=principal.owner,
+        provider=principal.organisation_id,
         client_id=principal.client_id,
         indicator_id="ind_" + "0" * 22,
         database="known",
@@ -41,7 +49,7 @@ def a_filing(principal: Principal, filed_at: datetime, match_ids: tuple[str, ...
     """A report as ``principal`` files it, citing ``match_ids``, with plain details."""
     return Filing(
         report_id=new_report_id(),
-        provider=principal.owner,
+        provider=principal.organisation_id,
         client_id=principal.client_id,
         filed_at=filed_at,
         details=ReportDetails(

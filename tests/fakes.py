@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -16,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from hashmatch.access.model import ApiClient
+from hashmatch.access.model import ApiClient, Organisation
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry, Checkpoint
 from hashmatch.clock import Clock, SystemClock
@@ -56,9 +57,26 @@ class InMemoryClientStore:
         self.by_digest[client.key_digest] = client
 
 
+class InMemoryOrganisationStore:
+    def __init__(self) -> None:
+        self.organisations: dict[str, Organisation] = {}
+
+    def put_new(self, organisation: Organisation) -> None:
+        if organisation.organisation_id in self.organisations:
+            raise Conflict("organisation exists")
+        self.organisations[organisation.organisation_id] = organisation
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self.organisations.get(organisation_id)
+
+    def list_all(self) -> list[Organisation]:
+        return list(self.organisations.values())
+
+
 class InMemoryMatchEventStore:
     def __init__(self) -> None:
         self.events: dict[str, MatchEvent] = {}
+        self.claims: list[tuple[tuple[str, ...], str]] = []
 
     def put_many(self, events: Sequence[MatchEvent]) -> None:
         for event in events:
@@ -66,6 +84,27 @@ class InMemoryMatchEventStore:
 
     def get_many(self, match_ids: Sequence[str]) -> dict[str, MatchEvent]:
         return {mid: self.events[mid] for mid in match_ids if mid in self.events}
+
+    def claim(self, match_ids: Sequence[str], report_id: str) -> None:
+        refused = [
+            {"loc": ["body", "match_ids", position], "msg": f"{match_id}: cited by another report"}
+            for position, match_id in enumerate(match_ids)
+            if match_id not in self.events
+            or self.events[match_id].report_id not in (None, report_id)
+        ]
+        if refused:
+            raise Conflict("match events are cited by another report", errors=refused)
+        for match_id in match_ids:
+            self.events[match_id] = self.events[match_id].model_copy(
+                update={"report_id": report_id}
+            )
+        self.claims.append((tuple(match_ids), report_id))
+
+    def release(self, match_ids: Sequence[str], report_id: str) -> None:
+        for match_id in match_ids:
+            event = self.events.get(match_id)
+            if event is not None and event.report_id == report_id:
+                self.events[match_id] = event.model_copy(update={"report_id": None})
 
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         for match_id in match_ids:
@@ -392,7 +431,21 @@ class InMemoryAuditLog(ChainedAuditLog):
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.store = InMemoryAuditStore()
+        self.failing = False  # every record() fails as a throttled table would
         super().__init__(self.store, clock or SystemClock())
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str,
+        role: str,
+        targets: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        if self.failing:
+            raise DependencyUnavailable("audit table throttled (injected)")
+        return super().record(action, actor=actor, role=role, targets=targets, details=details)
 
     def actions(self) -> list[str]:
         return [entry.action for entry in self.store.entries.values()]

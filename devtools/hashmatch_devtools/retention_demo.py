@@ -203,7 +203,7 @@ def run_demo(
 ) -> list[dict[str, Any]]:
     from hashmatch_devtools.serve_command import create_demo_clients
 
-    keys = create_demo_clients()
+    keys = create_demo_clients(stack)
     api = DemoApi(stack.api_url, keys)
     start = datetime.now(UTC)
     out(f"day    0  {start:%Y-%m-%d}  making data of every class through the API ...")

@@ -22,6 +22,7 @@ from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.settings import clear_settings_cache
 from hashmatch_devtools.localstack.stack import LocalStack
+from hashmatch_operators.deployment import local_operator_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,12 +39,18 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         state_directory=tmp_path_factory.mktemp("local-stack"),
     )
     stack.start()
-    _forget_wiring()  # services cached by earlier tests must not point at another AWS
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        _forget_wiring()
+    physical_ids = {name: resource.physical_id for name, resource in stack.resources.items()}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # What the operator commands read besides the functions' settings (the organisations
+        # table); restored with the rest when e2e is done.
+        for name, value in local_operator_settings(physical_ids).items():
+            monkeypatch.setenv(name, value)
+        _forget_wiring()  # services cached by earlier tests must not point at another AWS
+        try:
+            yield stack
+        finally:
+            stack.stop()
+            _forget_wiring()
 
 
 def _forget_wiring() -> None:

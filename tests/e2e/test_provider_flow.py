@@ -22,6 +22,7 @@ from hashmatch_client.imaging import load_image
 from hashmatch_client.sdk import HashmatchClient
 from hashmatch_devtools.localstack.stack import LocalStack
 from hashmatch_devtools.transforms import apply_transformation
+from tests.factories import in_new_organisation
 
 SHARED_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
 KNOWN_COUNT = 6
@@ -57,7 +58,7 @@ def key_for(role: Role) -> str:
         bootstrap.client_service()
         .create(
             role=role,
-            owner=f"E2E {role.value}",
+            organisation_id=in_new_organisation(bootstrap.client_service(), f"E2E {role.value}"),
             purpose="end-to-end test",
             legal_basis="test",
             valid_for=__import__("datetime").timedelta(days=1),

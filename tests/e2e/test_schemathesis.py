@@ -24,6 +24,7 @@ from schemathesis.checks import (
 from hashmatch import bootstrap
 from hashmatch.access.model import Role
 from hashmatch_devtools.localstack.stack import LocalStack
+from tests.factories import in_new_organisation
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 # More for an exploratory run: HASHMATCH_SCHEMATHESIS_EXAMPLES=200 make test-e2e
@@ -51,7 +52,9 @@ def role_keys(local_stack: LocalStack) -> dict[Role, str]:
         role: bootstrap.client_service()
         .create(
             role=role,
-            owner=f"Schemathesis {role.value}",
+            organisation_id=in_new_organisation(
+                bootstrap.client_service(), f"Schemathesis {role.value}"
+            ),
             purpose="property-based API tests",
             legal_basis="test",
             valid_for=timedelta(days=1),

@@ -20,6 +20,7 @@ from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.settings import clear_settings_cache
 from hashmatch_devtools.localstack.inprocess import provision_in_process
 from hashmatch_devtools.localstack.resources import ProvisionedStores
+from hashmatch_operators.deployment import local_operator_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"
@@ -75,6 +76,9 @@ def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             parameter_overrides={"Stage": "local"},
         )
         stores, environment = provisioned.stores, provisioned.environment
+        physical_ids = {name: resource.physical_id for name, resource in stores.resources.items()}
+        # The operator commands' settings too (the organisations table is no function's).
+        environment = {**environment, **local_operator_settings(physical_ids)}
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         _forget_wiring()

@@ -11,6 +11,7 @@ from tests.integration.conftest import api_event
 CURATOR = {
     "client_id": "cl_" + "c" * 24,
     "role": "curator",
+    "organisation_id": "org_" + "c" * 24,
     "owner": "EU Centre curation",
     "databases": "",
     "hash_types": "",

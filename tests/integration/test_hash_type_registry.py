@@ -20,6 +20,7 @@ STORED = "0123456789abcdef"
 PROVIDER = {
     "client_id": "cl_" + "t" * 24,
     "role": "provider",
+    "organisation_id": "org_" + "t" * 24,
     "owner": "Toy Hosting SA",
     "databases": "known",
     "hash_types": "toy64",

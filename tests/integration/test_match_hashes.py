@@ -18,6 +18,7 @@ from tests.integration.indicator_fixtures import call
 PROVIDER = {
     "client_id": "cl_" + "p" * 24,
     "role": "provider",
+    "organisation_id": "org_" + "p" * 24,
     "owner": "Example Hosting SA",
     "databases": "known",
     "hash_types": "pdq,md5",
@@ -82,9 +83,9 @@ def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_co
     )["Items"]
     counts = {item["counter"]["S"]: int(item["count"]["N"]) for item in items}
     assert counts == {
-        "queries#Example Hosting SA#pdq#matched": 1,
-        "queries#Example Hosting SA#pdq#no_match": 1,
-        "queries#Example Hosting SA#phash#rejected": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#pdq#matched": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#pdq#no_match": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#phash#rejected": 1,
     }
 
 

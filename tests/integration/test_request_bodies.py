@@ -23,7 +23,13 @@ from tests.integration.conftest import api_event
 # gate only read.
 pytestmark = pytest.mark.usefixtures("shared_deployment")
 ALL = {"databases": "known,new,solicitation", "hash_types": "pdq,phash,dhash,md5,sha1,sha256"}
-PROVIDER = {"client_id": "cl_" + "a" * 24, "role": "provider", "owner": "Example", **ALL}
+PROVIDER = {
+    "client_id": "cl_" + "a" * 24,
+    "role": "provider",
+    "organisation_id": "org_" + "a" * 24,
+    "owner": "Example",
+    **ALL,
+}
 CURATOR = {**PROVIDER, "client_id": "cl_" + "c" * 24, "role": "curator"}
 REVIEWER = {**PROVIDER, "client_id": "cl_" + "d" * 24, "role": "reviewer"}
 SOME_INDICATOR = "ind_" + "0" * 22

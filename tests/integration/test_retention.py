@@ -24,9 +24,24 @@ from hashmatch.reports.decisions import Decision
 from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
 from tests.integration.conftest import Deployment, api_event
 
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-REVIEWER = Principal(client_id="cl_" + "e" * 24, role=Role.REVIEWER, owner="EU Centre")
-AUDITOR = Principal(client_id="cl_" + "f" * 24, role=Role.AUDITOR, owner="EU Centre")
+PROVIDER = Principal(
+    client_id="cl_" + "a" * 24,
+    role=Role.PROVIDER,
+    organisation_id="org_" + "a" * 24,
+    owner="Example Hosting SA",
+)
+REVIEWER = Principal(
+    client_id="cl_" + "e" * 24,
+    role=Role.REVIEWER,
+    organisation_id="org_" + "e" * 24,
+    owner="EU Centre",
+)
+AUDITOR = Principal(
+    client_id="cl_" + "f" * 24,
+    role=Role.AUDITOR,
+    organisation_id="org_" + "f" * 24,
+    owner="EU Centre",
+)
 DAY = 86_400
 
 

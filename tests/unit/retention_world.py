@@ -48,8 +48,18 @@ POLICY = RetentionPolicy(
     statistics=timedelta(days=730),
     legal_hold_max=timedelta(days=548),
 )
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU Centre")
+PROVIDER = Principal(
+    client_id="cl_" + "a" * 24,
+    role=Role.PROVIDER,
+    organisation_id="org_" + "a" * 24,
+    owner="Example Hosting SA",
+)
+REVIEWER = Principal(
+    client_id="cl_" + "r" * 24,
+    role=Role.REVIEWER,
+    organisation_id="org_" + "r" * 24,
+    owner="EU Centre",
+)
 
 
 class RetentionWorld:

@@ -27,6 +27,7 @@ RETENTION = timedelta(days=90)
 PROVIDER = Principal(
     client_id="cl_" + "p" * 24,
     role=Role.PROVIDER,
+    organisation_id="org_" + "p" * 24,
     owner="Example Hosting SA",
     databases=("known",),
     hash_types=("pdq", "md5"),
@@ -74,7 +75,7 @@ def test_a_near_copy_matches_with_a_stored_match_event(world):
     assert (match.database, match.distance, match.threshold) == ("known", 5, 31)
     assert item.ref == "a"
     event = world.events.events[match.match_id]
-    assert event.provider == "Example Hosting SA"
+    assert event.provider == PROVIDER.organisation_id
     assert event.expires_at == NOW + RETENTION
     assert event.index_version == result.index_version
 
@@ -84,7 +85,7 @@ def test_a_query_without_a_match_leaves_no_event_only_a_counter(world):
 
     assert result.items[0].matches == []
     assert world.events.events == {}
-    key = query_counter(date(2026, 6, 1), "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH)
+    key = query_counter(date(2026, 6, 1), PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH)
     assert world.counters.counts == {key: 1}
 
 
@@ -117,7 +118,7 @@ def test_made_up_type_names_are_counted_as_unknown(world):
     world.service.match(PROVIDER, [MatchItem("<script>", "x")])
 
     (key,) = world.counters.counts
-    assert key.values == ("Example Hosting SA", "unknown", "rejected")
+    assert key.values == (PROVIDER.organisation_id, "unknown", "rejected")
 
 
 def test_a_revoked_indicator_stops_matching_before_the_next_build(world):
@@ -215,6 +216,6 @@ def test_an_item_with_alternates_is_counted_once(world):
     # Then the counters hold one query of each outcome
     day = date(2026, 6, 1)
     assert world.counters.counts == {
-        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.MATCHED): 1,
-        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH): 1,
+        query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.MATCHED): 1,
+        query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH): 1,
     }

@@ -365,7 +365,9 @@ class ApiGateway:
                 "requestId": request_id,
                 "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "requestTimeEpoch": int(now.timestamp() * 1000),
-                "path": f"/{self.api.stage_name}{request.path}",
+                # The stage is not in the local URL (as with a custom domain mapped to the
+                # stage): the path a handler builds a Location from must be followable here.
+                "path": request.path,
                 "protocol": "HTTP/1.1",
                 "stage": self.api.stage_name,
                 "domainPrefix": "127",

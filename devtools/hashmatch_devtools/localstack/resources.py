@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.moto_dynamodb import make_writes_atomic
 from hashmatch_devtools.localstack.template import FUNCTION_TYPE, TemplateModel
 
 logger = logging.getLogger("local_stack")
@@ -193,6 +194,8 @@ def provision_stores(
     identities: LocalIdentities,
 ) -> ProvisionedStores:
     """Deploy the stores into moto and return them with each function's resolved environment."""
+    # Concurrent requests must meet DynamoDB's atomicity, which moto lacks (moto_dynamodb).
+    make_writes_atomic()
     template, output_of_variable = build_moto_template(model, identities)
     stack_name = identities.stack_name
     try:

@@ -34,6 +34,11 @@ class ClientsSettings(_EnvSettings):
     staff_usage_plan_id: str | None = None
 
 
+class OrganisationSettings(_EnvSettings):
+    # Operator commands only: the authorizer reads a client's organisation id from its record.
+    organisations_table: str
+
+
 class LoggingSettings(_EnvSettings):
     stage: str = "local"
 

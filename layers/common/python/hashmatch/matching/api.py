@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hashmatch.hashtypes import HASH_TYPES
 from hashmatch.input_types import FreeText, Integral
+from hashmatch.matching.events import MATCH_ID_PATTERN
 from hashmatch.matching.limits import (
     MAX_ALTERNATES_PER_ITEM,
     MAX_HASHES_PER_REQUEST,
@@ -82,7 +83,15 @@ class MatchRequest(BaseModel):
 
 
 class MatchView(BaseModel):
-    match_id: str = Field(description="Cite it in POST /v1/reports")
+    match_id: str = Field(description="Cite it in POST /v1/reports", pattern=MATCH_ID_PATTERN)
+    indicator_ref: str = Field(
+        description=(
+            "The matched indicator as your organisation sees it: the same in every answer to "
+            "you (not to others), so two matches of one indicator can be told apart from two "
+            "indicators (hashmatch scan files one report per content and indicators)"
+        ),
+        pattern=r"^ir_[0-9a-f]{24}$",
+    )
     database: str
     media_type: str
     distance: int = Field(description="The smallest distance over the value and alternates")
@@ -125,6 +134,7 @@ def match_response(result: BatchAnswer) -> MatchResponse:
                 matches=[
                     MatchView(
                         match_id=match.match_id,
+                        indicator_ref=match.indicator_ref,
                         database=match.database,
                         media_type=match.media_type,
                         distance=match.distance,

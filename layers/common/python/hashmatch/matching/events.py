@@ -19,7 +19,7 @@ class MatchEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     match_id: str = Field(pattern=MATCH_ID_PATTERN)
-    provider: str = Field(description="the provider organisation (the client's owner)")
+    provider: str = Field(description="the provider's organisation id (org_...)")
     client_id: str
     indicator_id: str
     database: str

@@ -12,6 +12,7 @@ a report; if storing fails the whole request fails with a retryable error.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
 from hashmatch.statistics.ports import CounterStore
 
 VIA_VALUE = "value"
+INDICATOR_REF_PREFIX = "ir_"
 VIA_ALTERNATE = "alternate"
 
 
@@ -50,6 +52,15 @@ class ItemMatch:
     distance: int
     threshold: int
     via: str = VIA_VALUE
+    indicator_ref: str = ""
+
+
+def indicator_ref(organisation_id: str, indicator_id: str) -> str:
+    """The indicator as one organisation sees it: the same in every answer to that
+    organisation, different for every other, and no way back to the indicator's id. It lets a
+    provider tell that two matches are of one indicator (one report, not two)."""
+    digest = hashlib.sha256(f"{organisation_id}:{indicator_id}".encode()).hexdigest()
+    return INDICATOR_REF_PREFIX + digest[:24]
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,7 @@ class MatchService:
             for found, via in merged:
                 event = MatchEvent(
                     match_id=new_match_id(),
-                    provider=principal.owner,
+                    provider=principal.organisation_id,
                     client_id=principal.client_id,
                     indicator_id=found.indicator_id,
                     database=found.database,
@@ -148,6 +159,7 @@ class MatchService:
                         found.distance,
                         event.threshold,
                         via,
+                        indicator_ref(principal.organisation_id, found.indicator_id),
                     )
                 )
             value_answer = answer.results[start]
@@ -210,7 +222,7 @@ class MatchService:
             for result in results
         )
         return {
-            query_counter(day, principal.owner, hash_type, outcome): count
+            query_counter(day, principal.organisation_id, hash_type, outcome): count
             for (hash_type, outcome), count in tally.items()
         }
 

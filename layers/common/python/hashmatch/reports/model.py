@@ -145,7 +145,7 @@ class Filing(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     report_id: ReportId
-    provider: str = Field(description="the provider organisation (the client's owner)")
+    provider: str = Field(description="the provider's organisation id (org_...)")
     client_id: str
     filed_at: AwareDatetime
     details: ReportDetails
