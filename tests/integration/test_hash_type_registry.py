@@ -69,7 +69,8 @@ def test_a_registered_type_is_curated_indexed_and_matched_within_its_default_thr
     near, far, malformed = answer["items"]
     assert near["status"] == "matched"
     (found,) = near["matches"]
-    assert (found["distance"], found["threshold"], near["threshold"]) == (3, 4, 4)
+    assert (found["distance"], found["threshold"]) == (3, 4)
+    assert set(near["thresholds"].values()) == {4}
     assert near["quality_gate"] is None
     assert far["status"] == "no_match"
     assert malformed["rejection"]["code"] == "invalid-hash"

@@ -8,7 +8,7 @@ import pytest
 
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
-from hashmatch.errors import DependencyUnavailable
+from hashmatch.errors import DependencyUnavailable, HashmatchError
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.service import MatchItem, MatchService
@@ -38,7 +38,7 @@ KNOWN = pdq_hex(1)
 class World:
     known_id: str
 
-    def __init__(self) -> None:
+    def __init__(self, thresholds: dict[str, dict[str, int]] | None = None) -> None:
         self.clock = FixedClock(NOW)
         self.indicators = InMemoryIndicatorStore()
         self.snapshots = InMemorySnapshotStore()
@@ -48,7 +48,12 @@ class World:
         self.builder = IndexBuilder(self.indicators, self.snapshots, self.clock)
         matcher = Matcher(self.snapshots, self.indicators, self.clock)
         self.service = MatchService(
-            matcher, self.events, self.counters, self.clock, event_retention=RETENTION
+            matcher,
+            self.events,
+            self.counters,
+            self.clock,
+            event_retention=RETENTION,
+            thresholds=thresholds,
         )
 
     def add(self, value: str, **overrides: str) -> str:
@@ -219,3 +224,61 @@ def test_an_item_with_alternates_is_counted_once(world):
         query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.MATCHED): 1,
         query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH): 1,
     }
+
+
+# -- thresholds per database and hash type (issue 11, item 10) ---------------------------------
+
+BOTH = PROVIDER.model_copy(update={"databases": ("known", "new")})
+
+
+def test_each_database_applies_its_own_threshold_and_each_match_says_which():
+    world = World(thresholds={"known": {"pdq": 4}, "new": {"pdq": 31}})
+    world.add(KNOWN)
+    world.add(KNOWN, database="new")
+    world.builder.build()
+
+    (item,) = world.service.match(BOTH, [MatchItem("pdq", flip_bits(KNOWN, 5))]).items
+
+    assert [(m.database, m.distance, m.threshold) for m in item.matches] == [("new", 5, 31)]
+    assert item.thresholds == {"known": 4, "new": 31}
+
+
+def test_within_each_databases_threshold_both_match_with_their_own_threshold_echoed():
+    world = World(thresholds={"known": {"pdq": 6}, "new": {"pdq": 31}})
+    world.add(KNOWN)
+    world.add(KNOWN, database="new")
+    world.builder.build()
+
+    (item,) = world.service.match(BOTH, [MatchItem("pdq", flip_bits(KNOWN, 5))]).items
+
+    assert sorted((m.database, m.threshold) for m in item.matches) == [("known", 6), ("new", 31)]
+    events = [world.events.events[m.match_id] for m in item.matches]
+    assert sorted((e.database, e.threshold) for e in events) == [("known", 6), ("new", 31)]
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        {"known": {"pdq": 64}},
+        {"known": {"phash": 17}},
+        {"elsewhere": {"pdq": 31}},
+        {"known": {"x": 1}},
+    ],
+)
+def test_a_threshold_over_its_types_maximum_or_of_an_unknown_name_is_refused_at_start(thresholds):
+    with pytest.raises(HashmatchError):
+        World(thresholds=thresholds)
+
+
+def test_out_of_scope_indicators_near_the_query_do_not_hide_one_in_scope():
+    world = World()
+    for bit in range(1, 201, 2):  # 100 distinct hashes at distance 1, out of scope
+        world.add(f"{int(KNOWN, 16) ^ (1 << bit):064x}", database="new")
+    in_scope = world.add(flip_bits(KNOWN, 10))
+    world.builder.build()
+
+    (item,) = world.service.match(PROVIDER, [MatchItem("pdq", KNOWN)]).items
+
+    assert [m.distance for m in item.matches] == [10]
+    assert world.events.events[item.matches[0].match_id].indicator_id == in_scope
+    assert item.truncated is False

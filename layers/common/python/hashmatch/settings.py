@@ -78,10 +78,11 @@ class ReportSettings(_EnvSettings):
 
 
 class MatchSettings(_EnvSettings):
-    # {"pdq": 31, "phash": 8, "dhash": 8}: the threshold applied per hash type, from the
-    # template's <Type>MatchThreshold Parameters (checked against each type's maximum by the
-    # match service; every Hamming type of the registry has one: tests/template).
-    match_thresholds: Json[dict[str, NonNegativeInt]]
+    # {"known": {"pdq": 31, "phash": 8, "dhash": 8}, "new": {...}, "solicitation": {...}}: the
+    # threshold applied per database and hash type, from the template's
+    # <Database><Type>MatchThreshold Parameters (checked against each type's maximum by the
+    # match service; every database has one per Hamming type of the registry: tests/template).
+    match_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
 
 
 class RetentionSettings(_EnvSettings):

@@ -112,7 +112,11 @@ class ItemView(BaseModel):
     ref: str | None = None
     status: Literal["matched", "no_match", "rejected"]
     matches: list[MatchView] = Field(default_factory=list)
-    threshold: int | None = Field(default=None, description="The threshold applied")
+    thresholds: dict[str, int] = Field(
+        default_factory=dict,
+        description="The threshold applied in each database you may see (each match also says "
+        "its own)",
+    )
     truncated: bool = Field(default=False, description="More matches than returned")
     quality_gate: int | None = Field(default=None, description="Minimum PDQ quality applied")
     rejection: RejectionView | None = None
@@ -143,7 +147,7 @@ def match_response(result: BatchAnswer) -> MatchResponse:
                     )
                     for match in item.matches
                 ],
-                threshold=item.threshold,
+                thresholds=item.thresholds,
                 truncated=item.truncated,
                 quality_gate=item.quality_gate,
                 rejection=RejectionView(code=item.rejection.code, detail=item.rejection.detail)

@@ -20,9 +20,9 @@ from datetime import date, timedelta
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
-from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import HASH_TYPES, get_hash_type
-from hashmatch.index import Hit
+from hashmatch.errors import HashmatchError, InvalidInput
+from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
+from hashmatch.index import DATABASES, Hit
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
@@ -74,7 +74,7 @@ class ItemAnswer:
     hash_type: str
     ref: str | None
     matches: list[ItemMatch] = field(default_factory=list)
-    threshold: int | None = None
+    thresholds: dict[str, int] = field(default_factory=dict)  # per database in scope
     truncated: bool = False
     quality_gate: int | None = None
     rejection: Rejection | None = None
@@ -101,18 +101,17 @@ class MatchService:
         clock: Clock,
         *,
         event_retention: timedelta,
-        thresholds: Mapping[str, int] | None = None,
+        thresholds: Mapping[str, Mapping[str, int]] | None = None,
     ) -> None:
         self._matcher = matcher
         self._events = events
         self._counters = counters
         self._clock = clock
         self._event_retention = event_retention
-        # Checked against each type's maximum here: a bad setting fails at start, not per item.
-        self._thresholds = {
-            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
-            for name, value in (thresholds or {}).items()
-        }
+        # Per database, per hash type; checked against each type's maximum here, so a bad
+        # setting fails at start, not per item. A type a database does not name gets the
+        # type's default.
+        self._thresholds = checked_thresholds(thresholds or {})
 
     def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
         now = self._clock.now()
@@ -144,7 +143,7 @@ class MatchService:
                     media_type=found.media_type,
                     hash_type=hash_type.name,
                     distance=found.distance,
-                    threshold=answer.results[start].threshold,
+                    threshold=answer.results[start].thresholds[found.database],
                     index_version=answer.index_version,
                     matched_at=now,
                     expires_at=now + self._event_retention,
@@ -167,7 +166,7 @@ class MatchService:
                 hash_type=hash_type.name,
                 ref=item.ref,
                 matches=matches,
-                threshold=value_answer.threshold,
+                thresholds=value_answer.thresholds,
                 truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=hash_type.min_quality,
             )
@@ -206,12 +205,14 @@ class MatchService:
                 digests.append(hash_type.to_bytes(alternate))
             except HashmatchError as error:
                 return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
-        threshold = self._thresholds.get(hash_type.name, hash_type.default_threshold)
-        databases = frozenset(principal.databases)
-        return None, [
-            HashQuery(hash_type=hash_type, digest=d, threshold=threshold, databases=databases)
-            for d in digests
-        ]
+        thresholds = tuple(
+            (database, self._threshold(database, hash_type))
+            for database in sorted(set(principal.databases) & set(DATABASES))
+        )
+        return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
+
+    def _threshold(self, database: str, hash_type: HashType) -> int:
+        return self._thresholds.get(database, {}).get(hash_type.name, hash_type.default_threshold)
 
     def _counts(
         self, principal: Principal, results: Sequence[ItemAnswer], day: date
@@ -225,6 +226,22 @@ class MatchService:
             query_counter(day, principal.organisation_id, hash_type, outcome): count
             for (hash_type, outcome), count in tally.items()
         }
+
+
+def checked_thresholds(
+    thresholds: Mapping[str, Mapping[str, int]],
+) -> dict[str, dict[str, int]]:
+    """``{database: {hash type: threshold}}`` with every name known and every threshold within
+    its type's maximum; InvalidInput names the first that is not."""
+    checked: dict[str, dict[str, int]] = {}
+    for database, per_type in thresholds.items():
+        if database not in DATABASES:
+            raise InvalidInput(f"match thresholds name an unknown database {database!r}")
+        checked[database] = {
+            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
+            for name, value in per_type.items()
+        }
+    return checked
 
 
 def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:
