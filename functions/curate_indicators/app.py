@@ -22,6 +22,7 @@ from hashmatch.indicators.api import (
     batch_status,
 )
 from hashmatch.indicators.importing import IMPORT_MEDIA_TYPES
+from hashmatch.indicators.service import CuratorScope
 from hashmatch.observability import logger, tracer
 
 app = build_resolver()
@@ -31,8 +32,10 @@ app.accept_media_types("POST", "/v1/indicators/import", IMPORT_MEDIA_TYPES)
 @app.post("/v1/indicators")
 @tracer.capture_method
 def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Response[BatchResponse]:
-    curator = current_principal(app).client_id
-    result = bootstrap.indicator_service().add_batch(request.items, submitted_by=curator)
+    curator = current_principal(app)
+    result = bootstrap.indicator_service().add_batch(
+        request.items, submitted_by=curator.client_id, scope=CuratorScope.of(curator)
+    )
     status = batch_status(result)
     return _json(status, batch_response(result, position="index"))
 
@@ -40,11 +43,14 @@ def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Respons
 @app.post("/v1/indicators/import")
 @tracer.capture_method
 def import_indicators() -> Response[BatchResponse]:
-    curator = current_principal(app).client_id
+    curator = current_principal(app)
     event = app.current_event
     content_type = event.headers.get("content-type") or ""
     result = bootstrap.indicator_service().import_rows(
-        event.decoded_body or "", content_type, submitted_by=curator
+        event.decoded_body or "",
+        content_type,
+        submitted_by=curator.client_id,
+        scope=CuratorScope.of(curator),
     )
     status = batch_status(result)
     return _json(status, batch_response(result, position="line"))
@@ -53,15 +59,20 @@ def import_indicators() -> Response[BatchResponse]:
 @app.get("/v1/indicators/<id>")
 @tracer.capture_method
 def get_indicator(id: str) -> IndicatorView:
-    curator = current_principal(app).client_id
-    return IndicatorView.of(bootstrap.indicator_service().read(id, by=curator))
+    curator = current_principal(app)
+    indicator = bootstrap.indicator_service().read(
+        id, by=curator.client_id, scope=CuratorScope.of(curator)
+    )
+    return IndicatorView.of(indicator)
 
 
 @app.delete("/v1/indicators/<id>")
 @tracer.capture_method
 def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> IndicatorView:
-    curator = current_principal(app).client_id
-    revoked = bootstrap.indicator_service().revoke(id, reason=request.reason, by=curator)
+    curator = current_principal(app)
+    revoked = bootstrap.indicator_service().revoke(
+        id, reason=request.reason, by=curator.client_id, scope=CuratorScope.of(curator)
+    )
     logger.info("indicator revoked", extra={"indicator_id": id})
     return IndicatorView.of(revoked)
 
@@ -69,8 +80,10 @@ def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> Indi
 @app.post("/v1/indicators/<id>/suspend")
 @tracer.capture_method
 def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> IndicatorView:
-    curator = current_principal(app).client_id
-    suspended = bootstrap.indicator_service().suspend(id, reason=request.reason, by=curator)
+    curator = current_principal(app)
+    suspended = bootstrap.indicator_service().suspend(
+        id, reason=request.reason, by=curator.client_id, scope=CuratorScope.of(curator)
+    )
     return IndicatorView.of(suspended)
 
 
@@ -80,8 +93,10 @@ def reinstate_indicator(
     id: str,
     request: Annotated[ReinstateRequest, Body()],
 ) -> IndicatorView:
-    curator = current_principal(app).client_id
-    reinstated = bootstrap.indicator_service().reinstate(id, reason=request.reason, by=curator)
+    curator = current_principal(app)
+    reinstated = bootstrap.indicator_service().reinstate(
+        id, reason=request.reason, by=curator.client_id, scope=CuratorScope.of(curator)
+    )
     return IndicatorView.of(reinstated)
 
 

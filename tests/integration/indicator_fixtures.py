@@ -13,8 +13,8 @@ CURATOR = {
     "role": "curator",
     "organisation_id": "org_" + "c" * 24,
     "owner": "EU Centre curation",
-    "databases": "",
-    "hash_types": "",
+    "databases": "known,new,solicitation",
+    "hash_types": "pdq,phash,dhash,md5,sha1,sha256",
 }
 PROVIDER = {**CURATOR, "client_id": "cl_" + "p" * 24, "role": "provider"}
 

@@ -14,7 +14,7 @@ from hashmatch import bootstrap
 from hashmatch.hashtypes import HASH_TYPES, HashType
 from tests.factories import ToyHash, flip_bits, submission
 from tests.integration.conftest import api_event
-from tests.integration.indicator_fixtures import call
+from tests.integration.indicator_fixtures import CURATOR, call
 
 STORED = "0123456789abcdef"
 PROVIDER = {
@@ -51,6 +51,7 @@ def test_a_registered_type_is_curated_indexed_and_matched_within_its_default_thr
         "POST",
         "/v1/indicators",
         body={"items": [submission(STORED.upper(), hash_type="TOY64")]},
+        principal={**CURATOR, "hash_types": "toy64"},
     )
     assert status == 200, added
     build_index.lambda_handler({}, lambda_context)

@@ -47,7 +47,11 @@ def indexed(deployment, lambda_context) -> None:
 def test_a_near_copy_matches_and_its_event_is_stored_without_the_ref(deployment, lambda_context):
     status, body = match(
         lambda_context,
-        {"items": [{"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42"}]},
+        {
+            "items": [
+                {"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42", "quality": 90}
+            ]
+        },
     )
 
     assert status == 200
@@ -71,8 +75,8 @@ def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_co
         lambda_context,
         {
             "items": [
-                {"type": "pdq", "value": KNOWN},
-                {"type": "pdq", "value": pdq_hex(8)},
+                {"type": "pdq", "value": KNOWN, "quality": 90},
+                {"type": "pdq", "value": pdq_hex(8), "quality": 90},
                 {"type": "phash", "value": "0" * 16},
             ]
         },
@@ -144,7 +148,11 @@ def test_an_alternate_that_matches_says_so(lambda_context):
 
     status, body = match(
         lambda_context,
-        {"items": [{"type": "pdq", "value": far, "alternates": [flip_bits(KNOWN, 2)]}]},
+        {
+            "items": [
+                {"type": "pdq", "value": far, "quality": 90, "alternates": [flip_bits(KNOWN, 2)]}
+            ]
+        },
     )
 
     assert status == 200

@@ -289,6 +289,7 @@ def match_service() -> MatchService:
         SystemClock(),
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,
+        quality_required=load_settings(MatchSettings).quality_required,
     )
 
 

@@ -83,6 +83,9 @@ class MatchSettings(_EnvSettings):
     # <Database><Type>MatchThreshold Parameters (checked against each type's maximum by the
     # match service; every database has one per Hamming type of the registry: tests/template).
     match_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
+    # "true" (the template's default, MatchRequiresQuality): a PDQ item without a quality is
+    # rejected; "false" lets it through ungated.
+    quality_required: bool
 
 
 class RetentionSettings(_EnvSettings):

@@ -54,6 +54,7 @@ class ProvenanceView(BaseModel):
     assessment_reference: str
     assessed_at: datetime
     submitted_by: str
+    quality_override: str | None = None
 
 
 class IndicatorView(BaseModel):

@@ -129,6 +129,9 @@ class Provenance(BaseModel):
     assessment_reference: ShortText = Field(description="The authority's reference of the decision")
     assessed_at: AwareDatetime = Field(description="When the material was assessed")
     submitted_by: str = Field(min_length=1, max_length=100, description="Curator client id")
+    quality_override: str | None = Field(
+        default=None, description="Why a hash below the quality gate was accepted, if it was"
+    )
 
     @property
     def key(self) -> str:
@@ -184,6 +187,15 @@ class Submission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hash_type: str
+    # Before the fields it relaxes, so their validators see it.
+    quality_override: Reason | None = Field(
+        default=None,
+        description=(
+            "Accept a PDQ hash that the quality gate would refuse (quality below 50, or the "
+            "all-zero hash of a blank image): why this one is trustworthy anyway. Recorded "
+            "with the provenance."
+        ),
+    )
     hash: str = Field(description="Hex (PDQ also base64); normalised to lower-case hex")
     database: Database
     media_type: MediaType
@@ -207,9 +219,17 @@ class Submission(BaseModel):
         if hash_type is None:
             return value  # the type is already reported as the fault
         try:
-            return get_hash_type(hash_type).parse(value)
+            parsed = get_hash_type(hash_type).parse(value)
         except HashmatchError as error:
             raise ValueError(error.detail) from error
+        gated = get_hash_type(hash_type).min_quality is not None
+        if gated and int(parsed, 16) == 0 and info.data.get("quality_override") is None:
+            # The hash of a blank or flat image: it matches every other such image.
+            raise ValueError(
+                f"an all-zero {hash_type} hash (a blank image) matches every blank image; "
+                "give quality_override to accept it"
+            )
+        return parsed
 
     @field_validator("quality")
     @classmethod
@@ -217,8 +237,8 @@ class Submission(BaseModel):
         # Low-quality PDQ hashes (flat or tiny images) collide with unrelated images.
         hash_type = info.data.get("hash_type")
         problem = get_hash_type(hash_type).quality_problem(value) if hash_type else None
-        if problem is not None:
-            raise ValueError(problem)
+        if problem is not None and info.data.get("quality_override") is None:
+            raise ValueError(f"{problem}; give quality_override to accept it")
         return value
 
     @property
@@ -226,7 +246,11 @@ class Submission(BaseModel):
         return indicator_id(self.hash_type, self.hash, self.database.value)
 
     def provenance_by(self, submitted_by: str) -> Provenance:
-        return Provenance(**self.provenance.model_dump(), submitted_by=submitted_by)
+        return Provenance(
+            **self.provenance.model_dump(),
+            submitted_by=submitted_by,
+            quality_override=self.quality_override,
+        )
 
 
 def validation_faults(error: ValidationError, *prefix: str | int) -> list[dict[str, Any]]:

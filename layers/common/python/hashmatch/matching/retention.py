@@ -25,6 +25,9 @@ class MatchEventRetention:
     def is_item_id(self, item_id: str) -> bool:
         return _MATCH_ID.fullmatch(item_id) is not None
 
+    def exists(self, item_id: str) -> bool:
+        return item_id in self._events.get_many([item_id])
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         return self._events.due_on(day, after=after, limit=limit)
 

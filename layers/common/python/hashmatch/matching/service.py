@@ -102,6 +102,7 @@ class MatchService:
         *,
         event_retention: timedelta,
         thresholds: Mapping[str, Mapping[str, int]] | None = None,
+        quality_required: bool = True,
     ) -> None:
         self._matcher = matcher
         self._events = events
@@ -112,6 +113,9 @@ class MatchService:
         # setting fails at start, not per item. A type a database does not name gets the
         # type's default.
         self._thresholds = checked_thresholds(thresholds or {})
+        # A hash of a gated type (PDQ) must state its quality, or the gate could be skipped by
+        # leaving it out; the template's MatchRequiresQuality may relax this.
+        self._quality_required = quality_required
 
     def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
         now = self._clock.now()
@@ -189,6 +193,12 @@ class MatchService:
         if hash_type.name not in principal.hash_types:
             return Rejection(
                 "hash-type-not-allowed", f"this client may not use {hash_type.name}"
+            ), []
+        if hash_type.min_quality is not None and item.quality is None and self._quality_required:
+            return Rejection(
+                "quality-missing",
+                f"a {hash_type.name} hash needs its quality (0-100) so the quality gate "
+                f"({hash_type.min_quality}) can be applied",
             ), []
         quality_problem = hash_type.quality_problem(item.quality)
         if quality_problem is not None:

@@ -108,6 +108,12 @@ class LegalHoldService:
                 f"{request.target_id!r} is not a {request.target_class.value} id",
                 errors=[{"loc": ["body", "target_id"], "msg": "not an id of target_class"}],
             )
+        if not target.exists(request.target_id):
+            raise NotFound(
+                f"no {request.target_class.value} {request.target_id} to hold "
+                "(it never existed, or it was erased)",
+                errors=[{"loc": ["body", "target_id"], "msg": "no such item"}],
+            )
         self._policy.check_hold_end(request.until, now)
         hold = LegalHold(
             hold_id="lh_" + secrets.token_hex(12),
