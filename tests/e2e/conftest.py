@@ -25,6 +25,11 @@ from hashmatch_devtools.localstack.stack import LocalStack
 from hashmatch_operators.deployment import local_operator_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+UNTHROTTLED = {
+    "ProviderRateLimit": "100000",
+    "ProviderBurstLimit": "100000",
+    "StaffRateLimit": "100000",
+}
 
 
 @pytest.fixture(scope="package")
@@ -33,7 +38,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         PROJECT_ROOT / "template.yaml",
         api_port=0,
         moto_port=0,
-        parameter_overrides={"Stage": "local"},
+        # Usage plans raised far above what a test sends, so property tests explore instead of
+        # being throttled; throttling itself: tests/integration/test_local_stack_api.py.
+        parameter_overrides={"Stage": "local", **UNTHROTTLED},
         run_schedules=False,
         stack_name="hashmatch-e2e",
         state_directory=tmp_path_factory.mktemp("local-stack"),
