@@ -10,6 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.openapi import problem_response
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.indicators.api import (
     BatchResponse,
@@ -21,26 +22,54 @@ from hashmatch.indicators.api import (
     batch_response,
     batch_status,
 )
-from hashmatch.indicators.importing import IMPORT_MEDIA_TYPES
+from hashmatch.indicators.importing import IMPORT_BODIES
 from hashmatch.indicators.service import CuratorScope
 from hashmatch.observability import logger, tracer
 
 app = build_resolver()
-app.accept_media_types("POST", "/v1/indicators/import", IMPORT_MEDIA_TYPES)
+app.accept_media_types("POST", "/v1/indicators/import", IMPORT_BODIES)
 
 
-@app.post("/v1/indicators")
+@app.post(
+    "/v1/indicators",
+    summary="Add indicators with their provenance",
+    responses={
+        200: {
+            "description": "Every item stored, or found stored already",
+            "content": {"application/json": {"model": BatchResponse}},
+        },
+        207: {
+            "description": "Some or all items refused, each with its faults (nothing changed "
+            "for them); the others stored",
+            "content": {"application/json": {"model": BatchResponse}},
+        },
+    },
+)
 @tracer.capture_method
 def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Response[BatchResponse]:
     curator = current_principal(app)
     result = bootstrap.indicator_service().add_batch(
-        request.items, submitted_by=curator.client_id, scope=CuratorScope.of(curator)
+        request.submitted(), submitted_by=curator.client_id, scope=CuratorScope.of(curator)
     )
     status = batch_status(result)
     return _json(status, batch_response(result, position="index"))
 
 
-@app.post("/v1/indicators/import")
+@app.post(
+    "/v1/indicators/import",
+    summary="Import indicators from CSV or JSON lines (at most 1,000 rows)",
+    responses={
+        200: {
+            "description": "Every item stored, or found stored already",
+            "content": {"application/json": {"model": BatchResponse}},
+        },
+        207: {
+            "description": "Some or all items refused, each with its faults (nothing changed "
+            "for them); the others stored",
+            "content": {"application/json": {"model": BatchResponse}},
+        },
+    },
+)
 @tracer.capture_method
 def import_indicators() -> Response[BatchResponse]:
     curator = current_principal(app)
@@ -66,7 +95,11 @@ def get_indicator(id: str) -> IndicatorView:
     return IndicatorView.of(indicator)
 
 
-@app.delete("/v1/indicators/<id>")
+@app.delete(
+    "/v1/indicators/<id>",
+    summary="Revoke an indicator: it never matches again",
+    responses={409: problem_response("The indicator cannot be revoked from its status")},
+)
 @tracer.capture_method
 def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> IndicatorView:
     curator = current_principal(app)
@@ -77,7 +110,11 @@ def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> Indi
     return IndicatorView.of(revoked)
 
 
-@app.post("/v1/indicators/<id>/suspend")
+@app.post(
+    "/v1/indicators/<id>/suspend",
+    summary="Suspend an indicator: it does not match until reinstated",
+    responses={409: problem_response("Only an active indicator can be suspended")},
+)
 @tracer.capture_method
 def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> IndicatorView:
     curator = current_principal(app)
@@ -87,7 +124,11 @@ def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> In
     return IndicatorView.of(suspended)
 
 
-@app.post("/v1/indicators/<id>/reinstate")
+@app.post(
+    "/v1/indicators/<id>/reinstate",
+    summary="Reinstate a suspended indicator",
+    responses={409: problem_response("Only a suspended indicator can be reinstated")},
+)
 @tracer.capture_method
 def reinstate_indicator(
     id: str,

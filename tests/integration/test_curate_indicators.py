@@ -46,35 +46,47 @@ def test_a_duplicate_add_returns_the_existing_id_and_appends_provenance(lambda_c
     assert [p["assessment_reference"] for p in read["provenance"]] == ["A", "B"]
 
 
-def test_a_batch_with_some_bad_rows_is_207_and_reports_each(lambda_context):
+def test_a_batch_with_items_the_service_refuses_is_207_and_reports_each(lambda_context):
     status, body = add(
         lambda_context,
         submission(pdq_hex(3)),
-        submission("xyz"),
-        submission(pdq_hex(4), database="elsewhere"),
+        submission("ab" * 16),  # an md5-shaped value given as PDQ
+        submission("0" * 64),  # the all-zero PDQ hash of a blank image
     )
 
     assert status == 207
     assert [i["result"] for i in body["items"]] == ["created", "invalid", "invalid"]
     assert body["items"][1]["errors"][0]["loc"] == ["items", 1, "hash"]
-    assert body["items"][2]["errors"][0]["loc"] == ["items", 2, "database"]
+    assert body["items"][2]["errors"][0]["loc"] == ["items", 2, "hash"]
+
+
+def test_a_batch_of_only_refused_items_is_207_and_changes_nothing(lambda_context):
+    status, body = add(lambda_context, submission(pdq_hex(6), quality=10))
+
+    assert (status, body["created"], body["invalid"]) == (207, 0, 1)
+    assert body["items"][0]["errors"][0]["loc"] == ["items", 0, "quality"]
 
 
 @pytest.mark.parametrize(
     ("item", "field"),
     [
-        (submission("ab" * 31), "hash"),
         (submission("gg" * 32), "hash"),
         (submission(pdq_hex(5), database="unknown"), "database"),
         (submission(pdq_hex(5), media_type="audio"), "media_type"),
+        (submission(pdq_hex(5), hash_type="PDQ"), "hash_type"),
     ],
 )
-def test_an_all_bad_batch_is_422_problem_naming_item_and_field(lambda_context, item, field):
-    status, problem = add(lambda_context, item)
+def test_a_batch_with_an_item_breaking_the_schema_is_422_naming_it_and_changes_nothing(
+    lambda_context, item, field
+):
+    status, problem = add(lambda_context, submission(pdq_hex(7)), item)
 
     assert status == 422
-    assert problem["type"] == "urn:hashmatch:problem:invalid-input"
-    assert problem["errors"][0]["loc"] == ["items", 0, field]
+    assert problem["type"] == "urn:hashmatch:problem:invalid-request"
+    assert problem["errors"][0]["loc"][:3] == ["body", "items", 1]
+    assert field in problem["errors"][0]["loc"]
+    _, again = add(lambda_context, submission(pdq_hex(7)))
+    assert again["created"] == 1  # the refused batch stored nothing
 
 
 def test_a_malformed_request_body_is_422(lambda_context):

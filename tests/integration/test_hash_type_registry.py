@@ -50,7 +50,7 @@ def test_a_registered_type_is_curated_indexed_and_matched_within_its_default_thr
         lambda_context,
         "POST",
         "/v1/indicators",
-        body={"items": [submission(STORED.upper(), hash_type="TOY64")]},
+        body={"items": [submission(STORED.upper(), hash_type="toy64")]},
         principal={**CURATOR, "hash_types": "toy64"},
     )
     assert status == 200, added

@@ -259,7 +259,7 @@ def test_a_legal_hold_must_end_within_18_months(world):
     assert refused.value.errors[0]["loc"] == ["body", "until"]
 
 
-def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
+def test_a_legal_hold_naming_an_id_of_another_class_finds_no_such_target(world):
     request = LegalHoldRequest(
         target_class=HoldTarget.REPORT,
         target_id="mt_" + "1" * 24,
@@ -268,7 +268,7 @@ def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
         until=START + DAY,
     )
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         world.hold_service.place(REVIEWER, request)
 
 

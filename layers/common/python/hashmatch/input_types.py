@@ -61,6 +61,8 @@ def _integral(value: Any) -> Any:
 
 
 Integral = Annotated[int, BeforeValidator(_integral)]
+# A quality score 0-100, integral (the bounds sit inside the conversion, so the schema has them).
+Quality = Annotated[int, Field(ge=0, le=100), BeforeValidator(_integral)]
 
 
 def _date_time_text(value: Any) -> Any:

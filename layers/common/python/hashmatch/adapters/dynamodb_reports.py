@@ -26,7 +26,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from hashmatch.adapters.aws import translated_errors
 from hashmatch.adapters.dynamodb_due_days import due_on
-from hashmatch.errors import Conflict, InvalidInput
+from hashmatch.errors import Conflict, NotFound
 from hashmatch.reports.model import (
     Filing,
     Report,
@@ -218,8 +218,9 @@ def _encode_cursor(last_key: dict[str, Any]) -> str:
 
 def _decode_cursor(cursor: str, partition_name: str, partition: str) -> dict[str, Any]:
     """A cursor is only valid for the listing that issued it: same index, same provider."""
-    invalid = InvalidInput(
-        "the cursor is not valid for this listing",
+    # Well-formed but not issued for this listing: the page it names does not exist.
+    invalid = NotFound(
+        "no such page: the cursor was not issued for this listing",
         errors=[{"loc": ["query", "next"], "msg": "not a cursor of this listing"}],
     )
     try:

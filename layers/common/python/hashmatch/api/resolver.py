@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -48,11 +48,15 @@ class HashmatchResolver(APIGatewayRestResolver):
     def __init__(self) -> None:
         super().__init__(enable_validation=True)
         self._body_media_types: dict[tuple[str, str], frozenset[str]] = {}
+        self.raw_bodies: dict[tuple[str, str], Mapping[str, Mapping[str, Any]]] = {}
 
-    def accept_media_types(self, method: str, resource: str, media_types: Iterable[str]) -> None:
-        """Let a route take bodies of these media types instead of JSON (its handler reads the
-        raw body)."""
+    def accept_media_types(
+        self, method: str, resource: str, media_types: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Let a route take bodies of these media types (each with the JSON Schema of its text,
+        for the OpenAPI document) instead of JSON; its handler reads the raw body."""
         self._body_media_types[(method.upper(), resource)] = frozenset(media_types)
+        self.raw_bodies[(method.upper(), resource)] = dict(media_types)
 
     def _resolve(self) -> ResponseBuilder[Any]:
         event = self.current_event

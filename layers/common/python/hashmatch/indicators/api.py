@@ -9,25 +9,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hashmatch.api.problems import ProblemItem
-from hashmatch.errors import InvalidInput
-from hashmatch.indicators.model import Indicator, Reason
+from hashmatch.indicators.model import Indicator, Reason, SubmissionShape
 from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutcome, ItemResult
 
 
 class IndicatorBatchRequest(BaseModel):
-    """Items are checked one by one by the service, so a bad item never hides the good ones."""
+    """Indicators to add. A batch with an item that breaks the schema is refused whole (422,
+    each fault named); the service then decides item by item whether each is acceptable, so a
+    refused item never hides the good ones (207)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=MAX_BATCH_ITEMS,
-        description=(
-            "Each: hash_type, hash, database (known|new|solicitation), media_type (image|video), "
-            "optional quality, provenance {authority, member_state, assessment_reference, "
-            "assessed_at}"
-        ),
-    )
+    items: list[SubmissionShape] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+    def submitted(self) -> list[dict[str, Any]]:
+        """The items as submitted (what the service validates one by one)."""
+        return [item.model_dump(exclude_none=True) for item in self.items]
 
 
 class RevokeRequest(BaseModel):
@@ -107,13 +104,8 @@ class BatchResponse(BaseModel):
 
 
 def batch_status(result: BatchResult) -> HTTPStatus:
-    """200: every item stored or found; 207: some invalid (each reported, nothing changed for
-    them); a batch with no valid item at all is refused as a whole with 422 problem+json."""
-    if result.all_invalid:
-        raise InvalidInput(
-            f"every one of the {len(result.items)} items is invalid; nothing was changed",
-            errors=result.faults(),
-        )
+    """200: every item stored or found; 207: some or all refused (each reported with its
+    faults; nothing changed for them)."""
     return HTTPStatus.MULTI_STATUS if result.count(ItemOutcome.INVALID) else HTTPStatus.OK
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,26 @@ CSV_MEDIA_TYPES = frozenset({"text/csv"})
 JSONL_MEDIA_TYPES = frozenset(
     {"application/jsonl", "application/x-ndjson", "application/x-jsonlines"}
 )
-IMPORT_MEDIA_TYPES = CSV_MEDIA_TYPES | JSONL_MEDIA_TYPES
+_CSV_BODY = {
+    "type": "string",
+    "minLength": 1,
+    "description": "A header line naming the columns "
+    + ",".join(CSV_COLUMNS)
+    + " (and optionally quality), then one row per indicator",
+    "pattern": "^" + ",".join(CSV_COLUMNS) + "(,quality)?\\r?\\n",
+}
+_JSONL_START = "^\\s*\\{"
+_JSONL_BODY = {
+    "type": "string",
+    "minLength": 1,
+    "description": "One JSON object per line, each an item of POST /v1/indicators",
+    "pattern": _JSONL_START,
+}
+# The import's body per media type, as the OpenAPI document describes it.
+IMPORT_BODIES = {
+    **{media_type: _CSV_BODY for media_type in CSV_MEDIA_TYPES},
+    **{media_type: _JSONL_BODY for media_type in JSONL_MEDIA_TYPES},
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,11 @@ def _csv_rows(body: str) -> Iterator[RawRow]:
 
 
 def _jsonl_rows(body: str) -> Iterator[RawRow]:
+    if not re.match(_JSONL_START, body):
+        raise InvalidInput(
+            "JSON lines hold one JSON object per line; this body does not start with one",
+            errors=[{"loc": ["line", 1], "msg": "not a JSON object"}],
+        )
     for line, text in enumerate(body.splitlines(), start=1):
         if not text.strip():
             continue

@@ -8,6 +8,7 @@ of one hash meet on one conditional write instead of creating two indicators.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -24,14 +25,14 @@ from pydantic import (
 )
 
 from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import get_hash_type
-from hashmatch.input_types import EventTime, FreeText, Integral
+from hashmatch.hashtypes import HASH_TYPES, get_hash_type
+from hashmatch.ids import INDICATOR_ID_HEX_DIGITS, INDICATOR_ID_PATTERN, INDICATOR_ID_PREFIX
+from hashmatch.input_types import EventTime, FreeText, Quality
 
-ID_PREFIX = "ind_"
-# 22 hex digits (88 bits) keep ids at the snapshot's default width of 26 ASCII characters.
-ID_HEX_DIGITS = 22
+ID_PREFIX = INDICATOR_ID_PREFIX
+ID_HEX_DIGITS = INDICATOR_ID_HEX_DIGITS
 ID_WIDTH = len(ID_PREFIX) + ID_HEX_DIGITS
-ID_PATTERN = rf"^{ID_PREFIX}[0-9a-f]{{{ID_HEX_DIGITS}}}$"
+ID_PATTERN = INDICATOR_ID_PATTERN
 
 # ISO 3166-1 alpha-2 codes of the EU Member States. Greece is GR in ISO 3166 (the EU's own
 # protocol order writes EL): both are accepted and stored as GR.
@@ -181,12 +182,45 @@ class ProvenanceInput(BaseModel):
     )
 
 
-class Submission(BaseModel):
-    """One indicator as submitted: validated field by field so each fault names its field."""
+def _registered_type(value: str) -> str:
+    if value not in HASH_TYPES:
+        raise ValueError(f"unknown hash type {value!r}; known types: {', '.join(HASH_TYPES)}")
+    return value
+
+
+def _hash_of_some_type(value: str) -> str:
+    if not any(re.fullmatch(t.value_pattern, value) for t in HASH_TYPES.values()):
+        raise ValueError("not a hash of any type: hex digits (PDQ also base64)")
+    return value
+
+
+def _types_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = list(HASH_TYPES)
+
+
+def _hashes_pattern(schema: dict[str, Any]) -> None:
+    schema["pattern"] = "^({})$".format("|".join(t.value_pattern for t in HASH_TYPES.values()))
+
+
+# The registry at the time the schema is made (or a value is checked), not at import: a type
+# registered later (tests/integration/test_hash_type_registry.py) is documented and accepted.
+HashTypeName = Annotated[
+    str, AfterValidator(_registered_type), Field(json_schema_extra=_types_enum)
+]
+HashText = Annotated[
+    str, AfterValidator(_hash_of_some_type), Field(json_schema_extra=_hashes_pattern)
+]
+
+
+class SubmissionShape(BaseModel):
+    """One indicator item as it must be written: what the API's schema says of it (a batch
+    holding an item that breaks it is refused as a whole, 422). Whether it is acceptable —
+    a hash of its type, above the quality gate, assessed in the past, in the curator's scope —
+    is decided per item (:class:`Submission`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    hash_type: str
+    hash_type: HashTypeName
     # Before the fields it relaxes, so their validators see it.
     quality_override: Reason | None = Field(
         default=None,
@@ -196,21 +230,22 @@ class Submission(BaseModel):
             "with the provenance."
         ),
     )
-    hash: str = Field(description="Hex (PDQ also base64); normalised to lower-case hex")
+    hash: HashText = Field(
+        description="Hex digits of the type's length, either case (PDQ also base64); stored as "
+        "lower-case hex"
+    )
     database: Database
     media_type: MediaType
-    quality: Integral | None = Field(
-        default=None, ge=0, le=100, description="PDQ quality, if known"
+    quality: Quality | None = Field(
+        default=None,
+        description="PDQ quality (0-100); below 50 the item is refused without quality_override",
     )
     provenance: ProvenanceInput
 
-    @field_validator("hash_type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        try:
-            return get_hash_type(value).name
-        except HashmatchError as error:
-            raise ValueError(error.detail) from error
+
+class Submission(SubmissionShape):
+    """One indicator as submitted and acceptable: validated field by field so each fault names
+    its field."""
 
     @field_validator("hash")
     @classmethod

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hashmatch.hashtypes import HASH_TYPES
-from hashmatch.input_types import FreeText, Integral
-from hashmatch.matching.events import MATCH_ID_PATTERN
+from hashmatch.ids import MATCH_ID_PATTERN
+from hashmatch.input_types import FreeText, Quality
 from hashmatch.matching.limits import (
     MAX_ALTERNATES_PER_ITEM,
     MAX_HASHES_PER_REQUEST,
@@ -33,8 +33,9 @@ class MatchQuery(BaseModel):
     ref: OpaqueRef | None = Field(
         default=None, description="Your own opaque content id: echoed back, never stored"
     )
-    quality: Integral | None = Field(
-        default=None, ge=0, le=100, description="PDQ quality; below 50 the item is rejected"
+    quality: Quality | None = Field(
+        default=None,
+        description="PDQ quality (0-100), required for PDQ; below 50 the item is rejected",
     )
     alternates: list[HashText] = Field(
         default_factory=list,

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MATCH_ID_PREFIX = "mt_"
-MATCH_ID_PATTERN = r"^mt_[0-9a-f]{24}$"
+from hashmatch.ids import MATCH_ID_PATTERN, MATCH_ID_PREFIX
 
 
 class MatchEvent(BaseModel):

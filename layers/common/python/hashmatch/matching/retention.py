@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from datetime import datetime
 
-from hashmatch.matching.events import MATCH_ID_PATTERN
+from hashmatch.ids import MATCH_ID_PATTERN
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.retention.ports import DueItem, HoldTarget
 

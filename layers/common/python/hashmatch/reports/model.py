@@ -23,12 +23,10 @@ from pydantic import (
     StringConstraints,
 )
 
+from hashmatch.ids import MATCH_ID_PATTERN, REPORT_ID_PATTERN, REPORT_ID_PREFIX
 from hashmatch.input_types import EventTime, Flag, FreeText
-from hashmatch.matching.events import MATCH_ID_PATTERN
 from hashmatch.reports.countries import ISO_3166_ALPHA_2
 
-REPORT_ID_PREFIX = "rp_"
-REPORT_ID_PATTERN = r"^rp_[0-9a-f]{24}$"
 _REPORT_ID = re.compile(REPORT_ID_PATTERN)
 MAX_MATCH_IDS = 100
 MAX_CONTENT_REF_LENGTH = 256

@@ -60,6 +60,9 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# A page cursor is opaque URL-safe base64 (what the store issues), at most 2,048 characters.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"
+MAX_CURSOR_LENGTH = 2048
 
 
 class FilingRequest(BaseModel):
