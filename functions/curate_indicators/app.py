@@ -98,7 +98,13 @@ def get_indicator(id: str) -> IndicatorView:
 @app.delete(
     "/v1/indicators/<id>",
     summary="Revoke an indicator: it never matches again",
-    responses={409: problem_response("The indicator cannot be revoked from its status")},
+    responses={
+        200: {
+            "description": "The indicator as it is now",
+            "content": {"application/json": {"model": IndicatorView}},
+        },
+        409: problem_response("The indicator cannot be revoked from its status"),
+    },
 )
 @tracer.capture_method
 def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> IndicatorView:
@@ -113,7 +119,13 @@ def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> Indi
 @app.post(
     "/v1/indicators/<id>/suspend",
     summary="Suspend an indicator: it does not match until reinstated",
-    responses={409: problem_response("Only an active indicator can be suspended")},
+    responses={
+        200: {
+            "description": "The indicator as it is now",
+            "content": {"application/json": {"model": IndicatorView}},
+        },
+        409: problem_response("Only an active indicator can be suspended"),
+    },
 )
 @tracer.capture_method
 def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> IndicatorView:
@@ -127,7 +139,13 @@ def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> In
 @app.post(
     "/v1/indicators/<id>/reinstate",
     summary="Reinstate a suspended indicator",
-    responses={409: problem_response("Only a suspended indicator can be reinstated")},
+    responses={
+        200: {
+            "description": "The indicator as it is now",
+            "content": {"application/json": {"model": IndicatorView}},
+        },
+        409: problem_response("Only a suspended indicator can be reinstated"),
+    },
 )
 @tracer.capture_method
 def reinstate_indicator(

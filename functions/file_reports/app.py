@@ -91,7 +91,13 @@ def get_report(id: str) -> ReportView:
 @app.get(
     "/v1/reports",
     summary="Your reports, newest first, optionally of one status",
-    responses={404: problem_response("The `next` cursor was not issued for this listing")},
+    responses={
+        200: {
+            "description": "One page of your reports",
+            "content": {"application/json": {"model": ReportList}},
+        },
+        404: problem_response("The `next` cursor was not issued for this listing"),
+    },
 )
 @tracer.capture_method
 def list_reports(

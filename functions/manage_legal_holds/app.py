@@ -56,7 +56,13 @@ def list_legal_holds() -> LegalHoldList:
 @app.delete(
     "/v1/legal-holds/<id>",
     summary="Release a legal hold: its target is erased at the next run if it is due",
-    responses={409: problem_response("The hold was released already")},
+    responses={
+        200: {
+            "description": "The released hold",
+            "content": {"application/json": {"model": LegalHoldView}},
+        },
+        409: problem_response("The hold was released already"),
+    },
 )
 @tracer.capture_method
 def release_legal_hold(id: str) -> LegalHoldView:

@@ -262,3 +262,17 @@ def test_a_revocation_with_an_unknown_field_is_refused_and_revokes_nothing(lambd
     assert (status, body["errors"][0]["loc"]) == (422, ["body", "cascade"])
     _, read = call(lambda_context, "GET", "/v1/indicators/{id}", indicator=indicator_id)
     assert read["status"] == "active"
+
+
+def test_a_csv_import_with_stray_carriage_returns_answers_per_row_not_a_server_error(
+    lambda_context,
+):
+    header = "hash_type,hash,database,media_type,authority,member_state,assessment_reference,"
+    body = header + "assessed_at\n\x0b\r\x0b\r\rjunk\n"
+
+    status, answer = call(
+        lambda_context, "POST", "/v1/indicators/import", body=body, content_type="text/csv"
+    )
+
+    assert status == 207
+    assert answer["invalid"] == len(answer["items"]) > 0

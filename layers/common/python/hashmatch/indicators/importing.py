@@ -40,7 +40,8 @@ _CSV_BODY = {
     "description": "A header line naming the columns "
     + ",".join(CSV_COLUMNS)
     + " (and optionally quality), then one row per indicator",
-    "pattern": "^" + ",".join(CSV_COLUMNS) + "(,quality)?\\r?\\n",
+    # The header, then at least one row that is not blank.
+    "pattern": "^" + ",".join(CSV_COLUMNS) + "(,quality)?\\r?\\n\\s*\\S",
 }
 _JSONL_START = "^\\s*\\{"
 _JSONL_BODY = {
@@ -79,8 +80,14 @@ def read_rows(body: str, content_type: str) -> Iterator[RawRow]:
 
 
 def _csv_rows(body: str) -> Iterator[RawRow]:
-    reader = csv.reader(io.StringIO(body))
-    header = next(reader, None)
+    # newline="": the csv module reads line breaks itself (a lone \r is one too).
+    reader = csv.reader(io.StringIO(body, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise InvalidInput(
+            f"the CSV header is not CSV: {error}", errors=[{"loc": ["line", 1], "msg": str(error)}]
+        ) from error
     columns = [name.strip().lower() for name in header or []]
     missing = [name for name in CSV_COLUMNS if name not in columns]
     unknown = [name for name in columns if name not in CSV_COLUMNS + OPTIONAL_CSV_COLUMNS]
@@ -89,7 +96,14 @@ def _csv_rows(body: str) -> Iterator[RawRow]:
             "the CSV header must name the columns " + ",".join(CSV_COLUMNS),
             errors=[{"loc": ["line", 1], "msg": f"missing {missing}, unknown {unknown}"}],
         )
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:  # a malformed row is that row's fault, not the file's
+            yield RawRow(reader.line_num, None, f"not CSV: {error}")
+            continue
         line = reader.line_num
         if not any(value.strip() for value in values):
             continue

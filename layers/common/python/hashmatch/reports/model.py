@@ -72,11 +72,13 @@ ReportedTo = Annotated[
 ]
 MatchIds = Annotated[
     tuple[MatchId, ...],
-    Field(min_length=1, max_length=MAX_MATCH_IDS),
+    Field(min_length=1, max_length=MAX_MATCH_IDS, json_schema_extra={"uniqueItems": True}),
     AfterValidator(_unique),
 ]
 ReportedToList = Annotated[
-    tuple[ReportedTo, ...], Field(max_length=MAX_ALSO_REPORTED_TO), AfterValidator(_unique)
+    tuple[ReportedTo, ...],
+    Field(max_length=MAX_ALSO_REPORTED_TO, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique),
 ]
 
 
