@@ -6,11 +6,24 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from hashmatch.access.model import OrganisationKind, Principal
+from hashmatch.access.model import OrganisationKind, Principal, Role
 from hashmatch.access.service import ClientService
 from hashmatch.hashtypes import HashSource, HashType, MatchKind
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.reports.model import ContentType, Filing, ReportDetails, new_report_id
+
+
+def a_principal(
+    letter: str, role: Role = Role.PROVIDER, owner: str = "Example Hosting SA", **fields: Any
+) -> Principal:
+    """A caller whose client and organisation ids repeat ``letter`` (cl_aaa..., org_aaa...)."""
+    return Principal(
+        client_id="cl_" + letter * 24,
+        role=role,
+        organisation_id="org_" + letter * 24,
+        owner=owner,
+        **fields,
+    )
 
 
 def in_new_organisation(

@@ -8,7 +8,6 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -398,6 +397,7 @@ class InMemoryAuditStore:
     def __init__(self) -> None:
         self.entries: dict[int, AuditEntry] = {}
         self.saved_checkpoint: Checkpoint | None = None
+        self.failing = False  # every append fails, as a throttled table would
         self._lock = threading.Lock()
 
     def last(self) -> AuditEntry | None:
@@ -405,6 +405,8 @@ class InMemoryAuditStore:
             return self.entries[max(self.entries)] if self.entries else None
 
     def put_next(self, entry: AuditEntry) -> None:
+        if self.failing:
+            raise DependencyUnavailable("audit table throttled (injected)")
         with self._lock:
             if entry.seq in self.entries:
                 raise Conflict(f"audit entry {entry.seq} exists")
@@ -431,21 +433,7 @@ class InMemoryAuditLog(ChainedAuditLog):
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.store = InMemoryAuditStore()
-        self.failing = False  # every record() fails as a throttled table would
         super().__init__(self.store, clock or SystemClock())
-
-    def record(
-        self,
-        action: str,
-        *,
-        actor: str,
-        role: str,
-        targets: Sequence[str] = (),
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEntry:
-        if self.failing:
-            raise DependencyUnavailable("audit table throttled (injected)")
-        return super().record(action, actor=actor, role=role, targets=targets, details=details)
 
     def actions(self) -> list[str]:
         return [entry.action for entry in self.store.entries.values()]

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
-from hashmatch.api.openapi import problem_response
+from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.indicators.api import (
     BatchResponse,
@@ -27,6 +27,9 @@ from hashmatch.indicators.service import CuratorScope
 from hashmatch.observability import logger, tracer
 
 app = build_resolver()
+BATCH_WITH_REFUSALS = (
+    "Some or all items refused, each with its faults (nothing changed for them); the others stored"
+)
 app.accept_media_types("POST", "/v1/indicators/import", IMPORT_BODIES)
 
 
@@ -34,15 +37,8 @@ app.accept_media_types("POST", "/v1/indicators/import", IMPORT_BODIES)
     "/v1/indicators",
     summary="Add indicators with their provenance",
     responses={
-        200: {
-            "description": "Every item stored, or found stored already",
-            "content": {"application/json": {"model": BatchResponse}},
-        },
-        207: {
-            "description": "Some or all items refused, each with its faults (nothing changed "
-            "for them); the others stored",
-            "content": {"application/json": {"model": BatchResponse}},
-        },
+        200: json_response("Every item stored, or found stored already", BatchResponse),
+        207: json_response(BATCH_WITH_REFUSALS, BatchResponse),
     },
 )
 @tracer.capture_method
@@ -59,15 +55,8 @@ def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Respons
     "/v1/indicators/import",
     summary="Import indicators from CSV or JSON lines (at most 1,000 rows)",
     responses={
-        200: {
-            "description": "Every item stored, or found stored already",
-            "content": {"application/json": {"model": BatchResponse}},
-        },
-        207: {
-            "description": "Some or all items refused, each with its faults (nothing changed "
-            "for them); the others stored",
-            "content": {"application/json": {"model": BatchResponse}},
-        },
+        200: json_response("Every item stored, or found stored already", BatchResponse),
+        207: json_response(BATCH_WITH_REFUSALS, BatchResponse),
     },
 )
 @tracer.capture_method
@@ -99,10 +88,7 @@ def get_indicator(id: str) -> IndicatorView:
     "/v1/indicators/<id>",
     summary="Revoke an indicator: it never matches again",
     responses={
-        200: {
-            "description": "The indicator as it is now",
-            "content": {"application/json": {"model": IndicatorView}},
-        },
+        200: json_response("The indicator as it is now", IndicatorView),
         409: problem_response("The indicator cannot be revoked from its status"),
     },
 )
@@ -120,10 +106,7 @@ def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> Indi
     "/v1/indicators/<id>/suspend",
     summary="Suspend an indicator: it does not match until reinstated",
     responses={
-        200: {
-            "description": "The indicator as it is now",
-            "content": {"application/json": {"model": IndicatorView}},
-        },
+        200: json_response("The indicator as it is now", IndicatorView),
         409: problem_response("Only an active indicator can be suspended"),
     },
 )
@@ -140,10 +123,7 @@ def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> In
     "/v1/indicators/<id>/reinstate",
     summary="Reinstate a suspended indicator",
     responses={
-        200: {
-            "description": "The indicator as it is now",
-            "content": {"application/json": {"model": IndicatorView}},
-        },
+        200: json_response("The indicator as it is now", IndicatorView),
         409: problem_response("Only a suspended indicator can be reinstated"),
     },
 )

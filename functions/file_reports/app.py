@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
-from hashmatch.api.openapi import problem_response
+from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
@@ -44,10 +44,9 @@ app = build_resolver()
         "`idempotency-key-reused` naming that report in `report_id`."
     ),
     responses={
-        202: {
-            "description": "Queued for intake (GET the `Location` once intake has stored it)",
-            "content": {"application/json": {"model": ReportAccepted}},
-        },
+        202: json_response(
+            "Queued for intake (GET the `Location` once intake has stored it)", ReportAccepted
+        ),
         404: problem_response("A match id is unknown, expired or not yours (each one named)"),
         409: {
             "description": (
@@ -92,10 +91,7 @@ def get_report(id: str) -> ReportView:
     "/v1/reports",
     summary="Your reports, newest first, optionally of one status",
     responses={
-        200: {
-            "description": "One page of your reports",
-            "content": {"application/json": {"model": ReportList}},
-        },
+        200: json_response("One page of your reports", ReportList),
         404: problem_response("The `next` cursor was not issued for this listing"),
     },
 )

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
-from hashmatch.api.openapi import problem_response
+from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
 from hashmatch.retention.api import LegalHoldList, LegalHoldView
@@ -28,10 +28,7 @@ app = build_resolver()
         "LegalHoldMaxDays (18 months by default). Audited."
     ),
     responses={
-        201: {
-            "description": "The hold",
-            "content": {"application/json": {"model": LegalHoldView}},
-        },
+        201: json_response("The hold", LegalHoldView),
         404: problem_response("No such target to hold (never existed, or erased)"),
     },
 )
@@ -57,10 +54,7 @@ def list_legal_holds() -> LegalHoldList:
     "/v1/legal-holds/<id>",
     summary="Release a legal hold: its target is erased at the next run if it is due",
     responses={
-        200: {
-            "description": "The released hold",
-            "content": {"application/json": {"model": LegalHoldView}},
-        },
+        200: json_response("The released hold", LegalHoldView),
         409: problem_response("The hold was released already"),
     },
 )

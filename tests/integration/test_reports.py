@@ -24,21 +24,11 @@ from hashmatch.access.model import Principal, Role
 from hashmatch.adapters.aws import dynamodb_client, sqs_client
 from hashmatch.errors import Conflict
 from hashmatch.reports.model import ReportDetails
-from tests.factories import a_match_event
+from tests.factories import a_match_event, a_principal
 from tests.integration.conftest import REGION, Deployment, api_event
 
-PROVIDER = Principal(
-    client_id="cl_" + "a" * 24,
-    role=Role.PROVIDER,
-    organisation_id="org_" + "a" * 24,
-    owner="Example Hosting SA",
-)
-OTHER = Principal(
-    client_id="cl_" + "b" * 24,
-    role=Role.PROVIDER,
-    organisation_id="org_" + "b" * 24,
-    owner="Other Cloud BV",
-)
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+OTHER = a_principal("b", Role.PROVIDER, "Other Cloud BV")
 
 
 def stored_match(principal: Principal = PROVIDER) -> str:

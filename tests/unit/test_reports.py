@@ -16,7 +16,7 @@ from hashmatch.reports.intake import INTAKE_ACTOR, ReportIntake
 from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.service import KeyReused, ReportService
-from tests.factories import a_match_event
+from tests.factories import a_match_event, a_principal
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryIdempotencyStore,
@@ -26,18 +26,8 @@ from tests.fakes import (
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-PROVIDER = Principal(
-    client_id="cl_" + "a" * 24,
-    role=Role.PROVIDER,
-    organisation_id="org_" + "a" * 24,
-    owner="Example Hosting SA",
-)
-OTHER = Principal(
-    client_id="cl_" + "b" * 24,
-    role=Role.PROVIDER,
-    organisation_id="org_" + "b" * 24,
-    owner="Other Cloud BV",
-)
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+OTHER = a_principal("b", Role.PROVIDER, "Other Cloud BV")
 
 
 class World:
@@ -319,11 +309,11 @@ def test_a_refused_send_releases_the_claim_so_a_retry_without_a_key_can_file(wor
 
 def test_a_failure_after_the_send_lets_the_retry_file_under_the_same_report_id(world):
     match_id = world.match()
-    world.audit.failing = True
+    world.audit.store.failing = True
 
     with pytest.raises(DependencyUnavailable):
         world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
-    world.audit.failing = False
+    world.audit.store.failing = False
     retry = world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
     world.take_in_everything_queued()
 
@@ -423,12 +413,7 @@ def test_a_listing_page_size_above_the_limit_is_refused(world):
         world.service.list(PROVIDER, limit=101)
 
 
-SAME_NAME = Principal(
-    client_id="cl_" + "c" * 24,
-    role=Role.PROVIDER,
-    organisation_id="org_" + "c" * 24,
-    owner=PROVIDER.owner,
-)
+SAME_NAME = a_principal("c", owner=PROVIDER.owner)
 
 
 def test_an_organisation_of_the_same_name_neither_reads_nor_lists_anothers_reports(world):

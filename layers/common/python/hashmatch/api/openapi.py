@@ -58,6 +58,11 @@ def _gateway(description: str) -> dict[str, Any]:
     }
 
 
+def json_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """A ``responses`` entry of a route decorator: a JSON answer of ``model``."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
 def problem_response(description: str) -> OpenAPIResponse:
     """A ``responses`` entry of a route decorator: a problem+json answer and when it comes."""
     return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
