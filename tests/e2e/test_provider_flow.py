@@ -158,3 +158,30 @@ def test_exactly_the_modified_copies_match_and_their_reports_are_stored(
     assert set(stored) == set(report_ids)
     report = provider.get_report(report_ids[0])
     assert [step["status"] for step in report["history"]] == ["received", "stored"]
+    # A re-scan of the same files with --report files nothing again (issue 11, item 7): the key
+    # derives from each file's SHA-256 and the indicators it matched, not from the new match ids
+    capsys.readouterr()
+    again = hashmatch_cli(
+        [
+            "scan",
+            str(tmp_path / "uploads"),
+            "--endpoint",
+            endpoint,
+            "--api-key",
+            provider_key,
+            "--report",
+            "--legal-basis",
+            "Regulation (EU) 2021/1232",
+            "--member-state",
+            "DE",
+            "--json",
+        ]
+    )
+    printed = capsys.readouterr().out.splitlines()
+    rescan = json.loads("\n".join(printed[printed.index("{") :]))
+    assert again == 1
+    rescanned = [r for r in rescan["results"] if r["matched"]]
+    assert sorted(r["report_id"] for r in rescanned) == sorted(report_ids)
+    assert all(r.get("already_reported") for r in rescanned)
+    listing = provider.list_reports(status="stored", limit=100)["reports"]
+    assert len([r for r in listing if r["report_id"] in report_ids]) == len(report_ids)

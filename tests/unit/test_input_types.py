@@ -159,3 +159,18 @@ def test_an_assessment_in_the_future_is_refused_against_the_callers_clock():
 
     assert refuses(Submission, future, **{NOW: CLOCK}) == [("provenance", "assessed_at")]
     assert Submission.model_validate(skewed, context={NOW: CLOCK})
+
+
+def test_the_window_starts_with_the_year_2000_as_written_as_the_schema_says():
+    written_in_2000 = {**REPORT, "detected_at": "2000-01-01T00:00:00+10:00"}  # 1999 in UTC
+
+    assert ReportDetails.model_validate(written_in_2000).detected_at.year == 2000
+
+
+def test_the_schema_names_exactly_the_country_codes_the_service_accepts():
+    schema = ReportDetails.model_json_schema()["properties"]["suspected_member_state"]
+    (codes,) = [option["enum"] for option in schema["anyOf"] if "enum" in option]
+
+    assert "DE" in codes
+    assert "AA" not in codes  # user-assigned, refused
+    assert refuses(ReportDetails, {**REPORT, "suspected_member_state": "AA"})

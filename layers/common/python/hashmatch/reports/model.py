@@ -62,7 +62,10 @@ ReportId = Annotated[str, StringConstraints(pattern=REPORT_ID_PATTERN)]
 MatchId = Annotated[str, StringConstraints(pattern=MATCH_ID_PATTERN)]
 # Upper case as ISO 3166 writes it: "de" is refused, not rewritten (docs/api.md, "Types").
 CountryCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_country_code)
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_country_code),
+    Field(json_schema_extra={"enum": sorted(ISO_3166_ALPHA_2)}),
 ]
 ContentRef = Annotated[FreeText, Field(max_length=MAX_CONTENT_REF_LENGTH)]
 LegalBasis = Annotated[FreeText, Field(max_length=MAX_LEGAL_BASIS_LENGTH)]
