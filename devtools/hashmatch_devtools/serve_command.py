@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from hashmatch.access.model import Role
+from hashmatch.access.model import OrganisationKind, Role
+
+if TYPE_CHECKING:
+    from hashmatch_devtools.localstack.stack import LocalStack
 
 DEMO_VALIDITY = timedelta(days=30)
 
@@ -32,18 +37,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def create_demo_clients(provider_webhook: str | None = None) -> dict[Role, str]:
-    """One client per role, with every database and hash type; returns each role's key."""
+def create_demo_clients(stack: LocalStack, provider_webhook: str | None = None) -> dict[Role, str]:
+    """One organisation and one client per role, with every database and hash type; returns
+    each role's key. Points this process's operator settings at the stack (for its lifetime)."""
     from hashmatch import bootstrap
     from hashmatch.hashtypes import HASH_TYPES
     from hashmatch.indicators.model import Database
+    from hashmatch.settings import clear_settings_cache
+    from hashmatch_operators.deployment import local_operator_settings
 
+    os.environ.update(
+        local_operator_settings(
+            {name: resource.physical_id for name, resource in stack.resources.items()}
+        )
+    )
+    clear_settings_cache()
     service = bootstrap.client_service()
     keys = {}
     for role in Role:
+        kind = OrganisationKind.PROVIDER if role is Role.PROVIDER else OrganisationKind.AUTHORITY
+        organisation = service.create_organisation(name=f"Demo {role.value}", kind=kind)
         created = service.create(
             role=role,
-            owner=f"Demo {role.value}",
+            organisation_id=organisation.organisation_id,
             purpose="local demonstration",
             legal_basis="none (local stack)",
             valid_for=DEMO_VALIDITY,
@@ -90,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         if args.demo:
-            keys = create_demo_clients(recipients.webhook_url("demo-provider"))
+            keys = create_demo_clients(stack, recipients.webhook_url("demo-provider"))
             print("\nDemo clients (keys are shown once):")
             for role, key in keys.items():
                 print(f"  {role.value:9} {key}")

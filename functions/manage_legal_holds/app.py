@@ -10,6 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
 from hashmatch.retention.api import LegalHoldList, LegalHoldView
@@ -27,10 +28,8 @@ app = build_resolver()
         "LegalHoldMaxDays (18 months by default). Audited."
     ),
     responses={
-        201: {
-            "description": "The hold",
-            "content": {"application/json": {"model": LegalHoldView}},
-        }
+        201: json_response("The hold", LegalHoldView),
+        404: problem_response("No such target to hold (never existed, or erased)"),
     },
 )
 @tracer.capture_method
@@ -54,6 +53,10 @@ def list_legal_holds() -> LegalHoldList:
 @app.delete(
     "/v1/legal-holds/<id>",
     summary="Release a legal hold: its target is erased at the next run if it is due",
+    responses={
+        200: json_response("The released hold", LegalHoldView),
+        409: problem_response("The hold was released already"),
+    },
 )
 @tracer.capture_method
 def release_legal_hold(id: str) -> LegalHoldView:

@@ -15,13 +15,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.openapi import json_response
+from hashmatch.api.paging import NextCursor, cursor_not_issued
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.indicators.model import Database
 from hashmatch.observability import logger, tracer
-from hashmatch.reports.model import ContentType, ReportStatus
+from hashmatch.reports.model import ContentType
 from hashmatch.reports.ports import QueueQuery
-from hashmatch.reports.review import DEFAULT_QUEUE_PAGE, MAX_QUEUE_PAGE, queue_status_of
+from hashmatch.reports.review import (
+    DEFAULT_QUEUE_PAGE,
+    MAX_QUEUE_PAGE,
+    QueueStatus,
+    queue_status_of,
+)
 from hashmatch.reports.review_requests import DecisionRequest, InformationRequestBody
 from hashmatch.reports.review_schemas import (
     ClaimReleased,
@@ -51,10 +58,14 @@ _CONFLICT: dict[int, OpenAPIResponse] = {
         "(`awaiting_confirmation`: forwardings waiting for a second reviewer; `forwarded`: with "
         "their deliveries). Each entry shows its age and who holds a claim on it."
     ),
+    responses={
+        200: json_response("One page of the queue", ReviewQueuePage),
+        404: cursor_not_issued(),
+    },
 )
 @tracer.capture_method
 def review_queue(
-    status: Annotated[ReportStatus | None, Query(description="Default: stored")] = None,
+    status: Annotated[QueueStatus | None, Query(description="Default: stored")] = None,
     database: Annotated[
         Database | None, Query(description="Only reports with a match in it")
     ] = None,
@@ -67,9 +78,7 @@ def review_queue(
     limit: Annotated[
         int, Query(ge=1, le=MAX_QUEUE_PAGE, description=f"Page size (1 to {MAX_QUEUE_PAGE})")
     ] = DEFAULT_QUEUE_PAGE,
-    next: Annotated[
-        str | None, Query(max_length=2048, description="The `next` cursor of the previous page")
-    ] = None,
+    next: NextCursor = None,
 ) -> ReviewQueuePage:
     service = bootstrap.review_service()
     query = QueueQuery(

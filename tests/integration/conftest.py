@@ -7,6 +7,7 @@ environment each function gets is the one the template gives it, so handlers run
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.settings import clear_settings_cache
 from hashmatch_devtools.localstack.inprocess import provision_in_process
 from hashmatch_devtools.localstack.resources import ProvisionedStores
+from hashmatch_operators.deployment import local_operator_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"
@@ -61,9 +63,8 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
-@pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+@contextmanager
+def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
@@ -75,6 +76,9 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             parameter_overrides={"Stage": "local"},
         )
         stores, environment = provisioned.stores, provisioned.environment
+        physical_ids = {name: resource.physical_id for name, resource in stores.resources.items()}
+        # The operator commands' settings too (the organisations table is no function's).
+        environment = {**environment, **local_operator_settings(physical_ids)}
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         _forget_wiring()
@@ -82,6 +86,20 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             yield Deployment(stores=stores, environment=environment)
         finally:
             _forget_wiring()
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+    with _deployed(monkeypatch) as deployed:
+        yield deployed
+
+
+@pytest.fixture(scope="module")
+def shared_deployment() -> Iterator[Deployment]:
+    """The same, once per module: for tests that only read, or whose writes cannot meet."""
+    with pytest.MonkeyPatch.context() as monkeypatch, _deployed(monkeypatch) as deployed:
+        yield deployed
 
 
 def _forget_wiring() -> None:

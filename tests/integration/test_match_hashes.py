@@ -18,6 +18,7 @@ from tests.integration.indicator_fixtures import call
 PROVIDER = {
     "client_id": "cl_" + "p" * 24,
     "role": "provider",
+    "organisation_id": "org_" + "p" * 24,
     "owner": "Example Hosting SA",
     "databases": "known",
     "hash_types": "pdq,md5",
@@ -46,7 +47,11 @@ def indexed(deployment, lambda_context) -> None:
 def test_a_near_copy_matches_and_its_event_is_stored_without_the_ref(deployment, lambda_context):
     status, body = match(
         lambda_context,
-        {"items": [{"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42"}]},
+        {
+            "items": [
+                {"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42", "quality": 90}
+            ]
+        },
     )
 
     assert status == 200
@@ -70,8 +75,8 @@ def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_co
         lambda_context,
         {
             "items": [
-                {"type": "pdq", "value": KNOWN},
-                {"type": "pdq", "value": pdq_hex(8)},
+                {"type": "pdq", "value": KNOWN, "quality": 90},
+                {"type": "pdq", "value": pdq_hex(8), "quality": 90},
                 {"type": "phash", "value": "0" * 16},
             ]
         },
@@ -82,9 +87,9 @@ def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_co
     )["Items"]
     counts = {item["counter"]["S"]: int(item["count"]["N"]) for item in items}
     assert counts == {
-        "queries#Example Hosting SA#pdq#matched": 1,
-        "queries#Example Hosting SA#pdq#no_match": 1,
-        "queries#Example Hosting SA#phash#rejected": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#pdq#matched": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#pdq#no_match": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#phash#rejected": 1,
     }
 
 
@@ -143,7 +148,11 @@ def test_an_alternate_that_matches_says_so(lambda_context):
 
     status, body = match(
         lambda_context,
-        {"items": [{"type": "pdq", "value": far, "alternates": [flip_bits(KNOWN, 2)]}]},
+        {
+            "items": [
+                {"type": "pdq", "value": far, "quality": 90, "alternates": [flip_bits(KNOWN, 2)]}
+            ]
+        },
     )
 
     assert status == 200

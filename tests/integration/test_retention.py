@@ -14,19 +14,19 @@ from functions.erase_expired import app as erase_expired
 from functions.manage_legal_holds import app as manage_legal_holds
 from functions.publish_statistics import app as publish_statistics
 from hashmatch import bootstrap
-from hashmatch.access.model import Principal, Role
+from hashmatch.access.model import Role
 from hashmatch.adapters.aws import dynamodb_client
 from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
 from hashmatch.errors import Conflict
 from hashmatch.reports.review_requests import UnfoundedDecision
-from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
+from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_hex, submission
 from tests.integration.conftest import Deployment, api_event
 
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-REVIEWER = Principal(client_id="cl_" + "e" * 24, role=Role.REVIEWER, owner="EU Centre")
-AUDITOR = Principal(client_id="cl_" + "f" * 24, role=Role.AUDITOR, owner="EU Centre")
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+REVIEWER = a_principal("e", Role.REVIEWER, "EU Centre")
+AUDITOR = a_principal("f", Role.AUDITOR, "EU Centre")
 DAY = 86_400
 
 

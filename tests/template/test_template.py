@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hashmatch.access.model import Role
 from tests.template.conftest import resources_of_type
 
 
@@ -165,3 +166,20 @@ def test_layers_are_built_by_makefile_for_arm64(sam_template):
     for name in ("CommonLayer", "DepsLayer"):
         metadata = sam_template["Resources"][name]["Metadata"]
         assert metadata == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}, name
+
+
+def test_every_role_is_metered_by_exactly_one_usage_plan_locally_as_when_deployed(sam_template):
+    plans = {
+        logical_id: resource
+        for logical_id, resource in sam_template["Resources"].items()
+        if resource["Type"] == "AWS::ApiGateway::UsagePlan"
+    }
+
+    metered = [
+        role
+        for resource in plans.values()
+        for role in resource["Metadata"]["LocalStack"]["AuthorizerContext"]["role"]
+    ]
+
+    # The local stack places callers by role; ClientService joins keys to the same plans.
+    assert sorted(metered) == sorted(role.value for role in Role)

@@ -15,13 +15,14 @@ from hashmatch.audit.model import GENESIS_DIGEST, AuditEntry
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput
 from hashmatch.indicators.service import IndicatorService
-from tests.factories import CURATOR, pdq_hex, submission
+from tests.factories import CURATOR, in_new_organisation, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
     InMemoryAuditLog,
     InMemoryClientStore,
     InMemoryIndicatorStore,
+    InMemoryOrganisationStore,
 )
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
@@ -273,10 +274,12 @@ def test_an_unchanged_re_import_records_nothing(audit, clock):
 
 
 def test_creating_and_revoking_a_client_is_recorded(audit, clock):
-    service = ClientService(InMemoryClientStore(), clock, audit)
+    service = ClientService(
+        InMemoryClientStore(), clock, audit, organisations=InMemoryOrganisationStore()
+    )
     created = service.create(
         role=Role.AUDITOR,
-        owner="EU Centre",
+        organisation_id=in_new_organisation(service, "EU Centre"),
         purpose="audit",
         legal_basis="Art. 46",
         valid_for=timedelta(days=30),
@@ -284,5 +287,5 @@ def test_creating_and_revoking_a_client_is_recorded(audit, clock):
 
     service.revoke(created.client.client_id)
 
-    assert audit.actions() == ["client.created", "client.revoked"]
-    assert audit.store.entries[1].targets == (created.client.client_id,)
+    assert audit.actions() == ["organisation.created", "client.created", "client.revoked"]
+    assert audit.store.entries[2].targets == (created.client.client_id,)

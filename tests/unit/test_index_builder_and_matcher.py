@@ -159,7 +159,8 @@ def test_the_matcher_finds_near_duplicates_within_the_threshold(service, builder
     )
 
     (match,) = answer.results[0].hits
-    assert (match.indicator_id, match.distance, answer.results[0].threshold) == (indicator, 5, 31)
+    assert (match.indicator_id, match.distance) == (indicator, 5)
+    assert answer.results[0].thresholds == {"known": 31, "new": 31, "solicitation": 31}
     assert (match.database, match.media_type) == ("known", "image")
     assert answer.results[1].hits == []
     assert answer.index_version == 1

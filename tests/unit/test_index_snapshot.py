@@ -249,3 +249,72 @@ def test_bad_radius_through_the_snapshot_is_rejected() -> None:
     snapshot = make_snapshot(np.random.default_rng(13), count=10)
     with pytest.raises(InvalidInput):
         snapshot.search("phash", [bytes(8)], 65)
+
+
+# -- scope before the cap (issue 11, item 10) ------------------------------------------------
+
+
+def crowded_snapshot(rng: np.random.Generator) -> tuple[Snapshot, bytes]:
+    """A query with 100 out-of-scope ("new") rows at distance 1 and one "known" at 10."""
+    query = pdq_values(rng, 1)[0]
+    records = [
+        AddIndicator("pdq", near(query, 1, rng), f"N{i:025d}", "new", "image") for i in range(100)
+    ]
+    records.append(AddIndicator("pdq", near(query, 10, rng), "K" + "0" * 25, "known", "image"))
+    records += [
+        AddIndicator("pdq", value, f"R{i:025d}", "known", "image")
+        for i, value in enumerate(pdq_values(rng, 500))
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    return snapshot, query
+
+
+def test_out_of_scope_rows_do_not_take_the_places_under_the_cap():
+    snapshot, query = crowded_snapshot(np.random.default_rng(11))
+
+    (hits,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=100, databases={"known"})
+
+    assert [(hit.indicator_id, hit.distance) for hit in hits.hits] == [("K" + "0" * 25, 10)]
+    assert hits.truncated is False
+
+
+def test_truncated_counts_only_rows_in_scope():
+    snapshot, query = crowded_snapshot(np.random.default_rng(12))
+
+    (scoped,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=50, databases={"new"})
+    (everything,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=101)
+
+    assert (len(scoped), scoped.truncated) == (50, True)
+    assert {hit.database for hit in scoped.hits} == {"new"}
+    assert (len(everything), everything.truncated) == (101, False)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_scoped_search_answers_as_brute_force_over_the_rows_in_scope(seed):
+    rng = np.random.default_rng(seed)
+    base = pdq_values(rng, 40)
+    records = [
+        AddIndicator(
+            "pdq",
+            near(base[i % 40], int(rng.integers(0, 40)), rng),
+            f"P{i:025d}",
+            ("known", "new", "solicitation")[int(rng.integers(0, 3))],
+            "image",
+        )
+        for i in range(2_000)
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    table = snapshot.tables["pdq"]
+    scope = {"known", "solicitation"}
+    cap = 5
+
+    for query in base[:10]:
+        (hits,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=cap, databases=scope)
+        rows, _ = brute_force(table.codes, np.frombuffer(query, dtype=np.uint64), PDQ_RADIUS)
+        expected = [
+            row_id(snapshot, "pdq", int(row))
+            for row in rows
+            if snapshot.databases[table.database[row]] in scope
+        ]
+        assert hits.indicator_ids == expected[:cap]
+        assert hits.truncated == (len(expected) > cap)

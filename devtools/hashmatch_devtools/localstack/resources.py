@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,12 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.moto_dynamodb import make_writes_atomic
 from hashmatch_devtools.localstack.template import (
     FUNCTION_TYPE,
     ParameterResolver,
     TemplateModel,
     load_template,
 )
+
+logger = logging.getLogger("local_stack")
 
 # The stores the local stack creates (moto's CloudFormation supports each). An allowlist, not a
 # list of the project's resources: any resource of these types in the template is created.
@@ -198,6 +202,8 @@ def provision_stores(
     identities: LocalIdentities,
 ) -> ProvisionedStores:
     """Deploy the stores into moto and return them with each function's resolved environment."""
+    # Concurrent requests must meet DynamoDB's atomicity, which moto lacks (moto_dynamodb).
+    make_writes_atomic()
     template, output_of_variable = build_moto_template(model, identities)
     stack_name = identities.stack_name
     try:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from hashmatch.access.model import Role
+from hashmatch.access.model import Organisation, Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
 from hashmatch.adapters.aws import (
@@ -30,6 +30,7 @@ from hashmatch.adapters.dynamodb_erasure_progress import DynamoDBErasureProgress
 from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
+from hashmatch.adapters.dynamodb_organisations import DynamoDBOrganisationStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
 from hashmatch.adapters.https_post import http_pool
@@ -74,6 +75,7 @@ from hashmatch.settings import (
     MatchEventsSettings,
     MatchSettings,
     NotificationSettings,
+    OrganisationSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
@@ -137,7 +139,31 @@ def client_service() -> ClientService:
                 Role.AUDITOR: settings.staff_usage_plan_id,
             },
         )
-    return ClientService(client_store(), SystemClock(), _AuditLogOnFirstUse(), usage_plans)
+    return ClientService(
+        client_store(),
+        SystemClock(),
+        _AuditLogOnFirstUse(),
+        usage_plans,
+        organisations=_OrganisationsOnFirstUse(),
+    )
+
+
+class _OrganisationsOnFirstUse:
+    """The organisations table, resolved when first used: the authorizer builds the client
+    service only to authenticate, and has no organisations table to name (nor access to one)."""
+
+    def _store(self) -> DynamoDBOrganisationStore:
+        table = load_settings(OrganisationSettings).organisations_table
+        return DynamoDBOrganisationStore(dynamodb_client(), table)
+
+    def put_new(self, organisation: Organisation) -> None:
+        self._store().put_new(organisation)
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self._store().get(organisation_id)
+
+    def list_all(self) -> list[Organisation]:
+        return self._store().list_all()
 
 
 @cache
@@ -349,6 +375,7 @@ def match_service() -> MatchService:
         SystemClock(),
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,
+        quality_required=load_settings(MatchSettings).quality_required,
     )
 
 

@@ -27,6 +27,7 @@ class AuditAction(StrEnum):
     INDICATOR_SUSPENDED = "indicator.suspended"
     INDICATOR_REINSTATED = "indicator.reinstated"
     INDICATOR_REVOKED = "indicator.revoked"
+    ORGANISATION_CREATED = "organisation.created"
     CLIENT_CREATED = "client.created"
     CLIENT_REVOKED = "client.revoked"
     REPORT_FILED = "report.filed"

@@ -155,6 +155,21 @@ class TypeTable:
             np.empty(0, np.uint8),
         )
 
+    def holds_only(self, databases: Sequence[int]) -> bool:
+        """Whether every row is in one of ``databases`` (codes): then scoping changes nothing."""
+        present = np.flatnonzero(np.bincount(self.database, minlength=1))
+        return bool(np.isin(present, databases).all())
+
+    def in_scope(
+        self, result: SearchResult, databases: Sequence[int], max_matches: int
+    ) -> SearchResult:
+        """The rows of ``result`` in ``databases``, nearest first, capped at ``max_matches``."""
+        keep = np.isin(self.database[result.rows], databases)
+        rows, distances = result.rows[keep], result.distances[keep]
+        return SearchResult(
+            rows[:max_matches], distances[:max_matches], bool(rows.shape[0] > max_matches)
+        )
+
     def search_rows(
         self, queries: U64, radius: int | Sequence[int], *, max_matches: int = 1000
     ) -> list[SearchResult]:
@@ -312,23 +327,32 @@ class Snapshot:
     ) -> list[Hits]:
         """Every stored row within ``radius`` of each raw digest of one type, decoded.
 
-        ``radius`` is one value or one per query (ignored by exact types); ``databases`` (None:
-        all) keeps only hits in those databases. An absent type matches nothing.
+        ``radius`` is one value or one per query (ignored by exact types). ``databases`` (None:
+        all) is the caller's scope, applied inside the search: the nearest ``max_matches`` rows
+        *in scope* are returned, and ``truncated`` says more rows in scope matched. Rows out of
+        scope neither take a place under the cap nor count towards ``truncated``. An absent
+        type matches nothing.
         """
         table = self.tables.get(hash_type)
         if table is None:
             table = TypeTable.empty(HASH_TYPES.lookup(hash_type), self.id_width)
-        results = table.search_rows(
-            encode_values(table.hash_type, values), radius, max_matches=max_matches
-        )
+        encoded = encode_values(table.hash_type, values)
         wanted = (
             None
             if databases is None
-            else {self.databases.index(db) for db in databases if db in self.databases}
+            else sorted({self.databases.index(db) for db in databases if db in self.databases})
         )
-        return [self._decoded(table, result, wanted) for result in results]
+        if wanted is None or table.holds_only(wanted):
+            results = table.search_rows(encoded, radius, max_matches=max_matches)
+        else:
+            # Uncapped, then scoped, then capped: the index's own cap would otherwise spend
+            # places on rows the caller may not see (and the search costs the same either way:
+            # the cap only trims the sorted answer).
+            everything = table.search_rows(encoded, radius, max_matches=max(table.size, 1))
+            results = [table.in_scope(result, wanted, max_matches) for result in everything]
+        return [self._decoded(table, result) for result in results]
 
-    def _decoded(self, table: TypeTable, result: SearchResult, wanted: set[int] | None) -> Hits:
+    def _decoded(self, table: TypeTable, result: SearchResult) -> Hits:
         hits: list[Hit] = []
         if len(result):
             ids = table.ids[result.rows]
@@ -337,8 +361,6 @@ class Snapshot:
             for raw_id, db, medium, distance in zip(
                 ids.tolist(), codes, media, result.distances.tolist(), strict=True
             ):
-                if wanted is not None and db not in wanted:
-                    continue
                 hits.append(
                     Hit(
                         indicator_id=raw_id.decode("ascii"),

@@ -8,13 +8,14 @@ an indicator revoked or suspended after the snapshot was built is never returned
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hashmatch.clock import Clock
 from hashmatch.hashtypes import HashType, get_hash_type
 from hashmatch.index import Hit, Hits, Snapshot
+from hashmatch.index.snapshot import DATABASES
 from hashmatch.indicators.builder import empty_snapshot
 from hashmatch.indicators.ports import IndicatorStore, SnapshotStore
 from hashmatch.observability import logger
@@ -25,13 +26,12 @@ DEFAULT_MAX_MATCHES = 100
 
 @dataclass(frozen=True)
 class HashQuery:
-    """One parsed hash to match: its type, raw digest, the threshold to apply and the databases
-    the caller may see (None: all)."""
+    """One parsed hash to match: its type, raw digest, and the threshold to apply in each
+    database the caller may see, as (database, threshold) pairs (none: nothing can match)."""
 
     hash_type: HashType
     digest: bytes
-    threshold: int
-    databases: frozenset[str] | None = None
+    thresholds: tuple[tuple[str, int], ...]
 
     @classmethod
     def parse(
@@ -40,25 +40,27 @@ class HashQuery:
         value: str,
         *,
         threshold: int | None = None,
-        databases: frozenset[str] | None = None,
+        databases: Collection[str] = DATABASES,
     ) -> HashQuery:
-        """A query from text (tools and tests; the match service parses its items itself)."""
+        """A query from text, one threshold in every database (tools and tests; the match
+        service builds its queries itself)."""
         hash_type = get_hash_type(type_name)
-        return cls(
-            hash_type,
-            hash_type.to_bytes(value),
+        radius = (
             hash_type.default_threshold
             if threshold is None
-            else hash_type.check_threshold(threshold),
-            databases,
+            else hash_type.check_threshold(threshold)
         )
+        return cls(hash_type, hash_type.to_bytes(value), tuple((db, radius) for db in databases))
+
+    def threshold_in(self, database: str) -> int:
+        return dict(self.thresholds)[database]
 
 
 @dataclass(frozen=True)
 class QueryHits:
-    hits: list[Hit]  # active indicators within the threshold, nearest first
-    threshold: int
-    truncated: bool  # more indicators were within the threshold than the cap returns
+    hits: list[Hit]  # active indicators within their database's threshold, nearest first
+    thresholds: dict[str, int]  # the threshold applied, per database in scope
+    truncated: bool  # more indicators in scope were within the threshold than the cap returns
 
 
 @dataclass(frozen=True)
@@ -91,35 +93,55 @@ class Matcher:
         return self._current().version
 
     def search(self, queries: Sequence[HashQuery]) -> SearchAnswer:
-        """Every active indicator within each query's threshold (nearest first, capped)."""
+        """Every active indicator within each query's threshold in its database, nearest first,
+        capped (the cap counts only the databases in scope).
+
+        Databases sharing a threshold are searched together (one index search per type and
+        threshold, however many queries), so per-database thresholds cost a search each only
+        where they differ.
+        """
         snapshot = self._current()
-        found: list[Hits | None] = [None] * len(queries)
-        groups: dict[tuple[str, frozenset[str] | None], list[int]] = {}
+        groups: dict[tuple[str, int, frozenset[str]], list[int]] = {}
         for position, query in enumerate(queries):
-            groups.setdefault((query.hash_type.name, query.databases), []).append(position)
-        for (type_name, databases), positions in groups.items():
+            databases_at: dict[int, set[str]] = {}
+            for database, threshold in query.thresholds:
+                databases_at.setdefault(threshold, set()).add(database)
+            for threshold, names in databases_at.items():
+                key = (query.hash_type.name, threshold, frozenset(names))
+                groups.setdefault(key, []).append(position)
+        parts: list[list[Hits]] = [[] for _ in queries]
+        for (type_name, threshold, databases), positions in groups.items():
             results = snapshot.search(
                 type_name,
                 [queries[p].digest for p in positions],
-                [queries[p].threshold for p in positions],
+                threshold,
                 max_matches=self._max_matches,
                 databases=databases,
             )
             for position, result in zip(positions, results, strict=True):
-                found[position] = result
-        answers = [hits for hits in found if hits is not None]
-        active = self._store.active_ids({hit.indicator_id for hits in answers for hit in hits.hits})
+                parts[position].append(result)
+        merged = [self._merged(found) for found in parts]
+        active = self._store.active_ids({hit.indicator_id for hits, _ in merged for hit in hits})
         return SearchAnswer(
             index_version=snapshot.version,
             results=[
                 QueryHits(
-                    [hit for hit in hits.hits if hit.indicator_id in active],
-                    query.threshold,
-                    hits.truncated,
+                    [hit for hit in hits if hit.indicator_id in active],
+                    dict(query.thresholds),
+                    truncated,
                 )
-                for query, hits in zip(queries, answers, strict=True)
+                for query, (hits, truncated) in zip(queries, merged, strict=True)
             ],
         )
+
+    def _merged(self, parts: Sequence[Hits]) -> tuple[list[Hit], bool]:
+        """One query's hits over its searches, nearest first, within the cap."""
+        hits = sorted(
+            (hit for part in parts for hit in part.hits),
+            key=lambda hit: (hit.distance, hit.indicator_id),
+        )
+        truncated = any(part.truncated for part in parts) or len(hits) > self._max_matches
+        return hits[: self._max_matches], truncated
 
     def _current(self) -> Snapshot:
         now = self._clock.now()

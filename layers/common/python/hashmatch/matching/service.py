@@ -12,6 +12,7 @@ a report; if storing fails the whole request fails with a retryable error.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +20,9 @@ from datetime import date, timedelta
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
-from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import HASH_TYPES, get_hash_type
-from hashmatch.index import Hit
+from hashmatch.errors import HashmatchError, InvalidInput
+from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
+from hashmatch.index import DATABASES, Hit
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
@@ -30,6 +31,7 @@ from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
 from hashmatch.statistics.ports import CounterStore
 
 VIA_VALUE = "value"
+INDICATOR_REF_PREFIX = "ir_"
 VIA_ALTERNATE = "alternate"
 
 
@@ -50,6 +52,15 @@ class ItemMatch:
     distance: int
     threshold: int
     via: str = VIA_VALUE
+    indicator_ref: str = ""
+
+
+def indicator_ref(organisation_id: str, indicator_id: str) -> str:
+    """The indicator as one organisation sees it: the same in every answer to that
+    organisation, different for every other, and no way back to the indicator's id. It lets a
+    provider tell that two matches are of one indicator (one report, not two)."""
+    digest = hashlib.sha256(f"{organisation_id}:{indicator_id}".encode()).hexdigest()
+    return INDICATOR_REF_PREFIX + digest[:24]
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class ItemAnswer:
     hash_type: str
     ref: str | None
     matches: list[ItemMatch] = field(default_factory=list)
-    threshold: int | None = None
+    thresholds: dict[str, int] = field(default_factory=dict)  # per database in scope
     truncated: bool = False
     quality_gate: int | None = None
     rejection: Rejection | None = None
@@ -90,18 +101,21 @@ class MatchService:
         clock: Clock,
         *,
         event_retention: timedelta,
-        thresholds: Mapping[str, int] | None = None,
+        thresholds: Mapping[str, Mapping[str, int]] | None = None,
+        quality_required: bool = True,
     ) -> None:
         self._matcher = matcher
         self._events = events
         self._counters = counters
         self._clock = clock
         self._event_retention = event_retention
-        # Checked against each type's maximum here: a bad setting fails at start, not per item.
-        self._thresholds = {
-            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
-            for name, value in (thresholds or {}).items()
-        }
+        # Per database, per hash type; checked against each type's maximum here, so a bad
+        # setting fails at start, not per item. A type a database does not name gets the
+        # type's default.
+        self._thresholds = checked_thresholds(thresholds or {})
+        # A hash of a gated type (PDQ) must state its quality, or the gate could be skipped by
+        # leaving it out; the template's MatchRequiresQuality may relax this.
+        self._quality_required = quality_required
 
     def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
         now = self._clock.now()
@@ -126,14 +140,14 @@ class MatchService:
             for found, via in merged:
                 event = MatchEvent(
                     match_id=new_match_id(),
-                    provider=principal.owner,
+                    provider=principal.organisation_id,
                     client_id=principal.client_id,
                     indicator_id=found.indicator_id,
                     database=found.database,
                     media_type=found.media_type,
                     hash_type=hash_type.name,
                     distance=found.distance,
-                    threshold=answer.results[start].threshold,
+                    threshold=answer.results[start].thresholds[found.database],
                     index_version=answer.index_version,
                     matched_at=now,
                     expires_at=now + self._event_retention,
@@ -148,6 +162,7 @@ class MatchService:
                         found.distance,
                         event.threshold,
                         via,
+                        indicator_ref(principal.organisation_id, found.indicator_id),
                     )
                 )
             value_answer = answer.results[start]
@@ -155,7 +170,7 @@ class MatchService:
                 hash_type=hash_type.name,
                 ref=item.ref,
                 matches=matches,
-                threshold=value_answer.threshold,
+                thresholds=value_answer.thresholds,
                 truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=hash_type.min_quality,
             )
@@ -179,6 +194,12 @@ class MatchService:
             return Rejection(
                 "hash-type-not-allowed", f"this client may not use {hash_type.name}"
             ), []
+        if hash_type.min_quality is not None and item.quality is None and self._quality_required:
+            return Rejection(
+                "quality-missing",
+                f"a {hash_type.name} hash needs its quality (0-100) so the quality gate "
+                f"({hash_type.min_quality}) can be applied",
+            ), []
         quality_problem = hash_type.quality_problem(item.quality)
         if quality_problem is not None:
             return Rejection("quality-too-low", quality_problem), []
@@ -194,12 +215,14 @@ class MatchService:
                 digests.append(hash_type.to_bytes(alternate))
             except HashmatchError as error:
                 return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
-        threshold = self._thresholds.get(hash_type.name, hash_type.default_threshold)
-        databases = frozenset(principal.databases)
-        return None, [
-            HashQuery(hash_type=hash_type, digest=d, threshold=threshold, databases=databases)
-            for d in digests
-        ]
+        thresholds = tuple(
+            (database, self._threshold(database, hash_type))
+            for database in sorted(set(principal.databases) & set(DATABASES))
+        )
+        return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
+
+    def _threshold(self, database: str, hash_type: HashType) -> int:
+        return self._thresholds.get(database, {}).get(hash_type.name, hash_type.default_threshold)
 
     def _counts(
         self, principal: Principal, results: Sequence[ItemAnswer], day: date
@@ -210,9 +233,25 @@ class MatchService:
             for result in results
         )
         return {
-            query_counter(day, principal.owner, hash_type, outcome): count
+            query_counter(day, principal.organisation_id, hash_type, outcome): count
             for (hash_type, outcome), count in tally.items()
         }
+
+
+def checked_thresholds(
+    thresholds: Mapping[str, Mapping[str, int]],
+) -> dict[str, dict[str, int]]:
+    """``{database: {hash type: threshold}}`` with every name known and every threshold within
+    its type's maximum; InvalidInput names the first that is not."""
+    checked: dict[str, dict[str, int]] = {}
+    for database, per_type in thresholds.items():
+        if database not in DATABASES:
+            raise InvalidInput(f"match thresholds name an unknown database {database!r}")
+        checked[database] = {
+            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
+            for name, value in per_type.items()
+        }
+    return checked
 
 
 def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:

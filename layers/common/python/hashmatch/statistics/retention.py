@@ -25,6 +25,9 @@ class StatisticsRetention:
     def is_item_id(self, item_id: str) -> bool:
         return False  # nothing to hold
 
+    def exists(self, item_id: str) -> bool:
+        return False  # nothing to hold
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         """One item per day: the counters of the day one period before, due at ``day``'s start."""
         if after is not None or limit < 1:
