@@ -39,6 +39,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     )
     stack.start()
     _forget_wiring()  # services cached by earlier tests must not point at another AWS
+    # As a deployed stack after its first minute: build_index has written the first snapshot
+    # (before it, POST /v1/match answers 503: matching fails closed without an index).
+    stack.run_schedule("BuildIndexFunction")
     try:
         yield stack
     finally:
