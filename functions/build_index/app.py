@@ -12,11 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.errors import Conflict
-from hashmatch.observability import logger, metrics, tracer
+from hashmatch.observability import logger, metrics, traced_handler
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler
 @metrics.log_metrics  # IndexStalenessSeconds and IndexAgeSeconds, flushed even when a run fails
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     full = bool(event.get("full_rebuild")) if isinstance(event, dict) else False

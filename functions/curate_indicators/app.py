@@ -21,13 +21,13 @@ from hashmatch.indicators.api import (
     batch_response,
     batch_status,
 )
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 
 app = build_resolver()
 
 
 @app.post("/v1/indicators")
-@tracer.capture_method
+@traced
 def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Response[BatchResponse]:
     curator = current_principal(app).client_id
     result = bootstrap.indicator_service().add_batch(request.items, submitted_by=curator)
@@ -36,7 +36,7 @@ def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Respons
 
 
 @app.post("/v1/indicators/import")
-@tracer.capture_method
+@traced
 def import_indicators() -> Response[BatchResponse]:
     curator = current_principal(app).client_id
     event = app.current_event
@@ -49,14 +49,14 @@ def import_indicators() -> Response[BatchResponse]:
 
 
 @app.get("/v1/indicators/<id>")
-@tracer.capture_method
+@traced
 def get_indicator(id: str) -> IndicatorView:
     curator = current_principal(app).client_id
     return IndicatorView.of(bootstrap.indicator_service().read(id, by=curator))
 
 
 @app.delete("/v1/indicators/<id>")
-@tracer.capture_method
+@traced
 def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> IndicatorView:
     curator = current_principal(app).client_id
     revoked = bootstrap.indicator_service().revoke(id, reason=request.reason, by=curator)
@@ -65,7 +65,7 @@ def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> Indi
 
 
 @app.post("/v1/indicators/<id>/suspend")
-@tracer.capture_method
+@traced
 def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> IndicatorView:
     curator = current_principal(app).client_id
     suspended = bootstrap.indicator_service().suspend(id, reason=request.reason, by=curator)
@@ -73,7 +73,7 @@ def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> In
 
 
 @app.post("/v1/indicators/<id>/reinstate")
-@tracer.capture_method
+@traced
 def reinstate_indicator(
     id: str,
     request: Annotated[ReinstateRequest, Body()],
@@ -90,6 +90,6 @@ def _json(status: int, body: BatchResponse) -> Response[BatchResponse]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hashmatch import bootstrap
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.schemas import ReportAccepted, ReportList, ReportView
 from hashmatch.reports.service import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PAGE_SIZE
@@ -44,7 +44,7 @@ app = build_resolver()
         },
     },
 )
-@tracer.capture_method
+@traced
 def post_report(
     report: ReportDetails,
     idempotency_key: Annotated[
@@ -67,13 +67,13 @@ def post_report(
 
 
 @app.get("/v1/reports/<id>", summary="One of your reports, with its status history")
-@tracer.capture_method
+@traced
 def get_report(id: str) -> ReportView:
     return ReportView.of(bootstrap.report_service().get(current_principal(app), id))
 
 
 @app.get("/v1/reports", summary="Your reports, newest first, optionally of one status")
-@tracer.capture_method
+@traced
 def list_reports(
     status: Annotated[ReportStatus | None, Query(description="Only reports in this status")] = None,
     limit: Annotated[
@@ -99,7 +99,7 @@ def _location_of(report_id: str) -> str:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Lets the idempotency record of a filing expire with this invocation if it dies mid-way.
     bootstrap.report_service().idempotency.register_lambda_context(context)

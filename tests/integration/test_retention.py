@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -54,13 +55,13 @@ def unfounded_report() -> tuple[str, str]:
     return filing.report_id, match_id
 
 
-def run_erasure(lambda_context: object) -> dict[str, object]:
+def run_erasure(lambda_context: Any) -> dict[str, object]:
     result: dict[str, object] = erase_expired.lambda_handler({}, lambda_context)
     return result
 
 
 def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
-    deployment: Deployment, lambda_context: object, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given data of several classes, a legal hold on one match event, and a first run today
     report_id, cited_id = unfounded_report()
@@ -115,7 +116,7 @@ def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
 
 
 def test_the_audit_chain_through_dynamodb_names_an_edited_entry(
-    deployment: Deployment, lambda_context: object
+    deployment: Deployment, lambda_context: Any
 ) -> None:
     audit = bootstrap.audit_log()
     for number in range(4):

@@ -121,6 +121,18 @@ def test_every_function_logs_to_its_own_log_group_and_is_traced(cfn_template):
     assert len(used_groups) == len(set(used_groups)), "functions share a log group"
 
 
+def test_no_function_captures_responses_or_errors_in_its_traces(cfn_template):
+    functions = resources_of_type(cfn_template, "AWS::Lambda::Function")
+    assert functions
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", name
+        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", name
+        assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false", name
+        # Powertools' own debug output logs route arguments, request bodies included.
+        assert "POWERTOOLS_DEBUG" not in variables, name
+
+
 def test_the_api_is_regional_traced_throttled_and_access_logged(cfn_template):
     (stage,) = resources_of_type(cfn_template, "AWS::ApiGateway::Stage").values()
     properties = stage["Properties"]

@@ -9,7 +9,9 @@ references.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -18,6 +20,26 @@ SERVICE_NAME = "hashmatch"
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=SERVICE_NAME, service=SERVICE_NAME)
+
+_Traced = TypeVar("_Traced", bound=Callable[..., Any])
+
+
+# Traces keep timings and the path taken, never data: a response can hold a report's content
+# reference, and an error's text (a validation error quotes its input) can too. Powertools would
+# otherwise add both as subsegment metadata; the template also sets
+# POWERTOOLS_TRACER_CAPTURE_RESPONSE/ERROR=false, but those are read when a decorator is applied,
+# which locally (and in tests) is before the functions' environment exists.
+def traced_handler(handler: _Traced) -> _Traced:
+    """A Lambda handler's X-Ray subsegment, without its response or error as metadata."""
+    return cast(
+        _Traced,
+        tracer.capture_lambda_handler(handler, capture_response=False, capture_error=False),
+    )
+
+
+def traced(method: _Traced) -> _Traced:
+    """A function's X-Ray subsegment, without its return value or error as metadata."""
+    return tracer.capture_method(capture_response=False, capture_error=False)(method)
 
 
 class MetricName(StrEnum):
