@@ -143,8 +143,8 @@ def test_the_api_is_regional_traced_throttled_and_access_logged(cfn_template):
     access_format = properties["AccessLogSetting"]["Format"]
     for personal in ("sourceIp", "userAgent", "identity.", "querystring"):
         assert personal not in access_format
-    (settings,) = properties["MethodSettings"]
-    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    stage_wide = [s for s in properties["MethodSettings"] if s["ResourcePath"] == "/*"]
+    assert [s["ThrottlingRateLimit"] for s in stage_wide] == [{"Ref": "ApiThrottleRateLimit"}]
     (api,) = resources_of_type(cfn_template, "AWS::ApiGateway::RestApi").values()
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
