@@ -157,9 +157,11 @@ def test_old_entries_are_erased_behind_a_kms_sealed_checkpoint(
     monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(10 * DAY))
     audit.record("client.created", actor="operator", role="operator")
 
-    erased = audit.erase_before(datetime.now(UTC) + timedelta(days=1), sealer)
+    erased = audit.erase_before(
+        datetime.now(UTC) + timedelta(days=1), sealer, anchors=bootstrap.audit_anchors()
+    )
 
-    verification = audit.verify(sealer)
+    verification = audit.verify(sealer, bootstrap.audit_anchors().all())
     assert erased == 3
     assert verification.ok, verification.problem
     assert verification.checkpoint_seq == 3

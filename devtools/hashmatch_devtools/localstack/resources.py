@@ -10,9 +10,9 @@ resource (a function's local name and ARN, the local API id) or a clearly fake p
 Each function's environment variables are added as stack Outputs, so moto resolves ``!Ref``,
 ``!GetAtt`` and ``!Sub`` over the created stores just as CloudFormation would.
 
-moto ignores a few store settings it parses (TTL, bucket versioning, public access block); they
-are applied after creation with the service APIs so local behaviour matches. Not applied:
-bucket lifecycle rules and PITR (moto never runs them anyway).
+moto ignores a few store settings it parses (TTL, bucket versioning, public access block, Object
+Lock); they are applied after creation with the service APIs so local behaviour matches. Not
+applied: bucket lifecycle rules and PITR (moto never runs them anyway).
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def provision_stores(
             arn=outputs.get(f"{_ARN_OUTPUT_PREFIX}{logical_id}"),
             url=url,
         )
-    _apply_settings_moto_ignores(model, resources, clients)
+    _apply_settings_moto_ignores(model, resources, clients, parameters)
 
     environments: dict[str, dict[str, str]] = {}
     for function in model.functions.values():
@@ -248,7 +248,10 @@ def provision_stores(
 
 
 def _apply_settings_moto_ignores(
-    model: TemplateModel, resources: Mapping[str, StackResource], clients: Mapping[str, Any]
+    model: TemplateModel,
+    resources: Mapping[str, StackResource],
+    clients: Mapping[str, Any],
+    parameters: Mapping[str, str],
 ) -> None:
     body_resources: Mapping[str, Any] = model.body["Resources"]
     for logical_id, resource in resources.items():
@@ -274,6 +277,33 @@ def _apply_settings_moto_ignores(
                 clients["s3"].put_public_access_block(
                     Bucket=resource.physical_id, PublicAccessBlockConfiguration=block
                 )
+            lock = _object_lock_configuration(properties, parameters)
+            if lock is not None:
+                # Versioning is on by now (Object Lock needs it), and the bucket is empty.
+                clients["s3"].put_object_lock_configuration(
+                    Bucket=resource.physical_id, ObjectLockConfiguration=lock
+                )
+
+
+def _object_lock_configuration(
+    properties: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The bucket's ObjectLockConfiguration for the S3 API (Days/Years resolved), if it has one."""
+    if properties.get("ObjectLockEnabled") is not True:
+        return None
+    configuration = properties.get("ObjectLockConfiguration") or {}
+    retention = (configuration.get("Rule") or {}).get("DefaultRetention") or {}
+    lock: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+    if retention:
+        default: dict[str, Any] = {"Mode": retention["Mode"]}
+        for unit in ("Days", "Years"):
+            if unit in retention:
+                value = retention[unit]
+                if isinstance(value, dict) and set(value) == {"Ref"}:
+                    value = parameters[value["Ref"]]
+                default[unit] = int(value)
+        lock["Rule"] = {"DefaultRetention": default}
+    return lock
 
 
 class _Sanitizer:

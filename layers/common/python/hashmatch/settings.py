@@ -94,6 +94,11 @@ class AuditCheckpointSettings(_EnvSettings):
     audit_checkpoint_key: str
 
 
+class AuditAnchorSettings(_EnvSettings):
+    # The Object Lock bucket the chain's head and checkpoints are anchored in (docs/audit.md).
+    audit_anchor_bucket: str
+
+
 class LegalHoldSettings(_EnvSettings):
     legal_holds_table: str
 
