@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.matching.api import MatchRequest, MatchResponse, match_response
-from hashmatch.observability import logger, metrics, traced, traced_handler
+from hashmatch.observability import logger, measured_handler, metrics, traced, traced_handler
 
 app = build_resolver()
 
@@ -34,6 +34,6 @@ def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
 @traced_handler
-@metrics.log_metrics
+@measured_handler  # metrics flushed even when the invocation fails
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

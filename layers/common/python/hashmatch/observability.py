@@ -9,11 +9,14 @@ references.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from hashmatch.settings import MetricsSettings, load_settings
 
 SERVICE_NAME = "hashmatch"
 
@@ -54,3 +57,23 @@ class MetricName(StrEnum):
     INDEX_STALENESS_SECONDS = "IndexStalenessSeconds"
     # build_index: the age of the snapshot in service.
     INDEX_AGE_SECONDS = "IndexAgeSeconds"
+    # authorize: a key refused with 401 (Lambda counts those as errors too; the authorizer's
+    # errors alarm subtracts them).
+    KEYS_REFUSED = "KeysRefused"
+
+
+# Metrics carry the stack's name as a dimension besides the service: stacks in one account and
+# region (dev and prod) write the same namespace, and each stack's alarms must see only its own.
+STACK_DIMENSION = "stack"
+
+
+def measured_handler(handler: _Traced) -> _Traced:
+    """A Lambda handler whose metrics are flushed when it returns or raises, per stack."""
+    flushed = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        metrics.set_default_dimensions(**{STACK_DIMENSION: load_settings(MetricsSettings).stack_name})
+        return flushed(event, context)
+
+    return cast(_Traced, run)

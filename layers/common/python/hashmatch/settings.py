@@ -34,6 +34,11 @@ class ClientsSettings(_EnvSettings):
     staff_usage_plan_id: str | None = None
 
 
+class MetricsSettings(_EnvSettings):
+    # The stack's name: a dimension of every custom metric, so each stack's alarms see its own.
+    stack_name: str
+
+
 class LoggingSettings(_EnvSettings):
     stage: str = "local"
 
