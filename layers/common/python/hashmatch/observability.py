@@ -73,7 +73,9 @@ def measured_handler(handler: _Traced) -> _Traced:
 
     @functools.wraps(handler)
     def run(event: Any, context: Any) -> Any:
-        metrics.set_default_dimensions(**{STACK_DIMENSION: load_settings(MetricsSettings).stack_name})
+        metrics.set_default_dimensions(
+            **{STACK_DIMENSION: load_settings(MetricsSettings).stack_name}
+        )
         return flushed(event, context)
 
     return cast(_Traced, run)
