@@ -17,7 +17,8 @@ from moto import mock_aws
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.settings import clear_settings_cache
-from hashmatch_devtools.localstack.inprocess import provision_in_process
+from hashmatch_devtools.localstack.api_gateway import ApiGateway
+from hashmatch_devtools.localstack.inprocess import InProcessStores, provision_in_process
 from hashmatch_devtools.localstack.resources import ProvisionedStores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,9 +39,14 @@ AWS_TEST_ENVIRONMENT = {
 class Deployment:
     stores: ProvisionedStores
     environment: dict[str, str]
+    provisioned: InProcessStores
 
     def physical_id(self, logical_id: str) -> str:
         return self.stores.resources[logical_id].physical_id
+
+    def api_gateway(self) -> ApiGateway:
+        """The template's API as the local stack emulates it (authorizer included)."""
+        return self.provisioned.api_gateway()
 
 
 class FakeLambdaContext:
@@ -79,7 +85,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             monkeypatch.setenv(name, value)
         _forget_wiring()
         try:
-            yield Deployment(stores=stores, environment=environment)
+            yield Deployment(stores=stores, environment=environment, provisioned=provisioned)
         finally:
             _forget_wiring()
 

@@ -7,13 +7,11 @@ messages actually received from the template's queue. Faults are injected at the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.exceptions import ClientError
 
 from functions.file_reports import app as file_reports
 from functions.intake_reports import app as intake_reports
@@ -22,6 +20,7 @@ from hashmatch.access.model import Principal, Role
 from hashmatch.adapters.aws import dynamodb_client, sqs_client
 from tests.factories import a_match_event
 from tests.integration.conftest import REGION, Deployment, api_event
+from tests.integration.faults import failing_on
 
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
 OTHER = Principal(client_id="cl_" + "b" * 24, role=Role.PROVIDER, owner="Other Cloud BV")
@@ -116,17 +115,6 @@ def stored_report_ids(deployment: Deployment) -> list[str]:
     table = deployment.physical_id("ReportsTable")
     items = dynamodb_client().scan(TableName=table, ProjectionExpression="report_id")["Items"]
     return sorted(item["report_id"]["S"] for item in items)
-
-
-def failing_on(
-    original: Callable[..., Any], should_fail: Callable[[dict[str, Any]], bool], code: str
-) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        if should_fail(kwargs):
-            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "Injected")
-        return original(**kwargs)
-
-    return call
 
 
 def test_a_filed_report_is_queued_taken_in_and_read_back_by_its_provider(
