@@ -44,8 +44,9 @@ venv: $(VENV)/.installed
 tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
 
 # --- everyday targets ---------------------------------------------------------------------
+# The stores' data is kept in .local-stack/ between runs; `make run ARGS=--fresh` starts empty.
 run: venv
-	$(BIN)/hashmatch serve --demo
+	$(BIN)/hashmatch serve --demo $(ARGS)
 
 test: lint template-check
 	$(PYTEST) $(PYTEST_ARGS)

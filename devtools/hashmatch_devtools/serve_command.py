@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ from types import FrameType
 from hashmatch.access.model import Role
 
 DEMO_VALIDITY = timedelta(days=30)
+DEMO_KEYS_FILE = "demo-keys.json"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +30,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-schedules",
         action="store_true",
         help="do not run scheduled functions on their timers (on demand only)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="discard the data kept from earlier runs and start with empty stores",
+    )
+    parser.add_argument(
+        "--state-directory",
+        type=Path,
+        help="where the stores' data is kept between runs (default: .local-stack beside the "
+        "template)",
     )
     parser.set_defaults(func=run)
 
@@ -54,6 +67,21 @@ def create_demo_clients() -> dict[Role, str]:
     return keys
 
 
+def demo_keys(directory: Path, *, restored: bool) -> dict[Role, str]:
+    """The demo clients' keys: those kept from the run that created them when the stores were
+    restored (only digests are stored, so the keys themselves are kept beside the state, for
+    this machine's owner only), otherwise new clients."""
+    path = directory / DEMO_KEYS_FILE
+    if restored and path.is_file():
+        return {Role(role): key for role, key in json.loads(path.read_text()).items()}
+    keys = create_demo_clients()
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({role.value: key for role, key in keys.items()}, handle)
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands never import moto.
     from hashmatch_devtools.localstack.banner import describe
@@ -71,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         moto_port=args.moto_port,
         parameter_overrides={"Stage": "local"},
         run_schedules=not args.no_schedules,
+        state_directory=args.state_directory.resolve() if args.state_directory else None,
+        persist=True,
+        fresh=args.fresh,
     )
     enable_request_log()
     signal.signal(signal.SIGINT, request_stop)
@@ -79,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(describe(stack), flush=True)
         if args.demo:
-            keys = create_demo_clients()
-            print("\nDemo clients (keys are shown once):")
+            keys = demo_keys(stack.saved_state.path.parent, restored=stack.restored)
+            print("\nDemo clients (kept with the stores' data until --fresh):")
             for role, key in keys.items():
                 print(f"  {role.value:9} {key}")
             provider_key = keys[Role.PROVIDER]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.logs import logger
 from hashmatch_devtools.localstack.template import (
     FUNCTION_TYPE,
     ParameterResolver,
@@ -196,24 +197,43 @@ def provision_stores(
     clients: Mapping[str, Any],
     parameters: Mapping[str, str],
     identities: LocalIdentities,
+    existing: bool = False,
 ) -> ProvisionedStores:
-    """Deploy the stores into moto and return them with each function's resolved environment."""
+    """Deploy the stores into moto and return them with each function's resolved environment.
+
+    ``existing``: moto holds a restored state in which the stack may already exist (the local
+    stack's saved state): it is then kept with its data, and updated if the template's stores
+    changed since (new stores are created; moto applies what it can of changed ones).
+    """
     template, output_of_variable = build_moto_template(model, identities)
     stack_name = identities.stack_name
-    try:
-        cloudformation.create_stack(
-            StackName=stack_name,
-            TemplateBody=json.dumps(template),
-            Parameters=[
-                {"ParameterKey": key, "ParameterValue": value}
-                for key, value in parameters.items()
-                if key in template.get("Parameters", {})
-            ],
-        )
-    except Exception as error:
-        raise LocalStackError(f"moto could not create the template's stores: {error}") from error
+    stack_parameters = [
+        {"ParameterKey": key, "ParameterValue": value}
+        for key, value in parameters.items()
+        if key in template.get("Parameters", {})
+    ]
+    before: set[str] = set()
+    if existing and _stack_exists(cloudformation, stack_name):
+        before = {
+            item["LogicalResourceId"]
+            for item in cloudformation.describe_stack_resources(StackName=stack_name)[
+                "StackResources"
+            ]
+        }
+        _update_if_changed(cloudformation, stack_name, template, stack_parameters)
+    else:
+        try:
+            cloudformation.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=stack_parameters,
+            )
+        except Exception as error:
+            raise LocalStackError(
+                f"moto could not create the template's stores: {error}"
+            ) from error
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    if stack["StackStatus"] != "CREATE_COMPLETE":
+    if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise LocalStackError(f"moto stack {stack_name} is {stack['StackStatus']}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     described = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -234,7 +254,10 @@ def provision_stores(
             arn=outputs.get(f"{_ARN_OUTPUT_PREFIX}{logical_id}"),
             url=url,
         )
-    _apply_settings_moto_ignores(model, resources, clients, parameters)
+    # Stores kept from a restored state have their settings already (and a bucket with objects
+    # takes no Object Lock configuration any more): only new ones are set up.
+    created = {lid: r for lid, r in resources.items() if lid not in before}
+    _apply_settings_moto_ignores(model, created, clients, parameters)
 
     environments: dict[str, dict[str, str]] = {}
     for function in model.functions.values():
@@ -245,6 +268,35 @@ def provision_stores(
         environments[function.logical_id] = variables
     stripped = {lid: rtype for lid, rtype in model.resource_types.items() if lid not in resources}
     return ProvisionedStores(resources=resources, environments=environments, stripped=stripped)
+
+
+def _stack_exists(cloudformation: Any, stack_name: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError:  # ValidationError: no stack of that name
+        return False
+    return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
+
+
+def _update_if_changed(
+    cloudformation: Any, stack_name: str, template: dict[str, Any], parameters: list[Any]
+) -> None:
+    body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    current = json.loads(body) if isinstance(body, str) else body
+    if current == json.loads(json.dumps(template)):
+        return
+    logger.info("the template's stores changed since the state was saved: updating them")
+    try:
+        cloudformation.update_stack(
+            StackName=stack_name, TemplateBody=json.dumps(template), Parameters=parameters
+        )
+    except Exception as error:
+        raise LocalStackError(
+            f"moto could not update the saved stores to the template ({error}); start with "
+            "--fresh to discard the saved state"
+        ) from error
 
 
 def _apply_settings_moto_ignores(
