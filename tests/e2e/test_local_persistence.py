@@ -93,6 +93,10 @@ def call(api_url: str, key: str, method: str, path: str, body: Any = None) -> re
     )
 
 
+def match(api_url: str, key: str, value: str) -> requests.Response:
+    return call(api_url, key, "POST", "/v1/match", {"items": [{"type": "pdq", "value": value}]})
+
+
 def report_stored(api_url: str, key: str, report_id: str) -> requests.Response:
     deadline = time.monotonic() + 30
     while True:  # intake takes the report from the queue within moments
@@ -111,13 +115,7 @@ def test_an_indicator_and_a_report_survive_a_restart_and_fresh_starts_empty(tmp_
         )
         indicator_id = added.json()["items"][0]["id"]
         requests.post(f"{api_url}/_local/schedules/BuildIndexFunction", timeout=60)
-        matched = call(
-            api_url,
-            keys["provider"],
-            "POST",
-            "/v1/match",
-            {"items": [{"type": "pdq", "value": value}]},
-        )
+        matched = match(api_url, keys["provider"], value)
         match_id = matched.json()["items"][0]["matches"][0]["match_id"]
         filed = call(
             api_url,
@@ -139,13 +137,7 @@ def test_an_indicator_and_a_report_survive_a_restart_and_fresh_starts_empty(tmp_
     with serve(tmp_path) as (api_url, restored_keys):
         indicator = call(api_url, keys["curator"], "GET", f"/v1/indicators/{indicator_id}")
         report = call(api_url, keys["provider"], "GET", f"/v1/reports/{report_id}")
-        rematched = call(
-            api_url,
-            keys["provider"],
-            "POST",
-            "/v1/match",
-            {"items": [{"type": "pdq", "value": value}]},
-        )
+        rematched = match(api_url, keys["provider"], value)
         verified = subprocess.run(
             [str(HASHMATCH), "audit", "verify", "--state-file", str(tmp_path / "state.json")],
             cwd=ROOT,

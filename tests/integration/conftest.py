@@ -68,11 +68,16 @@ def lambda_context() -> FakeLambdaContext:
 
 
 @pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+def aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process environment for moto in-process: test credentials, the region, no endpoint."""
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch, aws_test_environment: None) -> Iterator[Deployment]:
+    """template.yaml's stores in mock_aws, and the process environment its functions get."""
     with mock_aws():
         provisioned = provision_in_process(
             ROOT / "template.yaml",

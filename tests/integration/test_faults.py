@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,7 @@ from tests.integration.test_reports import (
 )
 
 RECORDING = os.environ.get("HASHMATCH_RECORD_FAULTS") == "1"
+CLIENTS = {"s3": s3_client, "dynamodb": dynamodb_client, "sqs": sqs_client, "kms": kms_client}
 _recorded: list[Cell] = []
 DAY = 86_400
 
@@ -105,6 +107,53 @@ def table(deployment: Deployment, logical_id: str) -> str:
     return deployment.physical_id(logical_id)
 
 
+@dataclass(frozen=True)
+class StoreCall:
+    """One call a component makes: what it is for, the store, the boto3 client and method, and
+    the template resource it names (None: every call of that method)."""
+
+    operation: str
+    store: str
+    client: str
+    method: str
+    resource: str | None
+
+    def __str__(self) -> str:
+        return f"{self.operation} ({self.store})"
+
+
+def every_fault_of(*calls: StoreCall) -> Callable[[Any], Any]:
+    """Parametrize a test over ``calls`` (as ``target``) and both kinds of fault."""
+
+    def parametrized(test: Any) -> Any:
+        over_calls = pytest.mark.parametrize("target", calls, ids=[str(c) for c in calls])
+        return pytest.mark.parametrize("fault", FAULTS)(over_calls(test))
+
+    return parametrized
+
+
+def fail_calls(
+    faults: pytest.MonkeyPatch,
+    deployment: Deployment,
+    fault: str,
+    target: StoreCall,
+    **options: Any,
+) -> None:
+    """Make the target's method fail with its store's code for ``fault``."""
+    client = CLIENTS[target.client]()
+    failing = code(fault, target.store)
+    if target.resource is None:
+        inject(faults, client, target.method, failing, **options)
+        return
+    physical = table(deployment, target.resource)
+    when = on_bucket(physical) if target.store == "S3" else on_table(physical)
+    inject(faults, client, target.method, failing, when=when, **options)
+
+
+def dynamodb_call(operation: str, method: str, resource: str) -> StoreCall:
+    return StoreCall(operation, "DynamoDB", "dynamodb", method, resource)
+
+
 def audit_actions() -> list[str]:
     return [entry.action for entry in bootstrap.audit_log().entries_from(1)]
 
@@ -137,12 +186,8 @@ def test_authorize_reading_the_client_fails_as_a_retryable_503(deployment, fault
     )
     gateway = deployment.api_gateway()
     request = HttpRequest("GET", "/v1/whoami", (), (("Authorization", f"Bearer {key}"),), b"", "")
-    inject(
-        faults,
-        dynamodb_client(),
-        "get_item",
-        code(fault, "DynamoDB"),
-        when=on_table(table(deployment, "ClientsTable")),
+    fail_calls(
+        faults, deployment, fault, StoreCall("", "DynamoDB", "dynamodb", "get_item", "ClientsTable")
     )
 
     refused = gateway.handle(request)
@@ -182,29 +227,21 @@ def match(context: Any) -> dict[str, Any]:
     )
 
 
-MATCH_CALLS = [
-    ("load the snapshot", "S3", "s3", "get_object", "SnapshotBucket"),
-    ("confirm candidates", "DynamoDB", "dynamodb", "batch_get_item", "IndicatorsTable"),
-    ("store match events", "DynamoDB", "dynamodb", "batch_write_item", "MatchEventsTable"),
-    ("count queries", "DynamoDB", "dynamodb", "transact_write_items", "StatisticsTable"),
-]
-CLIENTS = {"s3": s3_client, "dynamodb": dynamodb_client, "sqs": sqs_client, "kms": kms_client}
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "store", "client", "method", "resource"),
-    MATCH_CALLS,
-    ids=[c[0] for c in MATCH_CALLS],
+MATCH_CALLS = (
+    StoreCall("load the snapshot", "S3", "s3", "get_object", "SnapshotBucket"),
+    StoreCall("confirm candidates", "DynamoDB", "dynamodb", "batch_get_item", "IndicatorsTable"),
+    StoreCall("store match events", "DynamoDB", "dynamodb", "batch_write_item", "MatchEventsTable"),
+    StoreCall("count queries", "DynamoDB", "dynamodb", "transact_write_items", "StatisticsTable"),
 )
+
+
+@every_fault_of(*MATCH_CALLS)
 def test_match_hashes_fails_closed_and_counts_once(
-    deployment, lambda_context, faults, fault, operation, store, client, method, resource
+    deployment, lambda_context, faults, fault, target
 ):
     # Given one indexed indicator, and a store call of the match path failing
     index_one(lambda_context)
-    physical = table(deployment, resource)
-    when = on_bucket(physical) if store == "S3" else on_table(physical)
-    inject(faults, CLIENTS[client](), method, code(fault, store), when=when)
+    fail_calls(faults, deployment, fault, target)
     counted_before = counted(deployment)
 
     # When a provider matches two hashes (one matches), then retries
@@ -221,8 +258,8 @@ def test_match_hashes_fails_closed_and_counts_once(
     assert counted(deployment) - counted_before == 2
     observed(
         "match_hashes",
-        operation,
-        store,
+        target.operation,
+        target.store,
         fault,
         f"{answer(refused)}; nothing stored, nothing counted; retry: 200, "
         "its match event stored and its queries counted once",
@@ -239,12 +276,8 @@ def test_match_hashes_refuses_when_it_cannot_check_the_snapshot_is_current(
     bootstrap.reset()
     index_one(lambda_context)
     first = match(lambda_context)
-    inject(
-        faults,
-        s3_client(),
-        "head_object",
-        code(fault, "S3"),
-        when=on_bucket(table(deployment, "SnapshotBucket")),
+    fail_calls(
+        faults, deployment, fault, StoreCall("", "S3", "s3", "head_object", "SnapshotBucket")
     )
 
     refused = match(lambda_context)
@@ -277,27 +310,25 @@ def take_in_everything(deployment: Deployment, context: Any) -> None:
         intake_reports.lambda_handler(sqs_event(deployment, messages), context)
 
 
-FILING_CALLS = [
-    ("check the cited match events", "DynamoDB", "dynamodb", "batch_get_item", "MatchEventsTable"),
-    ("remember the Idempotency-Key", "DynamoDB", "dynamodb", "put_item", "IdempotencyTable"),
-    ("queue the filing", "SQS", "sqs", "send_message", None),
-    ("queue the filing", "SQS (KMS)", "sqs", "send_message", None),
-]
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "store", "client", "method", "resource"),
-    FILING_CALLS,
-    ids=[f"{c[0]} ({c[1]})" for c in FILING_CALLS],
+FILING_CALLS = (
+    StoreCall(
+        "check the cited match events", "DynamoDB", "dynamodb", "batch_get_item", "MatchEventsTable"
+    ),
+    StoreCall(
+        "remember the Idempotency-Key", "DynamoDB", "dynamodb", "put_item", "IdempotencyTable"
+    ),
+    StoreCall("queue the filing", "SQS", "sqs", "send_message", None),
+    StoreCall("queue the filing", "SQS (KMS)", "sqs", "send_message", None),
 )
+
+
+@every_fault_of(*FILING_CALLS)
 def test_file_reports_fails_retryably_and_its_retry_files_once(
-    deployment, lambda_context, faults, fault, operation, store, client, method, resource
+    deployment, lambda_context, faults, fault, target
 ):
     # Given a store call of filing failing
     body = report_body([a_stored_match()])
-    when = on_table(table(deployment, resource)) if resource else (lambda request: True)
-    inject(faults, CLIENTS[client](), method, code(fault, store), when=when)
+    fail_calls(faults, deployment, fault, target)
 
     # When a provider files with an Idempotency-Key, then retries with the same key
     refused = file_report(lambda_context, body, key="fault-1")
@@ -313,8 +344,8 @@ def test_file_reports_fails_retryably_and_its_retry_files_once(
     assert stored_report_ids(deployment) == [json.loads(retried["body"])["report_id"]]
     observed(
         "file_reports",
-        operation,
-        store,
+        target.operation,
+        target.store,
         fault,
         f"{answer(refused)}; nothing queued; retry with the same key: 202, one report stored",
     )
@@ -325,12 +356,8 @@ def test_file_reports_audit_failing_after_the_send_known_gap(
     deployment, lambda_context, faults, fault
 ):
     body = report_body([a_stored_match()])
-    inject(
-        faults,
-        dynamodb_client(),
-        "put_item",
-        code(fault, "DynamoDB"),
-        when=on_table(table(deployment, "AuditTable")),
+    fail_calls(
+        faults, deployment, fault, StoreCall("", "DynamoDB", "dynamodb", "put_item", "AuditTable")
     )
 
     refused = file_report(lambda_context, body, key="fault-2")
@@ -354,10 +381,10 @@ def test_file_reports_audit_failing_after_the_send_known_gap(
 
 # -- intake_reports -------------------------------------------------------------------------------
 
-INTAKE_CALLS = [
-    ("store the report", "put_item", "ReportsTable"),
-    ("cite its match events", "update_item", "MatchEventsTable"),
-]
+INTAKE_CALLS = (
+    dynamodb_call("store the report", "put_item", "ReportsTable"),
+    dynamodb_call("cite its match events", "update_item", "MatchEventsTable"),
+)
 
 
 def two_filings(deployment: Deployment, context: Any) -> tuple[dict[str, Any], list[str]]:
@@ -374,23 +401,13 @@ def cited_by(match_ids: list[str]) -> set[str | None]:
     return {events[match_id].report_id for match_id in match_ids}
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "method", "resource"), INTAKE_CALLS, ids=[c[0] for c in INTAKE_CALLS]
-)
+@every_fault_of(*INTAKE_CALLS)
 def test_intake_fails_the_record_and_its_redelivery_stores_once(
-    deployment, lambda_context, faults, fault, operation, method, resource
+    deployment, lambda_context, faults, fault, target
 ):
     # Given two filings on the queue, and a store call of intake failing once
     event, match_ids = two_filings(deployment, lambda_context)
-    inject(
-        faults,
-        dynamodb_client(),
-        method,
-        code(fault, "DynamoDB"),
-        when=on_table(table(deployment, resource)),
-        times=1,
-    )
+    fail_calls(faults, deployment, fault, target, times=1)
 
     # When intake takes the batch, and SQS redelivers all of it (duplicates included)
     first = intake_reports.lambda_handler(event, lambda_context)
@@ -406,8 +423,8 @@ def test_intake_fails_the_record_and_its_redelivery_stores_once(
     assert cited_by(match_ids) == set(stored)
     observed(
         "intake_reports",
-        operation,
-        "DynamoDB",
+        target.operation,
+        target.store,
         fault,
         "that record alone is reported failed, for SQS to redeliver; redelivery of the whole "
         "batch: each report stored once, its match event cited",
@@ -419,12 +436,11 @@ def test_intake_audit_failing_after_the_report_is_stored_known_gap(
     deployment, lambda_context, faults, fault
 ):
     event, _ = two_filings(deployment, lambda_context)
-    inject(
+    fail_calls(
         faults,
-        dynamodb_client(),
-        "put_item",
-        code(fault, "DynamoDB"),
-        when=on_table(table(deployment, "AuditTable")),
+        deployment,
+        fault,
+        StoreCall("", "DynamoDB", "dynamodb", "put_item", "AuditTable"),
         times=1,
     )
 
@@ -450,10 +466,10 @@ def test_intake_audit_failing_after_the_report_is_stored_known_gap(
 
 # -- curate_indicators ----------------------------------------------------------------------------
 
-CURATION_CALLS = [
-    ("find existing indicators", "batch_get_item", "IndicatorsTable"),
-    ("create the indicator", "put_item", "IndicatorsTable"),
-]
+CURATION_CALLS = (
+    dynamodb_call("find existing indicators", "batch_get_item", "IndicatorsTable"),
+    dynamodb_call("create the indicator", "put_item", "IndicatorsTable"),
+)
 
 
 def add_indicator(context: Any, value: str) -> dict[str, Any]:
@@ -466,21 +482,12 @@ def outcome_of(response: dict[str, Any]) -> str:
     return str(json.loads(response["body"])["items"][0]["result"])
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "method", "resource"), CURATION_CALLS, ids=[c[0] for c in CURATION_CALLS]
-)
+@every_fault_of(*CURATION_CALLS)
 def test_curation_fails_retryably_and_its_retry_adds_once(
-    deployment, lambda_context, faults, fault, operation, method, resource
+    deployment, lambda_context, faults, fault, target
 ):
     value = pdq_hex(43)
-    inject(
-        faults,
-        dynamodb_client(),
-        method,
-        code(fault, "DynamoDB"),
-        when=on_table(table(deployment, resource)),
-    )
+    fail_calls(faults, deployment, fault, target)
 
     refused = add_indicator(lambda_context, value)
     faults.undo()
@@ -491,8 +498,8 @@ def test_curation_fails_retryably_and_its_retry_adds_once(
     assert audit_actions().count("indicators.added") == 1
     observed(
         "curate_indicators",
-        operation,
-        "DynamoDB",
+        target.operation,
+        target.store,
         fault,
         f"{answer(refused)}; nothing stored; retry: 200 created, audited once",
     )
@@ -503,12 +510,8 @@ def test_curation_audit_failing_after_the_indicator_is_stored_known_gap(
     deployment, lambda_context, faults, fault
 ):
     value = pdq_hex(44)
-    inject(
-        faults,
-        dynamodb_client(),
-        "put_item",
-        code(fault, "DynamoDB"),
-        when=on_table(table(deployment, "AuditTable")),
+    fail_calls(
+        faults, deployment, fault, StoreCall("", "DynamoDB", "dynamodb", "put_item", "AuditTable")
     )
 
     refused = add_indicator(lambda_context, value)
@@ -530,11 +533,11 @@ def test_curation_audit_failing_after_the_indicator_is_stored_known_gap(
 
 # -- build_index ----------------------------------------------------------------------------------
 
-BUILD_CALLS = [
-    ("read the current snapshot", "S3", "s3", "get_object", "SnapshotBucket"),
-    ("read the change feed", "DynamoDB", "dynamodb", "query", "IndicatorsTable"),
-    ("write the new snapshot", "S3", "s3", "put_object", "SnapshotBucket"),
-]
+BUILD_CALLS = (
+    StoreCall("read the current snapshot", "S3", "s3", "get_object", "SnapshotBucket"),
+    StoreCall("read the change feed", "DynamoDB", "dynamodb", "query", "IndicatorsTable"),
+    StoreCall("write the new snapshot", "S3", "s3", "put_object", "SnapshotBucket"),
+)
 
 
 def scheduled_run_fails(handler: Any, context: Any) -> bool:
@@ -546,23 +549,16 @@ def scheduled_run_fails(handler: Any, context: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "store", "client", "method", "resource"),
-    BUILD_CALLS,
-    ids=[c[0] for c in BUILD_CALLS],
-)
+@every_fault_of(*BUILD_CALLS)
 def test_build_index_fails_the_run_and_the_next_run_folds_the_change(
-    deployment, lambda_context, faults, fault, operation, store, client, method, resource
+    deployment, lambda_context, faults, fault, target
 ):
     # Given an index, a new indicator, and a store call of build_index failing
     index_one(lambda_context)
     value = pdq_hex(45)
     add_indicator(lambda_context, value)
     before = bootstrap.snapshot_store().current_etag()
-    physical = table(deployment, resource)
-    when = on_bucket(physical) if store == "S3" else on_table(physical)
-    inject(faults, CLIENTS[client](), method, code(fault, store), when=when)
+    fail_calls(faults, deployment, fault, target)
 
     # When a run fails, and the next minute's run does not
     failed = scheduled_run_fails(build_index.lambda_handler, lambda_context)
@@ -577,8 +573,8 @@ def test_build_index_fails_the_run_and_the_next_run_folds_the_change(
     assert bootstrap.matcher().search([HashQuery.parse("pdq", value)]).results[0].hits
     observed(
         "build_index",
-        operation,
-        store,
+        target.operation,
+        target.store,
         fault,
         "the run fails (a Lambda error: build-index-errors), nothing is written; the next "
         "run, a minute later, folds the change",
@@ -614,45 +610,30 @@ def receipts() -> list[dict[str, Any]]:
     ]
 
 
-ERASURE_CALLS = [
-    ("find what is due", "DynamoDB", "dynamodb", "query", "MatchEventsTable", "match_events"),
-    ("erase a due item", "DynamoDB", "dynamodb", "delete_item", "MatchEventsTable", "match_events"),
-    ("seal the audit checkpoint", "KMS", "kms", "encrypt", None, "audit_entries"),
-    ("anchor the checkpoint", "S3", "s3", "put_object", "AuditAnchorBucket", "audit_entries"),
-]
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "store", "client", "method", "resource", "data_class"),
-    ERASURE_CALLS,
-    ids=[c[0] for c in ERASURE_CALLS],
+ERASURE_CALLS = (
+    StoreCall("find what is due", "DynamoDB", "dynamodb", "query", "MatchEventsTable"),
+    StoreCall("erase a due item", "DynamoDB", "dynamodb", "delete_item", "MatchEventsTable"),
+    StoreCall("seal the audit checkpoint", "KMS", "kms", "encrypt", None),
+    StoreCall("anchor the checkpoint", "S3", "s3", "put_object", "AuditAnchorBucket"),
 )
+
+
+@every_fault_of(*ERASURE_CALLS)
 def test_erase_expired_fails_the_run_and_the_next_run_finishes_it_once(
     deployment,
     lambda_context,
     monkeypatch,
     faults,
     fault,
-    operation,
-    store,
-    client,
-    method,
-    resource,
-    data_class,
+    target,
 ):
     # Given data past its retention, and a call of erasure failing
+    data_class = "match_events" if target.resource == "MatchEventsTable" else "audit_entries"
     if data_class == "match_events":
         due_match_event(monkeypatch)
     else:
         due_audit_entries(monkeypatch)
-    physical = resource and table(deployment, resource)
-    when = (
-        (on_bucket(physical) if store == "S3" else on_table(physical))
-        if physical
-        else (lambda request: True)
-    )
-    inject(faults, CLIENTS[client](), method, code(fault, store), when=when)
+    fail_calls(faults, deployment, fault, target)
 
     # When the hourly run fails, and the next one does not
     failed = scheduled_run_fails(erase_expired.lambda_handler, lambda_context)
@@ -673,8 +654,8 @@ def test_erase_expired_fails_the_run_and_the_next_run_finishes_it_once(
     assert verification.ok, verification.problem
     observed(
         "erase_expired",
-        operation,
-        store,
+        target.operation,
+        target.store,
         fault,
         "the run fails (a Lambda error: erase-expired-errors), its progress saved and no "
         "receipt written; the next run resumes it: everything due erased once, one receipt, "
@@ -684,25 +665,18 @@ def test_erase_expired_fails_the_run_and_the_next_run_finishes_it_once(
 
 # -- anchor_audit ---------------------------------------------------------------------------------
 
-ANCHOR_CALLS = [
-    ("read the audit head", "DynamoDB", "dynamodb", "query", "AuditTable"),
-    ("write the anchor", "S3", "s3", "put_object", "AuditAnchorBucket"),
-]
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "store", "client", "method", "resource"),
-    ANCHOR_CALLS,
-    ids=[c[0] for c in ANCHOR_CALLS],
+ANCHOR_CALLS = (
+    StoreCall("read the audit head", "DynamoDB", "dynamodb", "query", "AuditTable"),
+    StoreCall("write the anchor", "S3", "s3", "put_object", "AuditAnchorBucket"),
 )
+
+
+@every_fault_of(*ANCHOR_CALLS)
 def test_anchor_audit_fails_the_run_and_the_next_run_anchors_the_head(
-    deployment, lambda_context, faults, fault, operation, store, client, method, resource
+    deployment, lambda_context, faults, fault, target
 ):
     bootstrap.audit_log().record("client.created", actor="operator", role="operator")
-    physical = table(deployment, resource)
-    when = on_bucket(physical) if store == "S3" else on_table(physical)
-    inject(faults, CLIENTS[client](), method, code(fault, store), when=when)
+    fail_calls(faults, deployment, fault, target)
 
     failed = scheduled_run_fails(anchor_audit.lambda_handler, lambda_context)
     anchors_meanwhile = bootstrap.audit_anchors().all()
@@ -714,8 +688,8 @@ def test_anchor_audit_fails_the_run_and_the_next_run_anchors_the_head(
     assert (outcome["seq"], outcome["written"]) == (1, True)
     observed(
         "anchor_audit",
-        operation,
-        store,
+        target.operation,
+        target.store,
         fault,
         "the run fails (a Lambda error: anchor-audit-errors), nothing written; the next run, "
         "5 minutes later, anchors the head",
@@ -724,19 +698,14 @@ def test_anchor_audit_fails_the_run_and_the_next_run_anchors_the_head(
 
 # -- hashmatch audit verify -----------------------------------------------------------------------
 
-VERIFY_CALLS = [
-    ("read the chain", "DynamoDB", "dynamodb", "query", "AuditTable"),
-    ("list the anchors", "S3", "s3", "list_objects_v2", "AuditAnchorBucket"),
-    ("check the checkpoint's seal", "KMS", "kms", "decrypt", None),
-]
-
-
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize(
-    ("operation", "store", "client", "method", "resource"),
-    VERIFY_CALLS,
-    ids=[c[0] for c in VERIFY_CALLS],
+VERIFY_CALLS = (
+    StoreCall("read the chain", "DynamoDB", "dynamodb", "query", "AuditTable"),
+    StoreCall("list the anchors", "S3", "s3", "list_objects_v2", "AuditAnchorBucket"),
+    StoreCall("check the checkpoint's seal", "KMS", "kms", "decrypt", None),
 )
+
+
+@every_fault_of(*VERIFY_CALLS)
 def test_audit_verify_says_it_could_not_read_rather_than_broken(
     deployment,
     lambda_context,
@@ -744,24 +713,14 @@ def test_audit_verify_says_it_could_not_read_rather_than_broken(
     faults,
     capsys,
     fault,
-    operation,
-    store,
-    client,
-    method,
-    resource,
+    target,
 ):
     # Given a chain with a sealed checkpoint and anchors
     due_audit_entries(monkeypatch)
     erase_expired.lambda_handler({}, lambda_context)
     monkeypatch.setattr(audit_command, "use_deployment", lambda args: "in-process moto")
     arguments = argparse.Namespace(receipts=False, json=False)
-    physical = resource and table(deployment, resource)
-    when = (
-        (on_bucket(physical) if store == "S3" else on_table(physical))
-        if physical
-        else (lambda request: True)
-    )
-    inject(faults, CLIENTS[client](), method, code(fault, store), when=when)
+    fail_calls(faults, deployment, fault, target)
 
     # When an operator verifies while a store fails, then again
     failed = audit_command.run_verify(arguments)
@@ -771,13 +730,13 @@ def test_audit_verify_says_it_could_not_read_rather_than_broken(
 
     # Then the first says it could not read (exit 2, naming the error), never "broken"
     assert failed == 2
-    assert f"failed ({code(fault, store)})" in failed_output.err
+    assert f"failed ({code(fault, target.store)})" in failed_output.err
     assert "BROKEN" not in failed_output.out
     assert verified == 0
     observed(
         "hashmatch audit verify",
-        operation,
-        store,
+        target.operation,
+        target.store,
         fault,
         "exit 2, naming the failed call and its error code (never a false 'chain BROKEN'); "
         "run again: exit 0",

@@ -123,14 +123,9 @@ def test_a_state_from_another_moto_version_is_refused_and_left_alone(tmp_path):
     assert path.read_bytes() == buffer.getvalue()  # the failed start saved nothing over it
 
 
-def test_a_store_added_to_the_template_is_created_beside_the_kept_data(tmp_path, monkeypatch):
+@pytest.mark.usefixtures("aws_test_environment")
+def test_a_store_added_to_the_template_is_created_beside_the_kept_data(tmp_path):
     # Given stores provisioned from the fixture template, with an item
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
     changed = tmp_path / "template.yaml"
     shutil.copy(FIXTURE_TEMPLATE, changed)
     text = changed.read_text().replace(
@@ -169,13 +164,8 @@ def provision(template: Path, *, existing: bool) -> Any:
     )
 
 
-def test_the_state_is_saved_while_running_not_only_at_a_clean_stop(tmp_path, monkeypatch):
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+@pytest.mark.usefixtures("aws_test_environment")
+def test_the_state_is_saved_while_running_not_only_at_a_clean_stop(tmp_path):
     state = MotoState(tmp_path)
     with mock_aws():
         boto3.client("sqs", region_name=REGION).create_queue(QueueName="kept-queue")
