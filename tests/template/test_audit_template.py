@@ -59,3 +59,27 @@ def test_the_head_is_anchored_every_five_minutes_and_erasure_knows_the_bucket(sa
         assert function["Environment"]["Variables"]["AUDIT_ANCHOR_BUCKET"] == {
             "Ref": "AuditAnchorBucket"
         }
+
+
+def test_buckets_without_access_logs_have_their_object_access_in_the_trail(sam_template):
+    resources = sam_template["Resources"]
+    trail = resources["AccessTrail"]["Properties"]
+    (selector,) = trail["EventSelectors"]
+    (data,) = selector["DataResources"]
+    traced = {value["Fn::Sub"].split(".Arn}")[0].removeprefix("${") for value in data["Values"]}
+    skipping_access_logs = {
+        name
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::S3::Bucket"
+        and any(
+            skip["id"] == "CKV_AWS_18"
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        )
+    }
+
+    assert (trail["EnableLogFileValidation"], trail["IsLogging"]) == (True, True)
+    assert trail["KMSKeyId"] == {"Fn::GetAtt": ["HashmatchKey", "Arn"]}
+    assert (data["Type"], selector["ReadWriteType"]) == ("AWS::S3::Object", "All")
+    assert trail["S3BucketName"] == {"Ref": "AccessTrailBucket"}
+    # Every bucket that skips S3 access logs is in the trail, but the trail's own destination.
+    assert skipping_access_logs - traced == {"AccessTrailBucket"}
