@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from hashmatch.access.model import ApiClient, Organisation
 from hashmatch.audit.chain import ChainedAuditLog
-from hashmatch.audit.model import AuditEntry, Checkpoint
+from hashmatch.audit.model import Anchor, AnchorKind, AuditEntry, Checkpoint
 from hashmatch.clock import Clock, SystemClock
 from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
 from hashmatch.indicators.model import (
@@ -664,6 +664,25 @@ class InMemoryAuditLog(ChainedAuditLog):
 
     def actions(self) -> list[str]:
         return [entry.action for entry in self.store.entries.values()]
+
+
+class InMemoryAnchorStore:
+    """The AnchorStore port: anchors kept by (seq, digest), never changed or removed."""
+
+    def __init__(self) -> None:
+        self.anchors: dict[tuple[int, str], Anchor] = {}
+        self.kinds: dict[tuple[int, str], AnchorKind] = {}
+
+    def put(self, seq: int, digest: str, *, kind: AnchorKind, at: datetime) -> bool:
+        if (seq, digest) in self.anchors:
+            return False
+        name = f"anchors/{seq:020d}-{digest}"
+        self.anchors[(seq, digest)] = Anchor(seq=seq, digest=digest, name=name, written_at=at)
+        self.kinds[(seq, digest)] = kind
+        return True
+
+    def all(self) -> list[Anchor]:
+        return sorted(self.anchors.values(), key=lambda anchor: anchor.seq)
 
 
 class HmacCheckpointSealer:

@@ -26,7 +26,7 @@ from hashmatch.indicators.api import (
 )
 from hashmatch.indicators.importing import IMPORT_BODIES
 from hashmatch.indicators.service import MAX_PAGE_SIZE, CuratorScope
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 
 app = build_resolver()
 BATCH_WITH_REFUSALS = (
@@ -43,7 +43,7 @@ app.accept_media_types("POST", "/v1/indicators/import", IMPORT_BODIES)
         207: json_response(BATCH_WITH_REFUSALS, BatchResponse),
     },
 )
-@tracer.capture_method
+@traced
 def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Response[BatchResponse]:
     curator = current_principal(app)
     result = bootstrap.indicator_service().add_batch(
@@ -61,7 +61,7 @@ def add_indicators(request: Annotated[IndicatorBatchRequest, Body()]) -> Respons
         207: json_response(BATCH_WITH_REFUSALS, BatchResponse),
     },
 )
-@tracer.capture_method
+@traced
 def import_indicators() -> Response[BatchResponse]:
     curator = current_principal(app)
     event = app.current_event
@@ -89,7 +89,7 @@ def import_indicators() -> Response[BatchResponse]:
         404: cursor_not_issued(),
     },
 )
-@tracer.capture_method
+@traced
 def indicators_to_review(
     # Only the re-verification list is served, so the schema admits the text `true` alone (a
     # query string is text: a JSON boolean constant would refuse what clients send).
@@ -103,7 +103,7 @@ def indicators_to_review(
 
 
 @app.get("/v1/indicators/<id>")
-@tracer.capture_method
+@traced
 def get_indicator(id: str) -> IndicatorView:
     curator = current_principal(app)
     indicator = bootstrap.indicator_service().read(
@@ -120,7 +120,7 @@ def get_indicator(id: str) -> IndicatorView:
         409: problem_response("The indicator cannot be revoked from its status"),
     },
 )
-@tracer.capture_method
+@traced
 def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> IndicatorView:
     curator = current_principal(app)
     revoked = bootstrap.indicator_service().revoke(
@@ -138,7 +138,7 @@ def revoke_indicator(id: str, request: Annotated[RevokeRequest, Body()]) -> Indi
         409: problem_response("Only an active indicator can be suspended"),
     },
 )
-@tracer.capture_method
+@traced
 def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> IndicatorView:
     curator = current_principal(app)
     suspended = bootstrap.indicator_service().suspend(
@@ -155,7 +155,7 @@ def suspend_indicator(id: str, request: Annotated[SuspendRequest, Body()]) -> In
         409: problem_response("Only a suspended indicator can be reinstated"),
     },
 )
-@tracer.capture_method
+@traced
 def reinstate_indicator(
     id: str,
     request: Annotated[ReinstateRequest, Body()],
@@ -174,6 +174,6 @@ def _json(status: int, body: BatchResponse) -> Response[BatchResponse]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

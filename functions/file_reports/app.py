@@ -18,7 +18,7 @@ from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.paging import NextCursor, cursor_not_issued
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.review_requests import InformationAnswer
 from hashmatch.reports.schemas import ReportAccepted, ReportList, ReportView
@@ -59,7 +59,7 @@ app = build_resolver()
         },
     },
 )
-@tracer.capture_method
+@traced
 def post_report(
     report: ReportDetails,
     idempotency_key: Annotated[
@@ -83,7 +83,7 @@ def post_report(
 
 
 @app.get("/v1/reports/<id>", summary="One of your reports, with its status history")
-@tracer.capture_method
+@traced
 def get_report(id: str) -> ReportView:
     return ReportView.of(bootstrap.report_service().get(current_principal(app), id))
 
@@ -96,7 +96,7 @@ def get_report(id: str) -> ReportView:
         404: cursor_not_issued(),
     },
 )
-@tracer.capture_method
+@traced
 def list_reports(
     status: Annotated[ReportStatus | None, Query(description="Only reports in this status")] = None,
     limit: Annotated[
@@ -125,7 +125,7 @@ def list_reports(
         }
     },
 )
-@tracer.capture_method
+@traced
 def answer_information_request(id: str, answer: Annotated[InformationAnswer, Body()]) -> ReportView:
     report = bootstrap.information_answers().answer(current_principal(app), id, answer)
     logger.info("information provided", extra={"report_id": id})
@@ -142,7 +142,7 @@ def _location_of(report_id: str) -> str:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Lets the idempotency record of a filing expire with this invocation if it dies mid-way.
     bootstrap.report_service().idempotency.register_lambda_context(context)

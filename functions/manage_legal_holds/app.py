@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hashmatch import bootstrap
 from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.retention.api import LegalHoldList, LegalHoldView
 from hashmatch.retention.holds import LegalHoldRequest
 
@@ -32,7 +32,7 @@ app = build_resolver()
         404: problem_response("No such target to hold (never existed, or erased)"),
     },
 )
-@tracer.capture_method
+@traced
 def place_legal_hold(request: LegalHoldRequest) -> Response[LegalHoldView]:
     hold = bootstrap.legal_hold_service().place(current_principal(app), request)
     logger.info("legal hold placed", extra={"hold_id": hold.hold_id})
@@ -44,7 +44,7 @@ def place_legal_hold(request: LegalHoldRequest) -> Response[LegalHoldView]:
 
 
 @app.get("/v1/legal-holds", summary="The current legal holds (released ones until erasure acts)")
-@tracer.capture_method
+@traced
 def list_legal_holds() -> LegalHoldList:
     holds = bootstrap.legal_hold_service().list_current()
     return LegalHoldList(holds=[LegalHoldView.of(hold) for hold in holds])
@@ -58,7 +58,7 @@ def list_legal_holds() -> LegalHoldList:
         409: problem_response("The hold was released already"),
     },
 )
-@tracer.capture_method
+@traced
 def release_legal_hold(id: str) -> LegalHoldView:
     hold = bootstrap.legal_hold_service().release(current_principal(app), id)
     logger.info("legal hold released", extra={"hold_id": hold.hold_id})
@@ -68,6 +68,6 @@ def release_legal_hold(id: str) -> LegalHoldView:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -20,7 +20,7 @@ from hashmatch.api.paging import NextCursor, cursor_not_issued
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.indicators.model import Database
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.reports.model import ContentType
 from hashmatch.reports.ports import QueueQuery
 from hashmatch.reports.review import (
@@ -63,7 +63,7 @@ _CONFLICT: dict[int, OpenAPIResponse] = {
         404: cursor_not_issued(),
     },
 )
-@tracer.capture_method
+@traced
 def review_queue(
     status: Annotated[QueueStatus | None, Query(description="Default: stored")] = None,
     database: Annotated[
@@ -96,7 +96,7 @@ def review_queue(
     "/v1/review/reports/<id>",
     summary="A report with its match events and the cited indicators' provenance (audited)",
 )
-@tracer.capture_method
+@traced
 def review_report(id: str) -> ReviewReportView:
     service = bootstrap.review_service()
     return ReviewReportView.of(service.detail(current_principal(app), id), service.now)
@@ -110,7 +110,7 @@ def review_report(id: str) -> ReviewReportView:
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def claim_report(id: str) -> ClaimView:
     claim = bootstrap.review_service().claim(current_principal(app), id)
     return ClaimView.of(id, claim)
@@ -124,7 +124,7 @@ def claim_report(id: str) -> ClaimView:
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def release_claim(id: str) -> ClaimReleased:
     released = bootstrap.review_service().release(current_principal(app), id)
     return ClaimReleased(report_id=id, released=released)
@@ -142,7 +142,7 @@ def release_claim(id: str) -> ClaimReleased:
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def request_information(
     id: str, request: Annotated[InformationRequestBody, Body()]
 ) -> Response[InformationRequestView]:
@@ -171,7 +171,7 @@ def request_information(
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def decide_report(id: str, decision: Annotated[DecisionRequest, Body()]) -> ReviewOutcome:
     decided = bootstrap.review_service().decide(current_principal(app), id, decision)
     logger.info("report decided", extra={"report_id": id, "status": decided.status.value})
@@ -189,7 +189,7 @@ def decide_report(id: str, decision: Annotated[DecisionRequest, Body()]) -> Revi
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def confirm_decision(id: str) -> ReviewOutcome:
     return ReviewOutcome.of(bootstrap.review_service().confirm(current_principal(app), id))
 
@@ -197,6 +197,6 @@ def confirm_decision(id: str) -> ReviewOutcome:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

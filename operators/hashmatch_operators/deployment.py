@@ -21,12 +21,14 @@ _OUTPUT_SETTINGS = {
     "ProviderUsagePlanId": "PROVIDER_USAGE_PLAN_ID",
     "StaffUsagePlanId": "STAFF_USAGE_PLAN_ID",
     "AuditTableName": "AUDIT_TABLE",
+    "AuditAnchorBucketName": "AUDIT_ANCHOR_BUCKET",
     "KeyArn": "AUDIT_CHECKPOINT_KEY",
 }
 _LOCAL_SETTINGS = {
     "ClientsTable": "CLIENTS_TABLE",
     "OrganisationsTable": "ORGANISATIONS_TABLE",
     "AuditTable": "AUDIT_TABLE",
+    "AuditAnchorBucket": "AUDIT_ANCHOR_BUCKET",
     "HashmatchKey": "AUDIT_CHECKPOINT_KEY",
 }
 

@@ -74,6 +74,9 @@ def local_stack(
         for name, value in local_operator_settings(physical_ids).items():
             monkeypatch.setenv(name, value)
         _forget_wiring()  # services cached by earlier tests must not point at another AWS
+        # As a deployed stack after its first minute: build_index has written the first
+        # snapshot (before it, POST /v1/match answers 503: matching fails closed without one).
+        stack.run_schedule("BuildIndexFunction")
         try:
             yield stack
         finally:

@@ -18,7 +18,8 @@ from moto import mock_aws
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
 from hashmatch.settings import clear_settings_cache
-from hashmatch_devtools.localstack.inprocess import provision_in_process
+from hashmatch_devtools.localstack.api_gateway import ApiGateway
+from hashmatch_devtools.localstack.inprocess import InProcessStores, provision_in_process
 from hashmatch_devtools.localstack.resources import ProvisionedStores
 from hashmatch_operators.deployment import local_operator_settings
 
@@ -40,9 +41,14 @@ AWS_TEST_ENVIRONMENT = {
 class Deployment:
     stores: ProvisionedStores
     environment: dict[str, str]
+    provisioned: InProcessStores
 
     def physical_id(self, logical_id: str) -> str:
         return self.stores.resources[logical_id].physical_id
+
+    def api_gateway(self) -> ApiGateway:
+        """The template's API as the local stack emulates it (authorizer included)."""
+        return self.provisioned.api_gateway()
 
 
 class FakeLambdaContext:
@@ -63,11 +69,21 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
-@contextmanager
-def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+def _use_aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process environment for moto in-process: test credentials, the region, no endpoint."""
+    _use_aws_test_environment(monkeypatch)
+
+
+@contextmanager
+def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    _use_aws_test_environment(monkeypatch)
     with mock_aws():
         provisioned = provision_in_process(
             ROOT / "template.yaml",
@@ -83,7 +99,7 @@ def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             monkeypatch.setenv(name, value)
         _forget_wiring()
         try:
-            yield Deployment(stores=stores, environment=environment)
+            yield Deployment(stores=stores, environment=environment, provisioned=provisioned)
         finally:
             _forget_wiring()
 

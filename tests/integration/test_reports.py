@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.exceptions import ClientError
 
 from functions.file_reports import app as file_reports
 from functions.intake_reports import app as intake_reports
@@ -26,6 +24,7 @@ from hashmatch.errors import Conflict
 from hashmatch.reports.model import ReportDetails
 from tests.factories import a_match_event, a_principal
 from tests.integration.conftest import REGION, Deployment, api_event
+from tests.integration.faults import failing_on
 
 PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
 OTHER = a_principal("b", Role.PROVIDER, "Other Cloud BV")
@@ -120,17 +119,6 @@ def stored_report_ids(deployment: Deployment) -> list[str]:
     table = deployment.physical_id("ReportsTable")
     items = dynamodb_client().scan(TableName=table, ProjectionExpression="report_id")["Items"]
     return sorted(item["report_id"]["S"] for item in items)
-
-
-def failing_on(
-    original: Callable[..., Any], should_fail: Callable[[dict[str, Any]], bool], code: str
-) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        if should_fail(kwargs):
-            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "Injected")
-        return original(**kwargs)
-
-    return call
 
 
 def test_a_filed_report_is_queued_taken_in_and_read_back_by_its_provider(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -53,13 +54,13 @@ def unfounded_report() -> tuple[str, str]:
     return filing.report_id, match_id
 
 
-def run_erasure(lambda_context: object) -> dict[str, object]:
+def run_erasure(lambda_context: Any) -> dict[str, object]:
     result: dict[str, object] = erase_expired.lambda_handler({}, lambda_context)
     return result
 
 
 def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
-    deployment: Deployment, lambda_context: object, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given data of several classes, a legal hold on one match event, and a first run today
     report_id, cited_id = unfounded_report()
@@ -114,7 +115,7 @@ def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
 
 
 def test_the_audit_chain_through_dynamodb_names_an_edited_entry(
-    deployment: Deployment, lambda_context: object
+    deployment: Deployment, lambda_context: Any
 ) -> None:
     audit = bootstrap.audit_log()
     for number in range(4):
@@ -155,9 +156,11 @@ def test_old_entries_are_erased_behind_a_kms_sealed_checkpoint(
     monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(10 * DAY))
     audit.record("client.created", actor="operator", role="operator")
 
-    erased = audit.erase_before(datetime.now(UTC) + timedelta(days=1), sealer)
+    erased = audit.erase_before(
+        datetime.now(UTC) + timedelta(days=1), sealer, anchors=bootstrap.audit_anchors()
+    )
 
-    verification = audit.verify(sealer)
+    verification = audit.verify(sealer, bootstrap.audit_anchors().all())
     assert erased == 3
     assert verification.ok, verification.problem
     assert verification.checkpoint_seq == 3

@@ -21,14 +21,7 @@ REGION = "eu-central-1"
 
 
 @pytest.fixture
-def apigateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def apigateway(aws_test_environment: None) -> Iterator[Any]:
     with mock_aws():
         yield boto3.client("apigateway", region_name=REGION)
 

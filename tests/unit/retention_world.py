@@ -29,6 +29,7 @@ from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_h
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
+    InMemoryAnchorStore,
     InMemoryAuditLog,
     InMemoryCounterStore,
     InMemoryErasureProgressStore,
@@ -90,6 +91,7 @@ class RetentionWorld:
         self.curation = IndicatorService(
             self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
         )
+        self.anchors = InMemoryAnchorStore()
         self.erasure = Erasure(
             registry=self.registry,
             audit_retention=POLICY.audit_entries,
@@ -99,6 +101,7 @@ class RetentionWorld:
             hold_service=self.hold_service,
             audit=self.audit,
             sealer=self.sealer,
+            anchors=self.anchors,
         )
 
     # -- data of every class --------------------------------------------------------------------

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hashmatch.errors import InvalidInput
-from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, brute_force
+from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, SnapshotCorrupt, brute_force
 
 PDQ_RADIUS = 31
 
@@ -110,8 +112,57 @@ def test_loaded_arrays_are_views_not_copies() -> None:
     [b"", b"NOTASNAP" + bytes(32), b"HMSNAP\x00\x00" + (99).to_bytes(4, "little") + bytes(12)],
 )
 def test_garbage_or_unknown_format_is_rejected(blob: bytes) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(SnapshotCorrupt):
         Snapshot.from_bytes(blob)
+
+
+def header_of(blob: bytes) -> tuple[dict, int]:
+    """The JSON header of a snapshot file and the offset where it ends."""
+    (length,) = struct.unpack_from("<Q", blob, 16)
+    return json.loads(blob[24 : 24 + length]), 24 + length
+
+
+def test_a_flipped_bit_anywhere_in_the_arrays_is_refused_naming_its_version() -> None:
+    # Given an intact snapshot's bytes
+    blob = bytearray(make_snapshot(np.random.default_rng(11)).to_bytes())
+    _, header_end = header_of(bytes(blob))
+
+    # When one bit of the array region flips (a row's hash: the index would answer wrongly)
+    blob[header_end + (len(blob) - header_end) // 2] ^= 0x10
+
+    # Then loading refuses it, and the error still says which version it was
+    with pytest.raises(SnapshotCorrupt, match="checksum") as refused:
+        Snapshot.from_bytes(bytes(blob))
+    assert refused.value.version == 1
+
+
+def test_a_truncated_snapshot_is_refused() -> None:
+    blob = make_snapshot(np.random.default_rng(12)).to_bytes()
+
+    with pytest.raises(SnapshotCorrupt):
+        Snapshot.from_bytes(blob[: len(blob) - 64])
+
+
+def test_an_edited_header_is_refused_even_when_it_still_parses() -> None:
+    # Given a snapshot whose header claims another version (valid JSON, same length)
+    blob = make_snapshot(np.random.default_rng(13)).to_bytes()
+    edited = blob.replace(b'"snapshot_version": 1', b'"snapshot_version": 7', 1)
+    assert edited != blob
+
+    with pytest.raises(SnapshotCorrupt, match="checksum"):
+        Snapshot.from_bytes(edited)
+
+
+def test_a_snapshot_without_a_checksum_is_refused() -> None:
+    # Given a file as written before snapshots carried a checksum
+    blob = make_snapshot(np.random.default_rng(14)).to_bytes()
+    header, header_end = header_of(blob)
+    del header["checksum"]
+    text = json.dumps(header, sort_keys=True).encode().ljust(header_end - 24)
+    old_style = blob[:16] + struct.pack("<Q", header_end - 24) + text + blob[header_end:]
+
+    with pytest.raises(SnapshotCorrupt, match="no checksum"):
+        Snapshot.from_bytes(old_style)
 
 
 def test_apply_adds_rows_that_then_match() -> None:

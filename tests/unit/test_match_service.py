@@ -156,6 +156,31 @@ def test_when_events_cannot_be_stored_no_match_is_answered(world, monkeypatch):
         world.service.match(PROVIDER, [pdq(KNOWN)])
 
 
+def test_a_request_whose_counting_fails_leaves_no_event_and_its_retry_counts_once(
+    world, monkeypatch
+):
+    # Given the counters refuse once
+    real_add = world.counters.add
+
+    def refuse(increments):
+        raise DependencyUnavailable("statistics table throttled")
+
+    monkeypatch.setattr(world.counters, "add", refuse)
+    items = [MatchItem("pdq", KNOWN), MatchItem("pdq", pdq_hex(9))]
+
+    # When the request fails, and the provider retries it
+    with pytest.raises(DependencyUnavailable):
+        world.service.match(PROVIDER, items)
+    stored_by_the_failure = dict(world.events.events)
+    monkeypatch.setattr(world.counters, "add", real_add)
+    retried = world.service.match(PROVIDER, items)
+
+    # Then the failed attempt left no event, and the retry stored and counted each query once
+    assert stored_by_the_failure == {}
+    assert set(world.events.events) == {retried.items[0].matches[0].match_id}
+    assert sorted(world.counters.counts.values()) == [1, 1]
+
+
 def test_each_match_gets_its_own_id(world):
     result = world.service.match(PROVIDER, [pdq(KNOWN), pdq(KNOWN)])
 

@@ -6,9 +6,11 @@ What it reproduces, because handlers and clients depend on it:
   ``{"message": "Missing Authentication Token"}``;
 - Lambda TOKEN (and REQUEST) authorizers: missing identity -> 401 without calling the authorizer;
   an ``Exception("Unauthorized")`` -> 401; any other error or a malformed answer -> 500
-  ``{"message": null}``; a policy that does not allow the method ARN (explicit Deny wins,
-  ``*``/``?`` wildcards as IAM) -> 403; answers cached per identity for ReauthorizeEvery seconds,
-  so a cached policy must cover every route the caller may use, as in API Gateway;
+  ``{"message": null}``, or the template's AUTHORIZER_CONFIGURATION_ERROR gateway response
+  (status, static headers, the application/json template as it is); a policy that does not
+  allow the method ARN (explicit Deny wins, ``*``/``?`` wildcards as IAM) -> 403; answers
+  cached per identity for ReauthorizeEvery seconds, so a cached policy must cover every route
+  the caller may use, as in API Gateway;
 - REST proxy (v1) events and responses; the authorizer's ``context`` values reach the handler as
   strings (REST APIs stringify them) plus ``principalId``; a handler exception or malformed
   response -> 502 ``{"message": "Internal server error"}``;
@@ -46,6 +48,7 @@ from hashmatch_devtools.localstack.lambda_runtime import LocalFunction
 from hashmatch_devtools.localstack.template import (
     ApiSpec,
     AuthorizerSpec,
+    GatewayResponseSpec,
     RouteSpec,
     UsagePlanSpec,
 )
@@ -153,6 +156,18 @@ class UsageMeter:
             self._buckets[key] = (tokens - 1, now)
             self._days[key] = (day, count + 1)
         return None
+
+
+def _customised(default: HttpResponse, spec: GatewayResponseSpec | None) -> HttpResponse:
+    if spec is None:
+        return default
+    headers = dict(default.headers)
+    headers.update(spec.headers)
+    return HttpResponse(
+        status=spec.status or default.status,
+        headers=list(headers.items()),
+        body=default.body if spec.body is None else spec.body.encode(),
+    )
 
 
 class _CompiledRoute:
@@ -279,6 +294,11 @@ class ApiGateway:
         self.api_id = api_id
         self._cache: dict[tuple[str, tuple[str, ...]], _CachedAnswer] = {}
         self._cache_lock = threading.Lock()
+        # A Lambda authorizer that fails answers API Gateway's AUTHORIZER_CONFIGURATION_ERROR
+        # response (500), unless the template customises it (GatewayResponses).
+        self._authorizer_failure = _customised(
+            AUTHORIZER_FAILURE, api.gateway_responses.get("AUTHORIZER_CONFIGURATION_ERROR")
+        )
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         matched = self.routes.match(request.method, request.path)
@@ -345,7 +365,7 @@ class ApiGateway:
             allowed = policy_allows(answer.policy, method_arn)
         except ValueError:
             logger.exception("authorizer %s returned a malformed policy", spec.name)
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE) from None
+            raise _AuthorizerFailure(self._authorizer_failure) from None
         if not allowed:
             raise _AuthorizerFailure(ACCESS_DENIED)
         return answer
@@ -376,14 +396,14 @@ class ApiGateway:
             if str(error) == "Unauthorized":
                 raise _AuthorizerFailure(UNAUTHORIZED) from None
             logger.exception("authorizer %s failed", spec.name)
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE) from None
+            raise _AuthorizerFailure(self._authorizer_failure) from None
         if (
             not isinstance(answer, dict)
             or not isinstance(answer.get("principalId"), str)
             or not isinstance(answer.get("policyDocument"), dict)
         ):
             logger.error("authorizer %s returned a malformed answer: %r", spec.name, answer)
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE)
+            raise _AuthorizerFailure(self._authorizer_failure)
         context = answer.get("context") or {}
         if not isinstance(context, dict) or any(
             isinstance(v, dict | list) for v in context.values()
@@ -391,7 +411,7 @@ class ApiGateway:
             logger.error(
                 "authorizer %s: context values must be strings, numbers or booleans", spec.name
             )
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE)
+            raise _AuthorizerFailure(self._authorizer_failure)
         return _CachedAnswer(
             principal_id=answer["principalId"],
             policy=answer["policyDocument"],

@@ -73,6 +73,16 @@ class UsagePlanSpec:
 
 
 @dataclass(frozen=True)
+class GatewayResponseSpec:
+    """A customised gateway response (the Api's GatewayResponses): what API Gateway answers
+    instead of its default for that response type (e.g. AUTHORIZER_FAILURE)."""
+
+    status: int | None  # None: the default response's status
+    headers: tuple[tuple[str, str], ...]
+    body: str | None  # the application/json template, used as it is (no VTL locally)
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     stage_name: str
@@ -80,6 +90,7 @@ class ApiSpec:
     authorizers: Mapping[str, AuthorizerSpec]
     binary_media_types: tuple[str, ...] = ()
     usage_plans: tuple[UsagePlanSpec, ...] = ()
+    gateway_responses: Mapping[str, GatewayResponseSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -383,6 +394,10 @@ def _read_apis(
                 str(t).replace("~1", "/") for t in properties.get("BinaryMediaTypes") or ()
             ),
             usage_plans=_read_usage_plans(resources, api_id, resolver),
+            gateway_responses={
+                str(kind): _read_gateway_response(spec, resolver)
+                for kind, spec in (properties.get("GatewayResponses") or {}).items()
+            },
         )
     return apis
 
@@ -418,6 +433,23 @@ def _read_usage_plans(
             )
         )
     return tuple(plans)
+
+
+def _read_gateway_response(
+    spec: Mapping[str, Any], resolver: ParameterResolver
+) -> GatewayResponseSpec:
+    headers = ((spec.get("ResponseParameters") or {}).get("Headers")) or {}
+    templates = spec.get("ResponseTemplates") or {}
+    status = spec.get("StatusCode")
+    return GatewayResponseSpec(
+        status=None if status is None else _integer(status, resolver),
+        # Values are mapping expressions; a static value is quoted: 'value'.
+        headers=tuple(
+            (str(name), _scalar_text(resolver.resolve(value)).strip("'"))
+            for name, value in headers.items()
+        ),
+        body=templates.get("application/json"),
+    )
 
 
 def _with_authorizer(

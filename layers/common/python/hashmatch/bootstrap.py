@@ -37,10 +37,12 @@ from hashmatch.adapters.https_post import http_pool
 from hashmatch.adapters.https_recipients import HttpsRecipients
 from hashmatch.adapters.https_webhooks import HttpsWebhooks
 from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
+from hashmatch.adapters.s3_audit_anchors import S3AuditAnchorStore
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.adapters.secretsmanager_credentials import SecretsManagerCredentials
 from hashmatch.adapters.sqs_outbound import SQSNotificationQueue, SQSOutboundQueue, SQSRedelivery
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
+from hashmatch.audit.anchors import AuditAnchoring
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
@@ -64,6 +66,7 @@ from hashmatch.retention.holds import LegalHoldService
 from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.settings import (
+    AuditAnchorSettings,
     AuditCheckpointSettings,
     AuditSettings,
     ClientsSettings,
@@ -112,6 +115,16 @@ class _AuditLogOnFirstUse:
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         return audit_log().record(action, actor=actor, role=role, targets=targets, details=details)
+
+
+@cache
+def audit_anchors() -> S3AuditAnchorStore:
+    return S3AuditAnchorStore(s3_client(), load_settings(AuditAnchorSettings).audit_anchor_bucket)
+
+
+@cache
+def audit_anchoring() -> AuditAnchoring:
+    return AuditAnchoring(audit_log(), audit_anchors(), SystemClock())
 
 
 @cache
@@ -363,6 +376,7 @@ def erasure() -> Erasure:
         hold_service=legal_hold_service(),
         audit=audit_log(),
         sealer=checkpoint_sealer(),
+        anchors=audit_anchors(),
     )
 
 

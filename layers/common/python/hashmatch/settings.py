@@ -47,6 +47,11 @@ class OrganisationSettings(_EnvSettings):
     organisations_table: str
 
 
+class MetricsSettings(_EnvSettings):
+    # The stack's name: a dimension of every custom metric, so each stack's alarms see its own.
+    stack_name: str
+
+
 class LoggingSettings(_EnvSettings):
     stage: str = "local"
 
@@ -139,6 +144,11 @@ class AuditSettings(_EnvSettings):
 class AuditCheckpointSettings(_EnvSettings):
     # The KMS key that seals checkpoints (erase_expired seals, `hashmatch audit verify` checks).
     audit_checkpoint_key: str
+
+
+class AuditAnchorSettings(_EnvSettings):
+    # The Object Lock bucket the chain's head and checkpoints are anchored in (docs/audit.md).
+    audit_anchor_bucket: str
 
 
 class LegalHoldSettings(_EnvSettings):

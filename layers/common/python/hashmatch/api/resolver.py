@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -154,6 +154,11 @@ def build_resolver() -> HashmatchResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
         items = [_validation_item(item) for item in error.errors()]
+        # Where and what kind only: a message may quote the input (a content reference).
+        logger.info(
+            "request refused",
+            extra={"problem": "invalid-request", "faults": _fault_kinds(error.errors())},
+        )
         return problem_response(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             code="invalid-request",
@@ -201,6 +206,19 @@ def _admit_route_roles(
         app.append_context(**{PRINCIPAL_KEY: principal})
         logger.append_keys(client_id=principal.client_id, role=principal.role.value)
     return next_middleware(app)
+
+
+def _fault_kinds(errors: Sequence[Any]) -> list[str]:
+    """``body.content_ref: string_too_long`` per fault: locations and error types, no values."""
+    kinds = []
+    for item in errors:
+        location = ".".join(str(part) for part in item.get("loc", ()) if isinstance(part, int))
+        names = [part for part in item.get("loc", ()) if isinstance(part, str)]
+        if item.get("type") == "extra_forbidden" and names:
+            names[-1] = "<an unknown field>"  # its name is the caller's input
+        where = ".".join(names) + (f"[{location}]" if location else "")
+        kinds.append(f"{where}: {item.get('type', 'invalid')}")
+    return kinds
 
 
 def _validation_item(item: dict[str, Any]) -> dict[str, Any]:

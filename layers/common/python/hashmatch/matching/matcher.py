@@ -4,6 +4,11 @@ The snapshot is loaded on first use (a cold start) and its etag checked at most 
 ``refresh_interval`` (30 s by default); a changed etag loads the new snapshot. Candidates found
 in the index are confirmed against the store (one strongly consistent batch read per call), so
 an indicator revoked or suspended after the snapshot was built is never returned.
+
+Matching fails closed: when the current snapshot is missing, cannot be read or fails its
+checksum, or its freshness cannot be checked, ``search`` raises IndexUnavailable (HTTP 503 with
+Retry-After) and counts the ``IndexUnavailable`` metric (an alarm watches it). It never answers
+from an empty index, and never from an older snapshot once it knows a newer one exists.
 """
 
 from __future__ import annotations
@@ -12,16 +17,20 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from hashmatch.clock import Clock
+from hashmatch.errors import DependencyUnavailable, IndexUnavailable
 from hashmatch.hashtypes import HashType, get_hash_type
-from hashmatch.index import Hit, Hits, Snapshot
+from hashmatch.index import Hit, Hits, Snapshot, SnapshotCorrupt
 from hashmatch.index.snapshot import DATABASES
-from hashmatch.indicators.builder import empty_snapshot
-from hashmatch.indicators.ports import IndicatorStore, SnapshotStore
-from hashmatch.observability import logger
+from hashmatch.indicators.ports import IndicatorStore, SnapshotStore, StoredSnapshot
+from hashmatch.observability import MetricName, logger, metrics
 
 DEFAULT_REFRESH_INTERVAL = timedelta(seconds=30)
 DEFAULT_MAX_MATCHES = 100
+# build_index runs every minute and replaces a missing or corrupt snapshot on its next run.
+INDEX_RETRY_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -148,18 +157,50 @@ class Matcher:
         if self._snapshot is None:
             self._load(now)
         elif self._checked_at is None or now - self._checked_at >= self._refresh_interval:
-            self._checked_at = now
-            if self._snapshots.current_etag() != self._etag:
+            # _checked_at moves only when the check succeeds: a failed one is retried next call.
+            if self._current_etag() != self._etag:
                 self._load(now)
+            self._checked_at = now
         assert self._snapshot is not None
         return self._snapshot
 
+    def _current_etag(self) -> str | None:
+        try:
+            etag = self._snapshots.current_etag()
+        except DependencyUnavailable as error:
+            raise _unavailable(
+                "the index snapshot's freshness cannot be checked",
+                retry_after=error.retry_after_seconds,
+            ) from error
+        if etag is None:
+            raise _unavailable("the index snapshot has disappeared")
+        return etag
+
     def _load(self, now: datetime) -> None:
-        stored = self._snapshots.read()
-        self._checked_at = now
+        stored = self._read()
+        try:
+            snapshot = Snapshot.from_bytes(stored.data)
+        except SnapshotCorrupt as error:
+            raise _unavailable(f"the index snapshot is unusable: {error}") from error
+        self._snapshot, self._etag, self._checked_at = snapshot, stored.etag, now
+        logger.info("index snapshot loaded", extra={"index_version": snapshot.version})
+
+    def _read(self) -> StoredSnapshot:
+        try:
+            stored = self._snapshots.read()
+        except DependencyUnavailable as error:
+            raise _unavailable(
+                "the index snapshot cannot be read", retry_after=error.retry_after_seconds
+            ) from error
         if stored is None:
-            logger.warning("no index snapshot yet: nothing can match until build_index runs")
-            self._snapshot, self._etag = empty_snapshot(), None
-            return
-        self._snapshot, self._etag = Snapshot.from_bytes(stored.data), stored.etag
-        logger.info("index snapshot loaded", extra={"index_version": self._snapshot.version})
+            raise _unavailable("there is no index snapshot (build_index writes one every minute)")
+        return stored
+
+
+def _unavailable(detail: str, *, retry_after: int = INDEX_RETRY_AFTER_SECONDS) -> IndexUnavailable:
+    """The error to raise, counted and logged once (ids only: the detail names no content)."""
+    metrics.add_metric(name=MetricName.INDEX_UNAVAILABLE, unit=MetricUnit.Count, value=1)
+    logger.error("matching refused: index unavailable", extra={"reason": detail})
+    return IndexUnavailable(
+        f"matching is unavailable: {detail}; retry later", retry_after_seconds=retry_after
+    )

@@ -8,6 +8,11 @@ with ``via`` saying whether the value or an alternate got there. An item is coun
 however many alternates it has. Queries without a match leave no record, only a counter. Match
 events are stored before the answer is given, so a match id in an answer can always be cited by
 a report; if storing fails the whole request fails with a retryable error.
+
+Nothing is counted twice: the events are stored first and the counters added after, in one
+transaction. If either fails, the events this request stored are deleted again (no answer ever
+showed their ids) and the request fails with a retryable error, so the provider's retry counts
+its queries once and stores its events once.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from datetime import date, timedelta
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
-from hashmatch.errors import HashmatchError, InvalidInput
+from hashmatch.errors import DependencyUnavailable, HashmatchError, InvalidInput
 from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
 from hashmatch.index import DATABASES, Hit
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
 from hashmatch.matching.ports import MatchEventStore
+from hashmatch.observability import logger
 from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
 from hashmatch.statistics.ports import CounterStore
 
@@ -175,11 +181,26 @@ class MatchService:
                 quality_gate=hash_type.min_quality,
             )
         final = [result for result in results if result is not None]
-        # Counters first: a retry after a failure below over-counts rather than loses.
-        self._counters.add(self._counts(principal, final, now.date()))
-        if events:
-            self._events.put_many(events)
+        try:
+            if events:
+                self._events.put_many(events)
+            self._counters.add(self._counts(principal, final, now.date()))
+        except DependencyUnavailable:
+            self._forget(events)
+            raise
         return BatchAnswer(index_version=answer.index_version, items=final)
+
+    def _forget(self, events: Sequence[MatchEvent]) -> None:
+        """Delete the events of a request that failed (best effort: one that stays is never
+        cited, since no answer named it, and goes on its due day like any uncited event)."""
+        try:
+            for event in events:
+                self._events.delete_uncited(event.match_id, event.expires_at)
+        except DependencyUnavailable:
+            logger.warning(
+                "match events of a failed request stay until their erasure",
+                extra={"events": len(events)},
+            )
 
     def _queries_for(
         self, principal: Principal, item: MatchItem
