@@ -296,6 +296,8 @@ class InMemoryIndicatorStore:
                 media_type=i.media_type.value,
                 status=i.status,
                 feed_key=f"{timestamp(i.changed_at)}#{i.id}",
+                companion=i.companion,
+                variants=tuple((v.hash_value, v.companion) for v in i.variants),
             )
             for i in self.items.values()
         ]

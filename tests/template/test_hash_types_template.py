@@ -64,3 +64,43 @@ def test_match_hashes_gets_every_threshold_parameter_under_its_database_and_type
     named = match_thresholds_of(functions["MatchHashesFunction"])
 
     assert named == expected_parameters()
+
+
+def agreement_parameter(database: str, type_name: str) -> str:
+    return f"{database.capitalize()}{type_name.capitalize()}AgreementThreshold"
+
+
+def expected_agreement_parameters() -> dict[tuple[str, str], str]:
+    return {
+        (database, hash_type.name): agreement_parameter(database, hash_type.name)
+        for database in DATABASES
+        for hash_type in HASH_TYPES.values()
+        if hash_type.companion is not None
+    }
+
+
+def test_every_database_and_type_with_a_companion_has_an_agreement_parameter_from_the_registry(
+    sam_template,
+):
+    parameters = sam_template["Parameters"]
+    declared = {name for name in parameters if name.endswith("AgreementThreshold")}
+
+    assert declared == set(expected_agreement_parameters().values())
+    for (_, type_name), name in expected_agreement_parameters().items():
+        hash_type = HASH_TYPES.lookup(type_name)
+        assert int(parameters[name]["Default"]) == hash_type.default_agreement_threshold, name
+        assert int(parameters[name]["MinValue"]) == 0, name
+        assert int(parameters[name]["MaxValue"]) == hash_type.max_agreement_threshold, name
+
+
+def test_match_hashes_gets_every_agreement_parameter_under_its_database_and_type(cfn_template):
+    functions = resources_of_type(cfn_template, "AWS::Lambda::Function")
+    variables = functions["MatchHashesFunction"]["Properties"]["Environment"]["Variables"]
+    text = variables["AGREEMENT_THRESHOLDS"]["Fn::Sub"]
+    named: dict[str, dict[str, str]] = json.loads(re.sub(r"\$\{(\w+)\}", r'"\1"', text))
+
+    assert {
+        (database, type_name): parameter
+        for database, per_type in named.items()
+        for type_name, parameter in per_type.items()
+    } == expected_agreement_parameters()

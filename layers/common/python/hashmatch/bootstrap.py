@@ -389,6 +389,7 @@ def match_service() -> MatchService:
         SystemClock(),
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,
+        agreement_thresholds=load_settings(MatchSettings).agreement_thresholds,
         quality_required=load_settings(MatchSettings).quality_required,
     )
 

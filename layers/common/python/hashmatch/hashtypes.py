@@ -30,6 +30,11 @@ from hashmatch.errors import InvalidHash, InvalidInput, UnknownHashType
 # blank images get a low quality and a hash that collides with many unrelated images.
 MIN_PDQ_QUALITY = 50
 
+# An indicator made from one assessed image may carry this many hashes of it (the image itself
+# and variants: crops, small rotations, trimmed border), all of one type with a companion
+# (docs/indicators.md, "Variants"): a match on any is one match of the indicator.
+MAX_INDICATOR_HASHES = 16
+
 _HEX_DIGITS = frozenset(string.hexdigits)
 
 
@@ -59,6 +64,15 @@ class HashType:
     description: ClassVar[str]
     # The lowest quality a hash of this type may have to be trusted; None: no quality score.
     min_quality: ClassVar[int | None] = None
+    # The agreement rule (docs/matching.md, "Agreement rule"): a second hash type computed from
+    # the same image (the companion) that both sides may carry beside a hash of this type. When
+    # a query and a stored row both carry it, they match when this type's distance plus the
+    # companion's distance is at most the agreement threshold (instead of this type's distance
+    # alone within its threshold). None: the type has no companion (and indicators of it no
+    # variants).
+    companion: ClassVar[str | None] = None
+    default_agreement_threshold: ClassVar[int | None] = None
+    max_agreement_threshold: ClassVar[int | None] = None
 
     @property
     def exact(self) -> bool:
@@ -116,6 +130,22 @@ class HashType:
             )
         return threshold
 
+    def check_agreement_threshold(self, threshold: int) -> int:
+        """Return ``threshold`` if this type has an agreement rule allowing it, else raise
+        InvalidInput."""
+        if self.companion is None or self.max_agreement_threshold is None:
+            raise InvalidInput(f"{self.name} has no companion hash, so no agreement threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, int):
+            raise InvalidInput(
+                f"{self.name}+{self.companion} threshold must be an integer, got {threshold!r}"
+            )
+        if not 0 <= threshold <= self.max_agreement_threshold:
+            raise InvalidInput(
+                f"{self.name}+{self.companion} threshold must be between 0 and "
+                f"{self.max_agreement_threshold}, got {threshold}"
+            )
+        return threshold
+
     def _length_hint(self) -> str:
         return f"{self.hex_length} hex digits"
 
@@ -150,6 +180,14 @@ class PdqHash(HashType):
     max_threshold = 63
     description = "PDQ perceptual hash (256 bits) with a quality score 0-100"
     min_quality = MIN_PDQ_QUALITY
+    # Measured on the shared photos (docs/effectiveness.md, "Variants and the agreement rule"):
+    # with indicator variants and query alternates, PDQ alone admits false matches at the radii
+    # that find cropped and rotated copies; PDQ + dHash <= 40 on the same pair admits none.
+    companion = "dhash"
+    default_agreement_threshold = 40
+    # The index is searched at the agreement threshold's PDQ bound: no further than PDQ's own
+    # maximum.
+    max_agreement_threshold = 63
 
     # 32 bytes are 44 base64 characters with one '=' of padding, 43 without.
     _BASE64_LENGTHS: ClassVar[frozenset[int]] = frozenset({43, 44})
@@ -239,6 +277,8 @@ class HashTypeRegistry(Mapping[str, HashType]):
         self._types: dict[str, HashType] = {}
         for hash_type in types:
             self._add(hash_type)
+        for hash_type in self._types.values():
+            self._check_companion(hash_type)
 
     def __getitem__(self, name: str) -> HashType:
         return self._types[name]
@@ -271,9 +311,33 @@ class HashTypeRegistry(Mapping[str, HashType]):
         """Add ``hash_type`` for the duration of a ``with`` block (tests, experiments)."""
         self._add(hash_type)
         try:
+            self._check_companion(hash_type)
+        except ValueError:
+            del self._types[hash_type.name]
+            raise
+        try:
             yield hash_type
         finally:
             del self._types[hash_type.name]
+
+    def companion_of(self, hash_type: HashType) -> HashType | None:
+        """The type's companion (the agreement rule's second hash), or None."""
+        return None if hash_type.companion is None else self._types[hash_type.companion]
+
+    def _check_companion(self, hash_type: HashType) -> None:
+        if hash_type.companion is None:
+            return
+        companion = self._types.get(hash_type.companion)
+        if (
+            companion is None
+            or companion.kind is not MatchKind.HAMMING
+            or companion.source is not hash_type.source
+            or companion.companion is not None
+        ):
+            raise ValueError(
+                f"hash type {hash_type.name!r} needs a registered Hamming companion of the same "
+                "source that has no companion itself"
+            )
 
     def _add(self, hash_type: HashType) -> None:
         if hash_type.name in self._types:
@@ -284,6 +348,18 @@ class HashTypeRegistry(Mapping[str, HashType]):
             raise ValueError(f"hash type {hash_type.name!r} has inconsistent bits or thresholds")
         if hash_type.exact and hash_type.max_threshold:
             raise ValueError(f"exact hash type {hash_type.name!r} cannot have a threshold")
+        if hash_type.companion is not None:
+            default = hash_type.default_agreement_threshold
+            maximum = hash_type.max_agreement_threshold
+            if default is None or maximum is None or not 0 <= default <= maximum:
+                raise ValueError(
+                    f"hash type {hash_type.name!r} has inconsistent agreement thresholds"
+                )
+            if maximum > hash_type.max_threshold:
+                raise ValueError(
+                    f"hash type {hash_type.name!r}: its agreement threshold bounds the index "
+                    "search, so it cannot exceed the type's maximum threshold"
+                )
         self._types[hash_type.name] = hash_type
 
 

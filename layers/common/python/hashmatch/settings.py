@@ -126,6 +126,10 @@ class MatchSettings(_EnvSettings):
     # <Database><Type>MatchThreshold Parameters (checked against each type's maximum by the
     # match service; every database has one per Hamming type of the registry: tests/template).
     match_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
+    # {"known": {"pdq": 40}, ...}: the agreement threshold (a type's distance plus its
+    # companion's, PDQ + dHash) per database and type with a companion, from the template's
+    # <Database><Type>AgreementThreshold Parameters (tests/template).
+    agreement_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
     # "true" (the template's default, MatchRequiresQuality): a PDQ item without a quality is
     # rejected; "false" lets it through ungated.
     quality_required: bool

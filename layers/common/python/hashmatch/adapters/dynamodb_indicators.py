@@ -216,6 +216,11 @@ class DynamoDBIndicatorStore:
                         media_type=item["media_type"]["S"],
                         status=IndicatorStatus(item["status"]["S"]),
                         feed_key=item["feed_key"]["S"],
+                        companion=item["companion"]["S"] if "companion" in item else None,
+                        variants=tuple(
+                            (entry["M"]["hash_value"]["S"], entry["M"]["companion"]["S"])
+                            for entry in item.get("variants", {}).get("L", [])
+                        ),
                     )
 
     # -- review feedback -----------------------------------------------------------------------

@@ -22,6 +22,13 @@ bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into th
 ``databases`` and ``media_types`` lists). Callers never see rows: ``Snapshot.search`` answers
 with decoded hits (indicator id, database, media type, distance).
 
+A type with a companion (PDQ: dHash) stores three more per-row arrays: ``companion`` (the
+companion's words, zero when absent), ``companion_present`` (uint8 0/1) and ``variant`` (uint8:
+0 for the indicator's own hash, 1.. for its variants). An indicator with variants has one row per
+hash, all with its id; a search answers each indicator once, at its best row (the agreement rule,
+``Snapshot.search``). A snapshot written before these arrays existed reads as rows of variant 0
+without companions.
+
 Which types exist, their widths and kinds come from the hash-type registry
 (``hashmatch.hashtypes.HASH_TYPES``); a snapshot file naming a type the registry does not know,
 or knows with another width or kind, is refused.
@@ -42,8 +49,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.errors import InvalidInput
-from hashmatch.hashtypes import HASH_TYPES, HashType, MatchKind
-from hashmatch.index.bits import U32, U64, as_words
+from hashmatch.hashtypes import HASH_TYPES, MAX_INDICATOR_HASHES, HashType, MatchKind
+from hashmatch.index.bits import U32, U64, as_words, rowwise_distances
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
 from hashmatch.index.hamming import ChunkTables, HammingIndex, SearchResult
 
@@ -70,12 +77,23 @@ class SnapshotCorrupt(Exception):
 
 @dataclass(frozen=True)
 class Hit:
-    """One stored row within the radius of a query, decoded."""
+    """One indicator within the radius of a query, decoded (at its best row).
+
+    ``companion_distance``: set when the agreement rule decided the match (the query and the
+    row both carry the companion): the match holds because ``distance + companion_distance``
+    is within the agreement threshold. None: ``distance`` alone was within the threshold.
+    """
 
     indicator_id: str
     database: str
     media_type: str
     distance: int
+    companion_distance: int | None = None
+
+    @property
+    def score(self) -> int:
+        """What ranks hits: the distance, plus the companion's when the rule applied."""
+        return self.distance + (self.companion_distance or 0)
 
 
 @dataclass(frozen=True)
@@ -95,13 +113,20 @@ class Hits:
 
 @dataclass(frozen=True)
 class AddIndicator:
-    """Add (or replace, if the id exists) one indicator's hash. ``value`` is the raw digest."""
+    """Add (or replace, if the id exists) one indicator's hashes. ``value`` is the raw digest;
+    ``companion`` the same image's companion digest (types with a companion only);
+    ``variants`` more (digest, companion digest) pairs of the same image, one row each."""
 
     hash_type: str
     value: bytes
     id: str
     database: str
     media_type: str
+    companion: bytes | None = None
+    variants: tuple[tuple[bytes, bytes], ...] = ()
+
+    def rows(self) -> list[tuple[bytes, bytes | None]]:
+        return [(self.value, self.companion), *self.variants]
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,39 @@ Change = AddIndicator | RemoveIndicator
 
 
 @dataclass
+class RowExtras:
+    """Per-row companion words, their presence, and the variant number (0: the indicator's own
+    hash), for a type with a companion."""
+
+    companion: U64
+    companion_present: npt.NDArray[np.uint8]
+    variant: npt.NDArray[np.uint8]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.companion.nbytes + self.companion_present.nbytes + self.variant.nbytes)
+
+    @classmethod
+    def plain(cls, hash_type: HashType, rows: int) -> RowExtras | None:
+        """Rows without companions, each an indicator's own hash (None: no companion type)."""
+        companion = HASH_TYPES.companion_of(hash_type)
+        if companion is None:
+            return None
+        return cls(
+            np.zeros((rows, -(-companion.bits // 64)), np.uint64),
+            np.zeros(rows, np.uint8),
+            np.zeros(rows, np.uint8),
+        )
+
+    def kept(self, keep: npt.NDArray[np.bool_], added: RowExtras) -> RowExtras:
+        return RowExtras(
+            np.concatenate([self.companion[keep], added.companion]),
+            np.concatenate([self.companion_present[keep], added.companion_present]),
+            np.concatenate([self.variant[keep], added.variant]),
+        )
+
+
+@dataclass
 class TypeTable:
     """One hash type: its index plus the row payload (ids, database and media type codes)."""
 
@@ -123,6 +181,8 @@ class TypeTable:
     ids: npt.NDArray[np.bytes_]
     database: npt.NDArray[np.uint8]
     media_type: npt.NDArray[np.uint8]
+    # Types with a companion only (None otherwise): see the module docstring.
+    rows_extra: RowExtras | None = None
 
     @property
     def size(self) -> int:
@@ -134,8 +194,13 @@ class TypeTable:
 
     @property
     def nbytes(self) -> int:
+        extra = self.rows_extra.nbytes if self.rows_extra is not None else 0
         return int(
-            self.index.nbytes + self.ids.nbytes + self.database.nbytes + self.media_type.nbytes
+            self.index.nbytes
+            + self.ids.nbytes
+            + self.database.nbytes
+            + self.media_type.nbytes
+            + extra
         )
 
     @classmethod
@@ -148,6 +213,7 @@ class TypeTable:
         media_type: npt.NDArray[np.uint8],
         *,
         chunks: int | None = None,
+        rows_extra: RowExtras | None = None,
     ) -> TypeTable:
         """Build the index for ``codes`` (native words: see ``encode_values``)."""
         if hash_type.kind is MatchKind.EXACT:
@@ -160,7 +226,14 @@ class TypeTable:
                 media_type[order],
             )
         index = HammingIndex(codes, hash_type.bits, chunks=chunks)
-        return cls(hash_type, index, ids, database, media_type)
+        return cls(
+            hash_type,
+            index,
+            ids,
+            database,
+            media_type,
+            rows_extra if rows_extra is not None else RowExtras.plain(hash_type, ids.shape[0]),
+        )
 
     @classmethod
     def empty(cls, hash_type: HashType, id_width: int) -> TypeTable:
@@ -171,6 +244,60 @@ class TypeTable:
             np.empty(0, np.uint8),
             np.empty(0, np.uint8),
         )
+
+    def agreed(
+        self,
+        result: SearchResult,
+        *,
+        companion: U64 | None,
+        threshold: int,
+        agreement: int | None,
+        databases: Sequence[int] | None,
+        max_matches: int,
+    ) -> tuple[SearchResult, npt.NDArray[np.int32] | None]:
+        """The rows of an uncapped ``result`` that match, one per indicator (its best), in
+        scope, best first, capped; and their companion distances (None: no rule applied).
+
+        A query with its companion (``companion``, ``agreement`` set) matches a row with a
+        companion when distance + companion distance <= ``agreement``, a row without one when
+        distance <= ``threshold``. A query without its companion matches the indicators' own
+        hashes (variant 0) only, within ``threshold``: old clients see exactly what they saw
+        before variants existed.
+        """
+        extra = self.rows_extra
+        assert extra is not None
+        rows, distances = result.rows, result.distances
+        if databases is not None:
+            keep = np.isin(self.database[rows], databases)
+            rows, distances = rows[keep], distances[keep]
+        own = extra.variant[rows] == 0
+        companion_distances: npt.NDArray[np.int32] | None = None
+        if companion is None or agreement is None:
+            keep = own & (distances <= threshold)
+            rows, distances = rows[keep], distances[keep]
+            scores = distances
+        else:
+            present = extra.companion_present[rows].astype(bool)
+            others = rowwise_distances(
+                extra.companion[rows],
+                np.broadcast_to(companion, (rows.shape[0], companion.shape[0])),
+            ).astype(np.int32)
+            joint = present & (distances + others <= agreement)
+            alone = ~present & own & (distances <= threshold)
+            keep = joint | alone
+            rows, distances = rows[keep], distances[keep]
+            companion_distances = np.where(present[keep], others[keep], -1).astype(np.int32)
+            scores = distances + np.maximum(companion_distances, 0)
+        # Best row per indicator: sort by (score, distance, id), keep each id's first.
+        ids = self.ids[rows]
+        order = np.lexsort((ids, distances, scores))
+        rows, distances, ids = rows[order], distances[order], ids[order]
+        _, first = np.unique(ids, return_index=True)
+        first.sort()
+        truncated = bool(first.shape[0] > max_matches)
+        first = first[:max_matches]
+        companion_out = None if companion_distances is None else companion_distances[order][first]
+        return SearchResult(rows[first], distances[first], truncated), companion_out
 
     def holds_only(self, databases: Sequence[int]) -> bool:
         """Whether every row is in one of ``databases`` (codes): then scoping changes nothing."""
@@ -284,6 +411,26 @@ class Snapshot:
             raise InvalidInput(f"unknown database {change.database!r}")
         if change.media_type not in self.media_types:
             raise InvalidInput(f"unknown media type {change.media_type!r}")
+        companion = HASH_TYPES.companion_of(hash_type)
+        if companion is None and (change.companion is not None or change.variants):
+            raise InvalidInput(f"a {hash_type.name} indicator has no companion and no variants")
+        if change.variants and change.companion is None:
+            raise InvalidInput("an indicator with variants needs its own companion")
+        if len(change.rows()) > MAX_INDICATOR_HASHES:
+            raise InvalidInput(f"an indicator holds at most {MAX_INDICATOR_HASHES} hashes")
+        for value, companion_value in change.rows():
+            if len(value) != hash_type.byte_length:
+                raise InvalidInput(
+                    f"a {hash_type.name} value must be {hash_type.byte_length} bytes"
+                )
+            if (
+                companion is not None
+                and companion_value is not None
+                and (len(companion_value) != companion.byte_length)
+            ):
+                raise InvalidInput(
+                    f"a {companion.name} companion must be {companion.byte_length} bytes"
+                )
 
     def _fold_type(
         self, name: str, dropped_ids: npt.NDArray[np.bytes_], adds: list[AddIndicator]
@@ -292,16 +439,26 @@ class Snapshot:
         old = self.tables.get(name)
         words = -(-hash_type.bits // 64)
         width = f"S{self.id_width}"
+        rows = [
+            (add, number, value, companion)
+            for add in adds
+            for number, (value, companion) in enumerate(add.rows())
+        ]
         added_codes = (
-            encode_values(hash_type, [a.value for a in adds])
-            if adds
+            encode_values(hash_type, [value for _, _, value, _ in rows])
+            if rows
             else np.empty((0, words), np.uint64)
         )
-        added_ids = np.array([a.id for a in adds], dtype=width)
-        added_db = np.array([self.databases.index(a.database) for a in adds], np.uint8)
-        added_media = np.array([self.media_types.index(a.media_type) for a in adds], np.uint8)
+        added_ids = np.array([add.id for add, _, _, _ in rows], dtype=width)
+        added_db = np.array([self.databases.index(add.database) for add, *_ in rows], np.uint8)
+        added_media = np.array(
+            [self.media_types.index(add.media_type) for add, *_ in rows], np.uint8
+        )
+        added_extra = _row_extras(hash_type, rows)
         if old is None:
-            return TypeTable.build(hash_type, added_codes, added_ids, added_db, added_media)
+            return TypeTable.build(
+                hash_type, added_codes, added_ids, added_db, added_media, rows_extra=added_extra
+            )
         keep = (
             ~_member_of(old.ids, dropped_ids) if dropped_ids.size else np.ones(old.size, dtype=bool)
         )
@@ -310,11 +467,18 @@ class Snapshot:
         ids = np.concatenate([old.ids[keep], added_ids])
         database = np.concatenate([old.database[keep], added_db])
         media = np.concatenate([old.media_type[keep], added_media])
+        extra = (
+            old.rows_extra.kept(keep, added_extra)
+            if old.rows_extra is not None and added_extra is not None
+            else None
+        )
         if isinstance(old.index, HammingIndex):
             # Patch the sorted chunk tables instead of rebuilding them (no re-sort).
-            return TypeTable(hash_type, old.index.updated(keep, added_codes), ids, database, media)
+            return TypeTable(
+                hash_type, old.index.updated(keep, added_codes), ids, database, media, extra
+            )
         codes = np.concatenate([old.codes[keep], added_codes])
-        return TypeTable.build(hash_type, codes, ids, database, media)
+        return TypeTable.build(hash_type, codes, ids, database, media, rows_extra=extra)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -341,14 +505,21 @@ class Snapshot:
         *,
         max_matches: int = 1000,
         databases: Collection[str] | None = None,
+        companions: Sequence[bytes | None] | None = None,
+        agreement: int | None = None,
     ) -> list[Hits]:
-        """Every stored row within ``radius`` of each raw digest of one type, decoded.
+        """Every stored indicator within ``radius`` of each raw digest of one type, decoded.
 
         ``radius`` is one value or one per query (ignored by exact types). ``databases`` (None:
         all) is the caller's scope, applied inside the search: the nearest ``max_matches`` rows
         *in scope* are returned, and ``truncated`` says more rows in scope matched. Rows out of
         scope neither take a place under the cap nor count towards ``truncated``. An absent
         type matches nothing.
+
+        For a type with a companion, ``companions`` (one per query, None for a query without
+        one) and ``agreement`` (the agreement threshold) apply the agreement rule
+        (:meth:`TypeTable.agreed`); each indicator is answered once, at its best row, whatever
+        number of its variants matched.
         """
         table = self.tables.get(hash_type)
         if table is None:
@@ -359,6 +530,10 @@ class Snapshot:
             if databases is None
             else sorted({self.databases.index(db) for db in databases if db in self.databases})
         )
+        if table.rows_extra is not None:
+            return self._search_with_rule(
+                table, encoded, radius, wanted, max_matches, companions, agreement
+            )
         if wanted is None or table.holds_only(wanted):
             results = table.search_rows(encoded, radius, max_matches=max_matches)
         else:
@@ -369,14 +544,67 @@ class Snapshot:
             results = [table.in_scope(result, wanted, max_matches) for result in everything]
         return [self._decoded(table, result) for result in results]
 
-    def _decoded(self, table: TypeTable, result: SearchResult) -> Hits:
+    def _search_with_rule(
+        self,
+        table: TypeTable,
+        encoded: U64,
+        radius: int | Sequence[int],
+        wanted: Sequence[int] | None,
+        max_matches: int,
+        companions: Sequence[bytes | None] | None,
+        agreement: int | None,
+    ) -> list[Hits]:
+        count = encoded.shape[0]
+        thresholds = [radius] * count if isinstance(radius, int) else list(radius)
+        given = list(companions) if companions is not None else [None] * count
+        if len(thresholds) != count or len(given) != count:
+            raise InvalidInput("one radius and one companion (or None) per query")
+        companion_type = HASH_TYPES.companion_of(table.hash_type)
+        assert companion_type is not None
+        encoded_companions = [
+            None if value is None else as_words([value], companion_type.bits)[0] for value in given
+        ]
+        # The index is searched at the rule's bound on this type's distance alone.
+        radii = [
+            max(threshold, agreement)
+            if agreement is not None and companion is not None
+            else threshold
+            for threshold, companion in zip(thresholds, encoded_companions, strict=True)
+        ]
+        everything = table.search_rows(encoded, radii, max_matches=max(table.size, 1))
+        answers: list[Hits] = []
+        for result, threshold, companion in zip(
+            everything, thresholds, encoded_companions, strict=True
+        ):
+            matched, companion_distances = table.agreed(
+                result,
+                companion=companion,
+                threshold=threshold,
+                agreement=agreement,
+                databases=wanted,
+                max_matches=max_matches,
+            )
+            answers.append(self._decoded(table, matched, companion_distances))
+        return answers
+
+    def _decoded(
+        self,
+        table: TypeTable,
+        result: SearchResult,
+        companion_distances: npt.NDArray[np.int32] | None = None,
+    ) -> Hits:
         hits: list[Hit] = []
         if len(result):
             ids = table.ids[result.rows]
             codes = table.database[result.rows].tolist()
             media = table.media_type[result.rows].tolist()
-            for raw_id, db, medium, distance in zip(
-                ids.tolist(), codes, media, result.distances.tolist(), strict=True
+            others = (
+                companion_distances.tolist()
+                if companion_distances is not None
+                else [-1] * len(result)
+            )
+            for raw_id, db, medium, distance, other in zip(
+                ids.tolist(), codes, media, result.distances.tolist(), others, strict=True
             ):
                 hits.append(
                     Hit(
@@ -384,6 +612,7 @@ class Snapshot:
                         database=self.databases[db],
                         media_type=self.media_types[medium],
                         distance=int(distance),
+                        companion_distance=None if other < 0 else int(other),
                     )
                 )
         return Hits(hits, result.truncated)
@@ -409,6 +638,7 @@ class Snapshot:
                         if isinstance(t.index, HammingIndex)
                         else {}
                     ),
+                    **({"companion": t.hash_type.companion} if t.rows_extra is not None else {}),
                 }
                 for name, t in sorted(self.tables.items())
             },
@@ -424,6 +654,10 @@ class Snapshot:
             if isinstance(t.index, HammingIndex):
                 arrays[f"{name}/chunk_offsets"] = t.index.tables.offsets
                 arrays[f"{name}/chunk_rows"] = t.index.tables.rows
+            if t.rows_extra is not None:
+                arrays[f"{name}/companion"] = t.rows_extra.companion
+                arrays[f"{name}/companion_present"] = t.rows_extra.companion_present
+                arrays[f"{name}/variant"] = t.rows_extra.variant
         return arrays
 
     def to_bytes(self) -> bytes:
@@ -511,12 +745,23 @@ class Snapshot:
                 index = HammingIndex(codes, hash_type.bits, tables=chunk_tables)
             else:
                 index = ExactIndex(codes, hash_type.bits)
+            ids = array(f"{name}/ids")
+            extra = (
+                RowExtras(
+                    array(f"{name}/companion"),
+                    array(f"{name}/companion_present"),
+                    array(f"{name}/variant"),
+                )
+                if f"{name}/variant" in header["arrays"]
+                else RowExtras.plain(hash_type, ids.shape[0])
+            )
             tables[name] = TypeTable(
                 hash_type,
                 index,
-                array(f"{name}/ids"),
+                ids,
                 array(f"{name}/database"),
                 array(f"{name}/media_type"),
+                extra,
             )
         return cls(
             int(header["snapshot_version"]),
@@ -583,6 +828,24 @@ def _verified_header(
             "the snapshot's checksum does not match: it is truncated or corrupt", version=version
         )
     return header, data_start
+
+
+def _row_extras(
+    hash_type: HashType, rows: Sequence[tuple[AddIndicator, int, bytes, bytes | None]]
+) -> RowExtras | None:
+    companion = HASH_TYPES.companion_of(hash_type)
+    if companion is None:
+        return None
+    words = -(-companion.bits // 64)
+    values = [value for *_, value in rows]
+    present = np.array([value is not None for value in values], np.uint8)
+    codes = (
+        as_words([value or bytes(companion.byte_length) for value in values], companion.bits)
+        if rows
+        else np.empty((0, words), np.uint64)
+    )
+    variant = np.array([number for _, number, _, _ in rows], np.uint8)
+    return RowExtras(codes, present, variant)
 
 
 def _member_of(

@@ -54,6 +54,12 @@ class ProvenanceView(BaseModel):
     quality_override: str | None = None
 
 
+class VariantView(BaseModel):
+    hash: str
+    companion: str
+    quality: int | None = None
+
+
 class _IndicatorIdentity(BaseModel):
     """What every view of an indicator starts with."""
 
@@ -66,6 +72,12 @@ class _IndicatorIdentity(BaseModel):
 
 
 class IndicatorView(_IndicatorIdentity):
+    companion: str | None = Field(
+        default=None, description="The image's hash of the type's companion type (PDQ: dHash)"
+    )
+    variants: list[VariantView] = Field(
+        default_factory=list, description="More hashes of the same image (a match on any is one)"
+    )
     status_reason: str | None = None
     status_changed_at: datetime | None = None
     provenance: list[ProvenanceView]
@@ -76,6 +88,11 @@ class IndicatorView(_IndicatorIdentity):
     def of(cls, indicator: Indicator) -> IndicatorView:
         return cls(
             **_identity(indicator),
+            companion=indicator.companion,
+            variants=[
+                VariantView(hash=v.hash_value, companion=v.companion, quality=v.quality)
+                for v in indicator.variants
+            ],
             status_reason=indicator.status_reason,
             status_changed_at=indicator.status_changed_at,
             provenance=[

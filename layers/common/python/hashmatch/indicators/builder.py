@@ -191,6 +191,11 @@ def _as_changes(entries: Iterable[IndicatorChange], *, full: bool) -> list[Chang
                     id=entry.id,
                     database=entry.database,
                     media_type=entry.media_type,
+                    companion=bytes.fromhex(entry.companion) if entry.companion else None,
+                    variants=tuple(
+                        (bytes.fromhex(value), bytes.fromhex(companion))
+                        for value, companion in entry.variants
+                    ),
                 )
             )
         elif not full:  # an empty base has nothing to remove

@@ -26,7 +26,7 @@ from pydantic import (
 
 from hashmatch.countries import MemberState
 from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import HASH_TYPES, get_hash_type
+from hashmatch.hashtypes import HASH_TYPES, MAX_INDICATOR_HASHES, HashType, get_hash_type
 from hashmatch.ids import INDICATOR_ID_HEX_DIGITS, INDICATOR_ID_PATTERN, INDICATOR_ID_PREFIX
 from hashmatch.input_types import EventTime, FreeText, Quality
 
@@ -93,14 +93,32 @@ class Provenance(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+class IndicatorVariant(BaseModel):
+    """One more hash of the indicator's assessed image (a crop, a small rotation, the trimmed
+    image), with its companion (the same image's hash of the type's companion type)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hash_value: str
+    companion: str
+    quality: int | None = None
+
+
 class Indicator(BaseModel):
-    """One indicator. ``changed_at`` is when it last changed in a way the index must see."""
+    """One indicator. ``changed_at`` is when it last changed in a way the index must see.
+
+    ``companion``: the assessed image's hash of the type's companion type (PDQ: dHash), which
+    lets the agreement rule decide its matches; ``variants``: more hashes of the same image (at
+    most MAX_INDICATOR_HASHES - 1), each matched like the hash itself. Both are fixed at
+    creation, like the hash."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     hash_type: str
     hash_value: str
+    companion: str | None = None
+    variants: tuple[IndicatorVariant, ...] = ()
     database: Database
     media_type: MediaType
     status: IndicatorStatus = IndicatorStatus.ACTIVE
@@ -177,6 +195,41 @@ HashText = Annotated[
 ]
 
 
+def _companion_types() -> list[HashType]:
+    return [c for t in HASH_TYPES.values() if (c := HASH_TYPES.companion_of(t)) is not None]
+
+
+def _companion_of_some_type(value: str) -> str:
+    if not any(re.fullmatch(t.value_pattern, value) for t in _companion_types()):
+        raise ValueError("not a hash of any companion type (PDQ's companion: dHash, hex)")
+    return value
+
+
+def _companions_pattern(schema: dict[str, Any]) -> None:
+    schema["pattern"] = "^({})$".format("|".join(t.value_pattern for t in _companion_types()))
+
+
+CompanionText = Annotated[
+    str, AfterValidator(_companion_of_some_type), Field(json_schema_extra=_companions_pattern)
+]
+MAX_VARIANTS = MAX_INDICATOR_HASHES - 1
+
+
+class VariantShape(BaseModel):
+    """One variant as it must be written (checked against its indicator's type per item)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hash: HashText = Field(description="Of the indicator's type: a hash of a variant of the image")
+    companion: CompanionText = Field(
+        description="The same variant's hash of the type's companion type (PDQ: dHash)"
+    )
+    quality: Quality = Field(
+        description="The variant's quality (PDQ: 0-100); below the type's gate (50) the item is "
+        "refused (no override: leave the variant out)"
+    )
+
+
 class SubmissionShape(BaseModel):
     """One indicator item as it must be written: what the API's schema says of it (a batch
     holding an item that breaks it is refused as a whole, 422). Whether it is acceptable —
@@ -206,6 +259,27 @@ class SubmissionShape(BaseModel):
         description="PDQ quality (0-100); below 50 the item is refused without quality_override",
     )
     provenance: ProvenanceInput
+    companion: CompanionText | None = Field(
+        default=None,
+        description=(
+            "The same image's hash of the type's companion type (PDQ: dHash, 16 hex digits): "
+            "with it, matches of queries that carry their companion are decided by the "
+            "agreement rule (docs/matching.md); required with variants"
+        ),
+    )
+    variants: list[VariantShape] = Field(
+        default_factory=list,
+        max_length=MAX_VARIANTS,
+        description=(
+            f"At most {MAX_VARIANTS} more hashes of the same assessed image (hashmatch "
+            "indicators hash --variants: crops, small rotations, the trimmed image), so that "
+            f"the indicator holds at most {MAX_INDICATOR_HASHES}; each with its companion and "
+            "quality. Only for types with a companion (PDQ). A match on any is one match of "
+            "the indicator; queries without companions match the hash itself only. Repeats "
+            "(of the hash or of another variant) are dropped. Fixed at creation: sending the "
+            "indicator again adds provenance only."
+        ),
+    )
 
 
 class Submission(SubmissionShape):
@@ -241,9 +315,65 @@ class Submission(SubmissionShape):
             raise ValueError(f"{problem}; give quality_override to accept it")
         return value
 
+    @field_validator("companion")
+    @classmethod
+    def _parsed_companion(cls, value: str | None, info: ValidationInfo) -> str | None:
+        hash_type = info.data.get("hash_type")
+        if value is None or hash_type is None:
+            return value
+        companion = HASH_TYPES.companion_of(get_hash_type(hash_type))
+        if companion is None:
+            raise ValueError(f"{hash_type} has no companion type: leave companion out")
+        try:
+            return companion.parse(value)
+        except HashmatchError as error:
+            raise ValueError(error.detail) from error
+
+    @field_validator("variants")
+    @classmethod
+    def _usable_variants(
+        cls, value: list[VariantShape], info: ValidationInfo
+    ) -> list[VariantShape]:
+        hash_type_name = info.data.get("hash_type")
+        if not value or hash_type_name is None:
+            return value
+        hash_type = get_hash_type(hash_type_name)
+        companion = HASH_TYPES.companion_of(hash_type)
+        if companion is None:
+            raise ValueError(f"{hash_type.name} has no companion type, so no variants")
+        if "companion" not in info.data or info.data.get("companion") is None:
+            raise ValueError("variants need the indicator's own companion too")
+        kept: list[VariantShape] = []
+        seen = {info.data.get("hash")}
+        for number, variant in enumerate(value):
+            try:
+                parsed = hash_type.parse(variant.hash)
+                parsed_companion = companion.parse(variant.companion)
+            except HashmatchError as error:
+                raise ValueError(f"variant {number}: {error.detail}") from error
+            problem = hash_type.quality_problem(variant.quality)
+            if problem is not None:
+                raise ValueError(f"variant {number}: {problem}; leave it out")
+            if hash_type.min_quality is not None and int(parsed, 16) == 0:
+                raise ValueError(f"variant {number}: an all-zero {hash_type.name} hash")
+            if parsed in seen:
+                continue
+            seen.add(parsed)
+            kept.append(
+                VariantShape(hash=parsed, companion=parsed_companion, quality=variant.quality)
+            )
+        return kept
+
     @property
     def indicator_id(self) -> str:
         return indicator_id(self.hash_type, self.hash, self.database.value)
+
+    @property
+    def indicator_variants(self) -> tuple[IndicatorVariant, ...]:
+        return tuple(
+            IndicatorVariant(hash_value=v.hash, companion=v.companion, quality=v.quality)
+            for v in self.variants
+        )
 
     def provenance_by(self, submitted_by: str) -> Provenance:
         return Provenance(

@@ -26,6 +26,10 @@ class IndicatorChange:
     media_type: str
     status: IndicatorStatus
     feed_key: str
+    # The image's companion hash and the variants as (hash, companion) pairs, hex: fixed at
+    # creation, like the hash.
+    companion: str | None = None
+    variants: tuple[tuple[str, str], ...] = ()
 
 
 class IndicatorStore(Protocol):

@@ -208,6 +208,8 @@ class IndicatorService:
                 id=submission.indicator_id,
                 hash_type=submission.hash_type,
                 hash_value=submission.hash,
+                companion=submission.companion,
+                variants=submission.indicator_variants,
                 database=submission.database,
                 media_type=submission.media_type,
                 provenance=(provenance,),

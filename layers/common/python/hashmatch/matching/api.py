@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hashmatch.hashtypes import HASH_TYPES
 from hashmatch.ids import MATCH_ID_PATTERN
@@ -48,6 +48,34 @@ class MatchQuery(BaseModel):
             f" {MAX_HASHES_PER_REQUEST:,} hashes. A malformed alternate rejects the item."
         ),
     )
+    companion: HashText | None = Field(
+        default=None,
+        description=(
+            "The same image's hash of the type's companion type (PDQ: dHash, 16 hex digits)."
+            " With it the agreement rule decides: a stored hash that carries its companion too"
+            " matches when the two distances together are within the agreement threshold"
+            " (`agreement_thresholds`), and the indicator's variants can match. Without it only"
+            " the indicators' own hashes match, within `thresholds` (as before companions"
+            " existed). Does not count as a hash of the request."
+        ),
+    )
+    alternate_companions: list[HashText] = Field(
+        default_factory=list,
+        max_length=MAX_ALTERNATES_PER_ITEM,
+        description="The companion of each alternate, in the same order (one per alternate, or"
+        " none); needs `companion`",
+    )
+
+    @model_validator(mode="after")
+    def _companions_pair_up(self) -> MatchQuery:
+        if self.alternate_companions and self.companion is None:
+            raise ValueError("alternate_companions need companion too")
+        if self.alternate_companions and len(self.alternate_companions) != len(self.alternates):
+            raise ValueError(
+                f"{len(self.alternate_companions)} alternate_companions for "
+                f"{len(self.alternates)} alternates: one per alternate, or none"
+            )
+        return self
 
 
 class MatchRequest(BaseModel):
@@ -78,6 +106,8 @@ class MatchRequest(BaseModel):
                 ref=item.ref,
                 quality=item.quality,
                 alternates=tuple(item.alternates),
+                companion=item.companion,
+                alternate_companions=tuple(item.alternate_companions),
             )
             for item in self.items
         ]
@@ -101,6 +131,14 @@ class MatchView(BaseModel):
         default="value",
         description="What matched at that distance: the value, or one of the item's alternates",
     )
+    companion_distance: int | None = Field(
+        default=None,
+        description="Set when the agreement rule decided the match: the companions' distance"
+        " (distance + companion_distance <= agreement_threshold)",
+    )
+    agreement_threshold: int | None = Field(
+        default=None, description="The agreement threshold applied, with companion_distance"
+    )
 
 
 class RejectionView(BaseModel):
@@ -117,6 +155,11 @@ class ItemView(BaseModel):
         default_factory=dict,
         description="The threshold applied in each database you may see (each match also says "
         "its own)",
+    )
+    agreement_thresholds: dict[str, int] = Field(
+        default_factory=dict,
+        description="The agreement threshold applied in each database you may see, when the"
+        " item carried its companion",
     )
     truncated: bool = Field(default=False, description="More matches than returned")
     quality_gate: int | None = Field(default=None, description="Minimum PDQ quality applied")
@@ -145,10 +188,13 @@ def match_response(result: BatchAnswer) -> MatchResponse:
                         distance=match.distance,
                         threshold=match.threshold,
                         via="alternate" if match.via == "alternate" else "value",
+                        companion_distance=match.companion_distance,
+                        agreement_threshold=match.agreement_threshold,
                     )
                     for match in item.matches
                 ],
                 thresholds=item.thresholds,
+                agreement_thresholds=item.agreements,
                 truncated=item.truncated,
                 quality_gate=item.quality_gate,
                 rejection=RejectionView(code=item.rejection.code, detail=item.rejection.detail)

@@ -33,6 +33,12 @@ class MatchEvent(BaseModel):
     via: str = Field(
         default="value", description='"value", or "alternate" (a rotation/flip or trimmed copy)'
     )
+    companion_distance: int | None = Field(
+        default=None,
+        ge=0,
+        description="set when the agreement rule decided: distance + this <= agreement_threshold",
+    )
+    agreement_threshold: int | None = Field(default=None, ge=0)
 
 
 def new_match_id() -> str:

@@ -14,7 +14,7 @@ from an empty index, and never from an older snapshot once it knows a newer one 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,11 +36,17 @@ INDEX_RETRY_AFTER_SECONDS = 30
 @dataclass(frozen=True)
 class HashQuery:
     """One parsed hash to match: its type, raw digest, and the threshold to apply in each
-    database the caller may see, as (database, threshold) pairs (none: nothing can match)."""
+    database the caller may see, as (database, threshold) pairs (none: nothing can match).
+
+    ``companion``: the same image's companion digest (PDQ: dHash), if the client sent it;
+    ``agreements``: the agreement threshold per database, for a type with a companion (the
+    rule applies to rows that carry a companion too: :meth:`TypeTable.agreed`)."""
 
     hash_type: HashType
     digest: bytes
     thresholds: tuple[tuple[str, int], ...]
+    companion: bytes | None = None
+    agreements: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def parse(
@@ -64,12 +70,20 @@ class HashQuery:
     def threshold_in(self, database: str) -> int:
         return dict(self.thresholds)[database]
 
+    def agreement_in(self, database: str) -> int | None:
+        """The agreement threshold in ``database`` when the rule applies to this query."""
+        if self.companion is None:
+            return None
+        return dict(self.agreements).get(database)
+
 
 @dataclass(frozen=True)
 class QueryHits:
     hits: list[Hit]  # active indicators within their database's threshold, nearest first
     thresholds: dict[str, int]  # the threshold applied, per database in scope
     truncated: bool  # more indicators in scope were within the threshold than the cap returns
+    # the agreement threshold applied, per database in scope (empty: the query had no companion)
+    agreements: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,22 +124,27 @@ class Matcher:
         where they differ.
         """
         snapshot = self._current()
-        groups: dict[tuple[str, int, frozenset[str]], list[int]] = {}
+        groups: dict[tuple[str, int, int | None, frozenset[str]], list[int]] = {}
         for position, query in enumerate(queries):
-            databases_at: dict[int, set[str]] = {}
+            databases_at: dict[tuple[int, int | None], set[str]] = {}
             for database, threshold in query.thresholds:
-                databases_at.setdefault(threshold, set()).add(database)
-            for threshold, names in databases_at.items():
-                key = (query.hash_type.name, threshold, frozenset(names))
+                rule = (threshold, query.agreement_in(database))
+                databases_at.setdefault(rule, set()).add(database)
+            for (threshold, agreement), names in databases_at.items():
+                key = (query.hash_type.name, threshold, agreement, frozenset(names))
                 groups.setdefault(key, []).append(position)
         parts: list[list[Hits]] = [[] for _ in queries]
-        for (type_name, threshold, databases), positions in groups.items():
+        for (type_name, threshold, agreement, databases), positions in groups.items():
             results = snapshot.search(
                 type_name,
                 [queries[p].digest for p in positions],
                 threshold,
                 max_matches=self._max_matches,
                 databases=databases,
+                companions=[queries[p].companion for p in positions]
+                if agreement is not None
+                else None,
+                agreement=agreement,
             )
             for position, result in zip(positions, results, strict=True):
                 parts[position].append(result)
@@ -138,6 +157,11 @@ class Matcher:
                     [hit for hit in hits if hit.indicator_id in active],
                     dict(query.thresholds),
                     truncated,
+                    {
+                        database: agreement
+                        for database, _ in query.thresholds
+                        if (agreement := query.agreement_in(database)) is not None
+                    },
                 )
                 for query, (hits, truncated) in zip(queries, merged, strict=True)
             ],
@@ -147,7 +171,7 @@ class Matcher:
         """One query's hits over its searches, nearest first, within the cap."""
         hits = sorted(
             (hit for part in parts for hit in part.hits),
-            key=lambda hit: (hit.distance, hit.indicator_id),
+            key=lambda hit: (hit.score, hit.distance, hit.indicator_id),
         )
         truncated = any(part.truncated for part in parts) or len(hits) > self._max_matches
         return hits[: self._max_matches], truncated

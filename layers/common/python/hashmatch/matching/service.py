@@ -48,6 +48,9 @@ class MatchItem:
     ref: str | None = None
     quality: int | None = None
     alternates: tuple[str, ...] = ()
+    # The same image's companion hash (PDQ: dHash) and one per alternate (or none at all).
+    companion: str | None = None
+    alternate_companions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class ItemMatch:
     threshold: int
     via: str = VIA_VALUE
     indicator_ref: str = ""
+    companion_distance: int | None = None
+    agreement_threshold: int | None = None
 
 
 def indicator_ref(organisation_id: str, indicator_id: str) -> str:
@@ -81,6 +86,8 @@ class ItemAnswer:
     ref: str | None
     matches: list[ItemMatch] = field(default_factory=list)
     thresholds: dict[str, int] = field(default_factory=dict)  # per database in scope
+    # per database in scope, when the item carried its companion (the agreement rule)
+    agreements: dict[str, int] = field(default_factory=dict)
     truncated: bool = False
     quality_gate: int | None = None
     rejection: Rejection | None = None
@@ -108,6 +115,7 @@ class MatchService:
         *,
         event_retention: timedelta,
         thresholds: Mapping[str, Mapping[str, int]] | None = None,
+        agreement_thresholds: Mapping[str, Mapping[str, int]] | None = None,
         quality_required: bool = True,
     ) -> None:
         self._matcher = matcher
@@ -119,6 +127,8 @@ class MatchService:
         # setting fails at start, not per item. A type a database does not name gets the
         # type's default.
         self._thresholds = checked_thresholds(thresholds or {})
+        # The same for the agreement rule, per database and type with a companion.
+        self._agreements = checked_agreement_thresholds(agreement_thresholds or {})
         # A hash of a gated type (PDQ) must state its quality, or the gate could be skipped by
         # leaving it out; the template's MatchRequiresQuality may relax this.
         self._quality_required = quality_required
@@ -144,6 +154,11 @@ class MatchService:
             merged = _merged(answer.results[start:stop])
             matches = []
             for found, via in merged:
+                agreement = (
+                    answer.results[start].agreements.get(found.database)
+                    if found.companion_distance is not None
+                    else None
+                )
                 event = MatchEvent(
                     match_id=new_match_id(),
                     provider=principal.organisation_id,
@@ -158,6 +173,8 @@ class MatchService:
                     matched_at=now,
                     expires_at=now + self._event_retention,
                     via=via,
+                    companion_distance=found.companion_distance,
+                    agreement_threshold=agreement,
                 )
                 events.append(event)
                 matches.append(
@@ -169,6 +186,8 @@ class MatchService:
                         event.threshold,
                         via,
                         indicator_ref(principal.organisation_id, found.indicator_id),
+                        found.companion_distance,
+                        agreement,
                     )
                 )
             value_answer = answer.results[start]
@@ -177,6 +196,7 @@ class MatchService:
                 ref=item.ref,
                 matches=matches,
                 thresholds=value_answer.thresholds,
+                agreements=value_answer.agreements,
                 truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=hash_type.min_quality,
             )
@@ -236,11 +256,62 @@ class MatchService:
                 digests.append(hash_type.to_bytes(alternate))
             except HashmatchError as error:
                 return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
+        rejection, companions = self._companions(hash_type, item)
+        if rejection is not None:
+            return rejection, []
+        databases = sorted(set(principal.databases) & set(DATABASES))
         thresholds = tuple(
-            (database, self._threshold(database, hash_type))
-            for database in sorted(set(principal.databases) & set(DATABASES))
+            (database, self._threshold(database, hash_type)) for database in databases
         )
-        return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
+        agreements = tuple(
+            (database, agreement)
+            for database in databases
+            if (agreement := self._agreement(database, hash_type)) is not None
+        )
+        return None, [
+            HashQuery(hash_type, digest, thresholds, companion, agreements)
+            for digest, companion in zip(digests, companions, strict=True)
+        ]
+
+    def _companions(
+        self, hash_type: HashType, item: MatchItem
+    ) -> tuple[Rejection | None, list[bytes | None]]:
+        """The companion digest of the value and of each alternate (None where not sent)."""
+        none: list[bytes | None] = [None] * (1 + len(item.alternates))
+        if item.companion is None:
+            if item.alternate_companions:
+                return Rejection(
+                    "invalid-input", "alternate_companions need the value's companion too"
+                ), []
+            return None, none
+        companion_type = HASH_TYPES.companion_of(hash_type)
+        if companion_type is None:
+            return Rejection(
+                "invalid-input", f"{hash_type.name} has no companion type: leave companion out"
+            ), []
+        if item.alternate_companions and len(item.alternate_companions) != len(item.alternates):
+            return Rejection(
+                "invalid-input",
+                f"{len(item.alternate_companions)} alternate_companions for "
+                f"{len(item.alternates)} alternates: one per alternate, or none",
+            ), []
+        texts = [item.companion, *item.alternate_companions]
+        companions: list[bytes | None] = []
+        for number, text in enumerate(texts):
+            try:
+                companions.append(companion_type.to_bytes(text))
+            except HashmatchError as error:
+                where = "companion" if number == 0 else f"alternate_companions[{number - 1}]"
+                return Rejection(error.code, f"{where}: {error.detail}"), []
+        companions.extend([None] * (len(none) - len(companions)))
+        return None, companions
+
+    def _agreement(self, database: str, hash_type: HashType) -> int | None:
+        if hash_type.companion is None:
+            return None
+        return self._agreements.get(database, {}).get(
+            hash_type.name, hash_type.default_agreement_threshold
+        )
 
     def _threshold(self, database: str, hash_type: HashType) -> int:
         return self._thresholds.get(database, {}).get(hash_type.name, hash_type.default_threshold)
@@ -275,8 +346,25 @@ def checked_thresholds(
     return checked
 
 
+def checked_agreement_thresholds(
+    thresholds: Mapping[str, Mapping[str, int]],
+) -> dict[str, dict[str, int]]:
+    """``{database: {hash type: agreement threshold}}`` for types with a companion, each within
+    the type's maximum; InvalidInput names the first that is not."""
+    checked: dict[str, dict[str, int]] = {}
+    for database, per_type in thresholds.items():
+        if database not in DATABASES:
+            raise InvalidInput(f"agreement thresholds name an unknown database {database!r}")
+        checked[database] = {
+            get_hash_type(name).name: get_hash_type(name).check_agreement_threshold(value)
+            for name, value in per_type.items()
+        }
+    return checked
+
+
 def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:
-    """Each indicator once, at its smallest distance over the value (first) and alternates.
+    """Each indicator once, at its best score over the value (first) and alternates (the
+    distance, plus the companion's where the agreement rule applied).
 
     ``via`` is "value" when the value is at that distance (ties go to the value: the provider
     then knows no rotation or trim was needed), else "alternate". Nearest first.
@@ -286,6 +374,6 @@ def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:
         via = VIA_VALUE if number == 0 else VIA_ALTERNATE
         for found in query_answer.hits:
             kept = best.get(found.indicator_id)
-            if kept is None or found.distance < kept[0].distance:
+            if kept is None or found.score < kept[0].score:
                 best[found.indicator_id] = (found, via)
-    return sorted(best.values(), key=lambda pair: pair[0].distance)
+    return sorted(best.values(), key=lambda pair: (pair[0].score, pair[0].distance))
