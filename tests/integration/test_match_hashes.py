@@ -130,10 +130,10 @@ def test_a_curator_may_not_match(lambda_context):
 @pytest.mark.parametrize(
     ("items", "field"),
     [
-        ([{"type": "pdq", "value": KNOWN, "alternates": [KNOWN] * 9}], "alternates"),
-        ([{"type": "pdq", "value": KNOWN, "alternates": [KNOWN] * 8}] * 445, "items"),
+        ([{"type": "pdq", "value": KNOWN, "alternates": [KNOWN] * 10}], "alternates"),
+        ([{"type": "pdq", "value": KNOWN, "alternates": [KNOWN] * 9}] * 401, "items"),
     ],
-    ids=["9 alternates in an item", "4,005 hashes in a request"],
+    ids=["10 alternates in an item", "4,010 hashes in a request"],
 )
 def test_alternates_over_the_limits_are_422_naming_the_field(lambda_context, items, field):
     status, problem = match(lambda_context, {"items": items})
@@ -220,3 +220,79 @@ def test_a_corrupt_snapshot_is_a_503_not_a_422_and_the_next_build_repairs_it(
     assert (rebuilt["written"], rebuilt["replaced_corrupt"], rebuilt["version"]) == (True, True, 2)
     assert answered["statusCode"] == 200
     assert json.loads(answered["body"])["items"][0]["status"] == "matched"
+
+
+def _dhash(seed: int) -> str:
+    return f"{(seed * 0x9E3779B97F4A7C15) % (1 << 64):016x}"
+
+
+def _flip_dhash(hex_value: str, count: int) -> str:
+    value = int(hex_value, 16)
+    for bit in range(count):
+        value ^= 1 << (bit * 7 % 64)
+    return f"{value:016x}"
+
+
+def test_an_indicator_with_variants_is_curated_indexed_and_matched_once_by_the_agreement_rule(
+    deployment, lambda_context
+):
+    # Given an indicator with its dHash companion and 15 variants, curated and indexed
+    variants = [
+        {"hash": pdq_hex(100 + n), "companion": _dhash(100 + n), "quality": 80} for n in range(15)
+    ]
+    item = submission(KNOWN, quality=90, companion=_dhash(7), variants=variants)
+    status, added = call(lambda_context, "POST", "/v1/indicators", body={"items": [item]})
+    assert status == 200, added
+    build_index.lambda_handler({}, lambda_context)
+    indicator_id = added["items"][0]["id"]
+    _, shown = call(lambda_context, "GET", "/v1/indicators/{id}", indicator=indicator_id)
+    assert shown["companion"] == _dhash(7)
+    assert [v["hash"] for v in shown["variants"]] == [v["hash"] for v in variants]
+
+    # When a provider sends a copy near variant 3 (PDQ 34 away, beyond PDQ's own 31) with its
+    # companion, and an old client sends the same PDQ alone
+    near = flip_bits(pdq_hex(103), 34)
+    status, body = match(
+        lambda_context,
+        {
+            "items": [
+                {
+                    "type": "pdq",
+                    "value": near,
+                    "quality": 90,
+                    "companion": _flip_dhash(_dhash(103), 2),
+                },
+                {"type": "pdq", "value": pdq_hex(103), "quality": 90},
+            ]
+        },
+    )
+
+    # Then the first is one match decided by the rule; the second matches nothing (variants
+    # answer only queries with companions)
+    assert status == 200
+    with_companion, alone = body["items"]
+    (found,) = with_companion["matches"]
+    assert (found["distance"], found["companion_distance"], found["agreement_threshold"]) == (
+        34,
+        2,
+        40,
+    )
+    assert with_companion["agreement_thresholds"] == {"known": 40}
+    assert alone["status"] == "no_match"
+
+
+def test_more_variants_than_an_indicator_holds_are_422_and_store_nothing(
+    deployment, lambda_context
+):
+    variants = [{"hash": pdq_hex(n), "companion": _dhash(n), "quality": 80} for n in range(16)]
+    item = submission(KNOWN, companion=_dhash(7), variants=variants)
+
+    status, problem = call(lambda_context, "POST", "/v1/indicators", body={"items": [item]})
+
+    assert status == 422
+    assert problem["errors"][0]["loc"][:4] == ["body", "items", 0, "variants"]
+    build_index.lambda_handler({}, lambda_context)
+    status, body = match(
+        lambda_context, {"items": [{"type": "pdq", "value": KNOWN, "quality": 90}]}
+    )
+    assert body["items"][0]["status"] == "no_match"
