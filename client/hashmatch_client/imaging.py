@@ -19,12 +19,17 @@ Two options add *alternate* hashes of a query, which the matching API accepts be
 - ``trim_borders``: when the image has a uniform border (:func:`trim_uniform_border`), the hashes
   of the trimmed image (one extra hash per type, only for bordered images). Padded copies go
   from 0-2% to 55-60% found with PDQ.
+- ``augmented`` (PDQ): the rotations/flips, the exactly trimmed copy and the inner frame of a
+  small rotation, each above the quality gate, each with its dHash companion, so that the
+  service's agreement rule decides and indicators' variants can match (the end of this module;
+  curators compute the variants with :func:`indicator_hashes`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import struct
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +43,13 @@ import pdqhash
 from PIL import Image, ImageOps
 
 from hashmatch.errors import ImageError
-from hashmatch.hashtypes import HASH_TYPES, HashSource, get_hash_type
+from hashmatch.hashtypes import (
+    HASH_TYPES,
+    MAX_INDICATOR_HASHES,
+    MIN_PDQ_QUALITY,
+    HashSource,
+    get_hash_type,
+)
 from hashmatch_client.records import quality_field
 
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -106,6 +117,10 @@ class ImageHashes:
     height: int | None = None
     pdq_dihedral: list[str] | None = None
     alternates: dict[str, list[str]] = field(default_factory=dict)
+    # With ``augmented``: per type with a companion (PDQ), the companion of the value and of
+    # each alternate, in the alternates' order.
+    companions: dict[str, str] = field(default_factory=dict)
+    alternate_companions: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = dict(self.hashes)
@@ -117,6 +132,11 @@ class ImageHashes:
         alternates = {name: hexes for name, hexes in self.alternates.items() if hexes}
         if alternates:
             record["alternates"] = alternates
+        if self.companions:
+            record["companions"] = self.companions
+        paired = {name: hexes for name, hexes in self.alternate_companions.items() if hexes}
+        if paired:
+            record["alternate_companions"] = paired
         record["width"] = self.width
         record["height"] = self.height
         return record
@@ -434,6 +454,7 @@ def hash_bytes(
     reference_resize: bool = False,
     rotations: bool = False,
     trim_borders: bool = False,
+    augmented: bool = False,
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ImageHashes:
@@ -448,6 +469,10 @@ def hash_bytes(
     instead of 1); ``trim_borders`` adds, for each perceptual type, the hash of the image with
     its uniform border trimmed (cost: a look at the outer lines of every image, one extra hash
     per type for images that have a border). At most 8 PDQ alternates with both options.
+    ``augmented`` (PDQ; it supersedes ``rotations`` and ``trim_borders`` for PDQ): the
+    alternates of AUGMENTED_ALTERNATES (7 rotations/flips, the exact trim, the inner frame),
+    each left out below the PDQ quality gate, and the dHash companion of the value and of every
+    alternate (``companions``, ``alternate_companions``): at most 10 PDQ hashes per query.
 
     Raises ImageError for files over ``max_bytes``, undecodable files and oversized images,
     UnknownHashType for an unknown type name.
@@ -466,6 +491,8 @@ def hash_bytes(
     width: int | None = None
     height: int | None = None
     alternates: dict[str, list[str]] = {}
+    companions: dict[str, str] = {}
+    alternate_companions: dict[str, list[str]] = {}
     # The one-pass dihedral output is PDQ's (the reference tool's), asked for or not by --types.
     one_pass = IMAGE_HASHERS["pdq"].dihedral if dihedral else None
     if from_image or one_pass is not None:
@@ -485,9 +512,18 @@ def hash_bytes(
             dihedral_hexes, quality = one_pass(resized)
             if "pdq" in from_image:
                 hashes["pdq"], qualities["pdq"] = dihedral_hexes[0], quality
+        augmented_types = {
+            name for name in from_image if augmented and HASH_TYPES[name].companion is not None
+        }
+        for name in augmented_types:
+            of = source(from_image[name], image, resized)
+            companions[name] = _dhash(of).hex
+            derived = derived_hashes(of, AUGMENTED_ALTERNATES, exclude=[hashes[name]])
+            alternates[name] = [d.pdq for d in derived]
+            alternate_companions[name] = [d.companion for d in derived]
         if rotations:
             for name, hasher in from_image.items():
-                if hasher.rotation_alternates:
+                if hasher.rotation_alternates and name not in augmented_types:
                     variants = dihedral_variants(source(hasher, image, resized))[1:]
                     hexes = [hasher.hash(variant).hex for variant in variants]
                     _add_alternates(alternates, hashes, name, hexes)
@@ -496,6 +532,8 @@ def hash_bytes(
             if trimmed is not image:
                 resized_trim = _reference_resize(trimmed) if reference_resize else trimmed
                 for name, hasher in from_image.items():
+                    if name in augmented_types:
+                        continue
                     value = hasher.hash(source(hasher, trimmed, resized_trim))
                     _add_alternates(alternates, hashes, name, [value.hex])
     for name in names:
@@ -509,6 +547,10 @@ def hash_bytes(
         height=height,
         pdq_dihedral=dihedral_hexes,
         alternates={name: alternates[name] for name in names if alternates.get(name)},
+        companions=companions,
+        alternate_companions={
+            name: alternate_companions[name] for name in names if alternate_companions.get(name)
+        },
     )
 
 
@@ -535,6 +577,7 @@ def hash_file(
     reference_resize: bool = False,
     rotations: bool = False,
     trim_borders: bool = False,
+    augmented: bool = False,
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ImageHashes:
@@ -549,6 +592,282 @@ def hash_file(
         reference_resize=reference_resize,
         rotations=rotations,
         trim_borders=trim_borders,
+        augmented=augmented,
         max_bytes=max_bytes,
         max_pixels=max_pixels,
     )
+
+
+# --- indicator variants and the augmented query alternates -----------------------------------
+#
+# An indicator made from one assessed image may carry hashes of variants of it (crops, small
+# rotations cropped to their black-free inside, the exactly trimmed image), computed here on
+# the curator's workstation; a query may carry alternates of the provider's image (its
+# rotations/flips, its exactly trimmed copy, the inner box a small rotation would leave). Each
+# hash goes with its dHash companion, so the service's agreement rule can decide the pair
+# (docs/effectiveness.md, "Variants and the agreement rule", has the measurements and the
+# order). No variant has synthetic black corners or pads: those make unrelated flat images
+# collide. Every size is a share of the image, so a variant means the same at any resolution.
+
+SIDES: tuple[str, ...] = ("top", "bottom", "left", "right")
+CORNERS: tuple[str, ...] = ("tl", "tr", "bl", "br")
+# The exact trim's tolerance (per channel): a synthetic pad is removed to its last line, a
+# natural dark background is kept.
+EXACT_TRIM_TOLERANCE = 2
+# The frame the small-rotation variants and the query's inner alternate meet on: the centred
+# box a rotation by this many degrees leaves free of black corners.
+INNER_FRAME_DEGREES = 4.0
+
+
+def centre_crop(image: Image.Image, cut: float) -> Image.Image:
+    """Remove ``cut`` of the width and of the height, half on each side."""
+    width, height = image.size
+    cut_x, cut_y = round(cut * width), round(cut * height)
+    left, top = cut_x // 2, cut_y // 2
+    return image.crop((left, top, width - (cut_x - left), height - (cut_y - top)))
+
+
+def corner_crop(image: Image.Image, cut: float, corner: str) -> Image.Image:
+    """Remove ``cut`` of the width and height, all of it on the two sides meeting at
+    ``corner`` ("bl": a band at the bottom and one at the left)."""
+    if corner not in CORNERS:
+        raise ValueError(f"corner must be one of {CORNERS}, got {corner!r}")
+    width, height = image.size
+    cut_x, cut_y = round(cut * width), round(cut * height)
+    left = cut_x if corner.endswith("l") else 0
+    top = cut_y if corner.startswith("t") else 0
+    return image.crop((left, top, width - (cut_x - left), height - (cut_y - top)))
+
+
+def edge_crop(image: Image.Image, cut: float, side: str) -> Image.Image:
+    """Remove ``cut`` of the width and height: across ``side`` all of it on that side, along
+    it split evenly (halfway between the two corner crops of that side)."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    width, height = image.size
+    cut_x, cut_y = round(cut * width), round(cut * height)
+    left = {"left": cut_x, "right": 0}.get(side, cut_x // 2)
+    top = {"top": cut_y, "bottom": 0}.get(side, cut_y // 2)
+    return image.crop((left, top, width - (cut_x - left), height - (cut_y - top)))
+
+
+def inscribed_scale(width: int, height: int, degrees: float) -> float:
+    """The largest s such that a centred (s*width, s*height) box lies inside the image turned
+    by ``degrees`` about its centre (so it holds no corner of the turned image's canvas)."""
+    half_w, half_h = width / 2, height / 2
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    return min(half_w / (half_w * cos + half_h * sin), half_h / (half_w * sin + half_h * cos))
+
+
+def inner_crop(image: Image.Image, degrees: float = INNER_FRAME_DEGREES) -> Image.Image:
+    """The centred box, of the image's aspect ratio, that a rotation by up to ``degrees``
+    leaves free of black corners (one more pixel off each side keeps the resampling filter's
+    dark fringe out). Of an unrotated image it is a centred crop of the same size, so a turned
+    copy and the original meet on one frame."""
+    width, height = image.size
+    scale = inscribed_scale(width, height, degrees)
+    keep_w = max(1, math.floor(scale * width) - 2)
+    keep_h = max(1, math.floor(scale * height) - 2)
+    left, top = (width - keep_w) // 2, (height - keep_h) // 2
+    return image.crop((left, top, left + keep_w, top + keep_h))
+
+
+def rotate_inner(
+    image: Image.Image, degrees: float, frame_degrees: float = INNER_FRAME_DEGREES
+) -> Image.Image:
+    """Turn by ``degrees`` about the centre, then keep the inner box of ``frame_degrees``
+    (at least ``degrees``): no black corner is left in the result."""
+    if abs(degrees) > frame_degrees:
+        raise ValueError("the frame must be at least the rotation, or black corners remain")
+    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+    return inner_crop(turned, frame_degrees)
+
+
+def trim_exact_border(
+    image: Image.Image,
+    *,
+    tolerance: int = EXACT_TRIM_TOLERANCE,
+    min_share: float = BORDER_MIN_SHARE,
+    max_share: float = MAX_TRIM_SHARE,
+) -> Image.Image | None:
+    """The image without its uniform outer lines, looked at one by one at full resolution;
+    None when there is nothing to remove.
+
+    The rule of :func:`trim_uniform_border` (a line is border when ``min_share`` of its
+    pixels lie within ``tolerance`` of the side's colour, the median of its outermost line; at
+    most ``max_share`` of a side), but with every line seen and a tight tolerance, so that no
+    leftover line of a synthetic pad stays (the hash of an exactly trimmed copy equals the
+    original's far more often).
+    """
+    pixels = np.asarray(image.convert("RGB")).astype(np.int16)
+    height, width = pixels.shape[:2]
+    if height < 8 or width < 8:
+        return None
+
+    def depth(lines: np.ndarray) -> int:
+        limit = int(max_share * lines.shape[0])
+        colour = np.median(lines[0], axis=0)
+        close = np.all(np.abs(lines[:limit] - colour) <= tolerance, axis=2)
+        stops = np.flatnonzero(close.mean(axis=1) < min_share)
+        return int(stops[0]) if stops.size else limit
+
+    top, bottom = depth(pixels), depth(pixels[::-1])
+    columns = pixels.transpose(1, 0, 2)
+    left, right = depth(columns), depth(columns[::-1])
+    if top == bottom == left == right == 0:
+        return None
+    return image.crop((left, top, width - right, height - bottom))
+
+
+def _trimmed_or_none(image: Image.Image) -> Image.Image | None:
+    trimmed = trim_uniform_border(image)
+    return None if trimmed is image else trimmed
+
+
+def _centre_of_trimmed(image: Image.Image, cut: float) -> Image.Image | None:
+    trimmed = _trimmed_or_none(image)
+    return None if trimmed is None else centre_crop(trimmed, cut)
+
+
+Derive = Callable[[Image.Image], "Image.Image | None"]
+
+# The indicator variants, in the order they were chosen (each added the most recall on the
+# tuning half of the shared photos, given the ones before): the first N are the best N.
+# "plain" is the assessed image itself; a variant that does not exist for an image (no border
+# to trim) is left out.
+INDICATOR_VARIANTS: Mapping[str, Derive] = {
+    "plain": lambda image: image,
+    "trim_t2": lambda image: trim_exact_border(image),
+    "centre_2.5": lambda image: centre_crop(image, 0.025),
+    "rot_inner4_+4": lambda image: rotate_inner(image, 4),
+    "rot_inner4_-2": lambda image: rotate_inner(image, -2),
+    "rot_inner4_-4": lambda image: rotate_inner(image, -4),
+    "trim_centre_10": lambda image: _centre_of_trimmed(image, 0.10),
+    "rot_inner4_+1": lambda image: rotate_inner(image, 1),
+    "edge_5_bottom": lambda image: edge_crop(image, 0.05, "bottom"),
+    "edge_5_top": lambda image: edge_crop(image, 0.05, "top"),
+    "edge_5_left": lambda image: edge_crop(image, 0.05, "left"),
+    "centre_7.5": lambda image: centre_crop(image, 0.075),
+    "edge_5_right": lambda image: edge_crop(image, 0.05, "right"),
+    "corner_5_bl": lambda image: corner_crop(image, 0.05, "bl"),
+    "corner_5_br": lambda image: corner_crop(image, 0.05, "br"),
+    "edge_10_left": lambda image: edge_crop(image, 0.10, "left"),
+}
+DEFAULT_VARIANT_COUNT = len(INDICATOR_VARIANTS)
+
+
+def _dihedral_alternate(index: int) -> Derive:
+    return lambda image: dihedral_variants(image)[index]
+
+
+# The augmented query alternates (beside the value): the 7 other rotations/flips, the exactly
+# trimmed copy, and the inner frame of the (trimmed) copy, where a slightly turned copy meets
+# the indicator's small-rotation variants. With the value: at most 10 hashes per query.
+AUGMENTED_ALTERNATES: Mapping[str, Derive] = {
+    **{
+        name: _dihedral_alternate(index)
+        for index, name in enumerate(
+            ("rot90", "rot180", "rot270", "flip_tb", "flip_lr", "transpose", "transverse"),
+            start=1,
+        )
+    },
+    "trim_t2": lambda image: trim_exact_border(image),
+    "inner_4": lambda image: inner_crop(trim_uniform_border(image)),
+}
+
+
+@dataclass(frozen=True)
+class DerivedHash:
+    """A hash of a derived image (variant or alternate): PDQ, its quality, its dHash companion."""
+
+    name: str
+    pdq: str
+    quality: int
+    companion: str
+
+
+def derived_hash(name: str, image: Image.Image) -> DerivedHash:
+    value = pdq_hash(image)
+    return DerivedHash(name, value.hex, value.quality or 0, _dhash(image).hex)
+
+
+def derived_hashes(
+    image: Image.Image,
+    derivations: Mapping[str, Derive],
+    *,
+    min_quality: int | None = MIN_PDQ_QUALITY,
+    exclude: Sequence[str] = (),
+) -> list[DerivedHash]:
+    """The hashes of each derivation of ``image`` that exists, in order: each below the PDQ
+    quality gate left out (a flat crop would collide with unrelated images), each repeat of an
+    earlier PDQ hash (or of one in ``exclude``) left out."""
+    seen = set(exclude)
+    found: list[DerivedHash] = []
+    for name, derive in derivations.items():
+        derived = derive(image)
+        if derived is None or min(derived.size) < 8:
+            continue
+        hashed = derived_hash(name, derived)
+        if (min_quality is not None and hashed.quality < min_quality) or hashed.pdq in seen:
+            continue
+        seen.add(hashed.pdq)
+        found.append(hashed)
+    return found
+
+
+def indicator_variant_hashes(
+    image: Image.Image, count: int = DEFAULT_VARIANT_COUNT
+) -> list[DerivedHash]:
+    """The first ``count`` indicator variants' hashes (the first is the image itself, when it
+    passes the quality gate), distinct and above the gate: at most MAX_INDICATOR_HASHES."""
+    if not 1 <= count <= min(len(INDICATOR_VARIANTS), MAX_INDICATOR_HASHES):
+        raise ValueError(f"variant count must be 1 to {len(INDICATOR_VARIANTS)}, got {count}")
+    chosen = dict(list(INDICATOR_VARIANTS.items())[:count])
+    return derived_hashes(image, chosen)
+
+
+@dataclass(frozen=True)
+class IndicatorHashes:
+    """What a curator uploads for one assessed image's PDQ indicator: the image's own hash, its
+    quality and companion, and the variants' hashes (distinct, above the gate, without it)."""
+
+    pdq: str
+    quality: int
+    companion: str
+    variants: list[DerivedHash]
+
+    def submission_fields(self) -> dict[str, Any]:
+        """The fields of a POST /v1/indicators item these hashes fill."""
+        fields: dict[str, Any] = {
+            "hash_type": "pdq",
+            "hash": self.pdq,
+            "quality": self.quality,
+            "companion": self.companion,
+        }
+        if self.variants:
+            fields["variants"] = [
+                {"hash": v.pdq, "companion": v.companion, "quality": v.quality}
+                for v in self.variants
+            ]
+        return fields
+
+
+def indicator_hashes(
+    data: bytes,
+    count: int = DEFAULT_VARIANT_COUNT,
+    *,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> IndicatorHashes:
+    """The PDQ indicator of one assessed image with up to ``count`` hashes in all (the image's
+    own and ``count - 1`` variants at most; fewer when variants repeat or fall below the gate).
+    An image below the quality gate gets no variants: the service refuses it without an
+    override, and a variant of it would be no better."""
+    if len(data) > max_bytes:
+        raise ImageError(f"file is {len(data):,} bytes, over the limit of {max_bytes:,} bytes")
+    image = load_image(data, max_pixels=max_pixels)
+    own = derived_hash("plain", image)
+    variants: list[DerivedHash] = []
+    if own.quality >= MIN_PDQ_QUALITY and count > 1:
+        variants = [v for v in indicator_variant_hashes(image, count) if v.pdq != own.pdq]
+    return IndicatorHashes(own.pdq, own.quality, own.companion, variants)
