@@ -96,7 +96,8 @@ class ScanResult:
 def queries_of(records: Sequence[Mapping[str, Any]], types: Sequence[str]) -> list[dict[str, Any]]:
     """One query per hashed file and hash type; ``ref`` is the file's position.
 
-    A record's ``alternates`` of that type (at most the API's 8) go with the query.
+    A record's ``alternates`` of that type (at most the API's 9) go with the query, and its
+    companions (``hashmatch hash --augmented``) with the value and each alternate.
     """
     queries = []
     for position, record in enumerate(records):
@@ -115,6 +116,14 @@ def queries_of(records: Sequence[Mapping[str, Any]], types: Sequence[str]) -> li
             alternates = record.get("alternates", {}).get(hash_type)
             if alternates:
                 query["alternates"] = list(alternates[:MAX_ALTERNATES_PER_ITEM])
+            companion = record.get("companions", {}).get(hash_type)
+            if companion:
+                query["companion"] = companion
+                # One companion per alternate, or none (the API's rule): alternates without
+                # theirs match the indicators' own hashes only.
+                paired = record.get("alternate_companions", {}).get(hash_type, [])
+                if alternates and len(paired) == len(alternates):
+                    query["alternate_companions"] = list(paired[:MAX_ALTERNATES_PER_ITEM])
             queries.append(query)
     return queries
 

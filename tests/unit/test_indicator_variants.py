@@ -79,9 +79,7 @@ def add(indicator_id: str, seed: int, variants: range = range(0), *, companion: 
         "known",
         "image",
         companion=bytes.fromhex(dhash_hex(seed)) if companion else None,
-        variants=tuple(
-            (bytes.fromhex(pdq_hex(s)), bytes.fromhex(dhash_hex(s))) for s in variants
-        ),
+        variants=tuple((bytes.fromhex(pdq_hex(s)), bytes.fromhex(dhash_hex(s))) for s in variants),
     )
 
 
@@ -365,7 +363,9 @@ def test_an_item_with_companions_that_do_not_pair_up_is_rejected(fields, detail)
     world = World()
     world.add_with_variants(1, range(0))
 
-    (answer,) = world.service.match(PROVIDER, [MatchItem("pdq", pdq_hex(1), quality=90, **fields)]).items
+    (answer,) = world.service.match(
+        PROVIDER, [MatchItem("pdq", pdq_hex(1), quality=90, **fields)]
+    ).items
 
     assert answer.rejection is not None
     assert detail in answer.rejection.detail

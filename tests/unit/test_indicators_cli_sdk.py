@@ -229,3 +229,28 @@ def test_add_refuses_the_pdq_hash_of_a_flat_image_as_low_quality(api, shared_dat
     results = {r["hash_type"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert results["pdq"]["errors"][0]["loc"] == ["items", 0, "quality"]
     assert results["md5"]["result"] == "created"
+
+
+def test_add_uploads_pdq_indicators_with_their_companion_and_variants(api, shared_data, capsys):
+    (photo,) = small_photos(shared_data, "hugin-data__300px-Lamp_enfuse.jpg")
+
+    status = main(["indicators", "add", photo, *ADD_FLAGS, "--types", "pdq", "--variants", "8"])
+
+    assert status == 0
+    (indicator,) = api.store.items.values()
+    assert indicator.companion is not None
+    assert len(indicator.companion) == 16
+    assert 1 <= len(indicator.variants) <= 7
+    assert len({v.hash_value for v in indicator.variants} | {indicator.hash_value}) == (
+        len(indicator.variants) + 1
+    )
+
+
+def test_add_without_variants_uploads_pdq_alone_as_before(api, shared_data, capsys):
+    (photo,) = small_photos(shared_data, "hugin-data__300px-Lamp_enfuse.jpg")
+
+    status = main(["indicators", "add", photo, *ADD_FLAGS, "--types", "pdq", "--variants", "0"])
+
+    assert status == 0
+    (indicator,) = api.store.items.values()
+    assert (indicator.companion, indicator.variants) == (None, ())

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import get_hash_type
+from hashmatch.hashtypes import MAX_INDICATOR_HASHES, get_hash_type
 from hashmatch_client.cli.connection import UsageError, add_connection_arguments, client_of
 
 EXIT_OK = 0
@@ -31,6 +31,7 @@ EXIT_SOME_INVALID = 1
 EXIT_ERROR = 2
 ROWS_PER_REQUEST = 500
 DEFAULT_TYPES = ("pdq", "md5")
+DEFAULT_VARIANTS = MAX_INDICATOR_HASHES
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +56,18 @@ def register(subparsers: Any) -> None:
         "--types",
         default=",".join(DEFAULT_TYPES),
         help="comma-separated hash types to upload (default: pdq,md5)",
+    )
+    add.add_argument(
+        "--variants",
+        type=int,
+        default=DEFAULT_VARIANTS,
+        choices=range(0, MAX_INDICATOR_HASHES + 1),
+        metavar="N",
+        help=f"PDQ: hashes per indicator, the image's own and its variants (crops, small "
+        f"rotations cropped to their inside, the trimmed image; docs/indicators.md), each with "
+        f"its dHash companion (default {DEFAULT_VARIANTS}, at most {MAX_INDICATOR_HASHES}; 1: "
+        f"the image's own hash with its companion; 0: PDQ alone, as before variants). Queries "
+        f"with companions (hashmatch scan --augmented) then find cropped and turned copies",
     )
     add_connection_arguments(add, role="curator")
     add.set_defaults(func=run_add)
@@ -81,7 +94,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from hashmatch_client.imaging import hash_file  # PIL only for this command
+    from hashmatch_client.imaging import hash_file, indicator_hashes  # PIL only here
     from hashmatch_client.sdk import ApiError
 
     try:
@@ -100,24 +113,33 @@ def run_add(args: argparse.Namespace) -> int:
     sources: list[tuple[str, str]] = []
     failed = 0
     for path in args.files:
+        with_variants = "pdq" in types and args.variants > 0
+        others = [name for name in types if not (with_variants and name == "pdq")]
         try:
-            hashed = hash_file(path, types)
+            hashed = hash_file(path, others) if others else None
+            augmented = (
+                indicator_hashes(path.read_bytes(), args.variants) if with_variants else None
+            )
         except (HashmatchError, OSError) as error:
             _emit({"path": str(path), "error": str(error)})
             failed += 1
             continue
-        for name, value in hashed.hashes.items():
+        fields: list[dict[str, Any]] = []
+        if augmented is not None:
+            fields.append(augmented.submission_fields())
+        for name, value in (hashed.hashes if hashed else {}).items():
+            fields.append({"hash_type": name, "hash": value})
+            if hashed is not None and name in hashed.qualities:
+                fields[-1]["quality"] = hashed.qualities[name]
+        for field in sorted(fields, key=lambda f: types.index(f["hash_type"])):
             item: dict[str, Any] = {
-                "hash_type": name,
-                "hash": value,
+                **field,
                 "database": args.database,
                 "media_type": args.media_type,
                 "provenance": provenance,
             }
-            if name in hashed.qualities:
-                item["quality"] = hashed.qualities[name]
             items.append(item)
-            sources.append((str(path), name))
+            sources.append((str(path), field["hash_type"]))
     totals = _Totals(failed=failed)
     try:
         for start in range(0, len(items), ROWS_PER_REQUEST):

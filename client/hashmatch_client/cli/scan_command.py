@@ -66,6 +66,16 @@ def register(subparsers: Any) -> None:
         "copies. Cost: one extra hash per type, sent and looked up, for bordered images only "
         "(1.5x the hashing time on the shared photos, two thirds of which have a border)",
     )
+    parser.add_argument(
+        "--augmented",
+        action="store_true",
+        help="PDQ: match each image by its rotations/flips, its exactly trimmed copy and the "
+        "inner frame of a small rotation too, each with its dHash companion, so that the "
+        "agreement rule decides and indicators' variants match (finds cropped, slightly turned "
+        "and padded copies: 76%% -> about 90%% on the shared photos at 100%% precision). Cost: "
+        "up to 10 PDQ and 10 dHash hashes per image, up to 10 lookups per query (400 queries "
+        "per request). Supersedes --rotations and --trim-borders for PDQ",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("--batch-size", type=int, default=1000, help="items per request (1-1000)")
     reports = parser.add_argument_group("reporting (--report)")
@@ -96,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
     files = list(iter_files(args.paths))
     quiet = not sys.stderr.isatty()
     records = [
-        hash_one(path, types, rotations=args.rotations, trim_borders=args.trim_borders)
+        hash_one(
+            path,
+            types,
+            rotations=args.rotations,
+            trim_borders=args.trim_borders,
+            augmented=args.augmented,
+        )
         for path in tqdm(files, desc="hashing", unit="file", file=sys.stderr, disable=quiet)
     ]
     client = HashmatchClient(args.endpoint, args.api_key)
