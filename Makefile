@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PYTEST := $(BIN)/pytest
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint format template-check build bench \
+.PHONY: help run test lint format template-check build bench effectiveness-augmentation \
 	test-unit test-integration test-e2e test-template lock clean venv tools openapi retention-demo \
 	fault-matrix
 
@@ -22,6 +22,7 @@ help:
 	@echo "make lint   - ruff (lint + format check) and mypy"
 	@echo "make build  - sam build (no Docker) and the Lambda size check"
 	@echo "make bench  - the benchmarks in bench/ (ratios against references)"
+	@echo "make effectiveness-augmentation - variants, alternates, agreement rule report"
 	@echo "make retention-demo - erasure as the clock passes each due date, receipts verified"
 
 # --- environments -------------------------------------------------------------------------
@@ -87,6 +88,14 @@ bench: venv
 	$(BIN)/python -m bench.matcher --sizes 1000000
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.alternates
+
+# The augmentation report (docs/effectiveness.md): about 40 min of hashing on one core the
+# first time (nice'd), about a minute once HASH_CACHE holds the hashes.
+PHOTOS ?= ../shared/data/photos
+HASH_CACHE ?= bench/results/augmentation/hash-cache
+effectiveness-augmentation: venv
+	nice -n 10 $(BIN)/hashmatch evaluate $(PHOTOS) --augmentation \
+		--out bench/results/augmentation --cache $(HASH_CACHE)
 
 openapi: venv
 	$(BIN)/python -m functions.check_health.openapi_document docs/openapi.json

@@ -52,6 +52,29 @@ def register(subparsers: Any) -> None:
         default=None,
         help="shrink originals to this longer side first (default 512)",
     )
+    parser.add_argument(
+        "--augmentation",
+        action="store_true",
+        help="instead: the augmentation report (indicator variants, query alternates, the "
+        "agreement rule, quality gates; tuned on a seeded half, reported on the other) in "
+        "--out/augmentation.md",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="with --augmentation: the hash cache folder (default --out/hash-cache); a rerun "
+        "hashes only what it lacks",
+    )
+    parser.add_argument(
+        "--split-seed", type=int, default=17, help="with --augmentation: the tuning split's seed"
+    )
+    parser.add_argument(
+        "--timing-photos",
+        type=int,
+        default=12,
+        help="with --augmentation: photos timed for the client-time table (0: none)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -63,6 +86,8 @@ def _positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.augmentation:
+        return run_augmentation(args)
     # Imported here: `hashmatch --help` must not pay for numpy, PIL and the hashing libraries.
     from hashmatch_devtools.evaluation import evaluate
     from hashmatch_devtools.evaluation.hashing import DEFAULT_MAX_SIDE, EVALUATED_TYPES
@@ -107,5 +132,44 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(result.photos)} photos, hashing {result.hashing_seconds:.0f} s, "
         f"analysis {result.analysis_seconds:.1f} s; report: {report}"
+    )
+    return EXIT_OK
+
+
+def run_augmentation(args: argparse.Namespace) -> int:
+    from hashmatch_devtools.evaluation.augmentation import evaluate_augmentation
+    from hashmatch_devtools.evaluation.hashing import DEFAULT_MAX_SIDE
+
+    if args.limit is not None:
+        print("hashmatch evaluate: --augmentation evaluates every photo", file=sys.stderr)
+        return EXIT_FAILED
+    show_progress = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show_progress and (done == total or done % 10 == 0):
+            print(f"\rhash cache: {done}/{total} photos", end="", file=sys.stderr, flush=True)
+
+    try:
+        run = evaluate_augmentation(
+            args.photos_dir,
+            args.out,
+            cache=args.cache or args.out / "hash-cache",
+            seed=args.seed,
+            split_seed=args.split_seed,
+            max_side=args.max_side or DEFAULT_MAX_SIDE,
+            workers=args.workers,
+            timing_photos=args.timing_photos,
+            progress=progress,
+        )
+    except HashmatchError as error:
+        print(f"hashmatch evaluate: {error.detail}", file=sys.stderr)
+        return EXIT_FAILED
+    if show_progress:
+        print(file=sys.stderr)
+    for line in run.headline:
+        print(line)
+    print(
+        f"{run.hashed_records} records hashed in {run.hashing_seconds:.0f} s, analysis "
+        f"{run.analysis_seconds:.0f} s; report: {run.report}"
     )
     return EXIT_OK

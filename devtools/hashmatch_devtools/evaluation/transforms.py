@@ -265,7 +265,52 @@ TRANSFORMATIONS: tuple[Transformation, ...] = (
     ),
 )
 
-TRANSFORMATIONS_BY_NAME: dict[str, Transformation] = {t.name: t for t in TRANSFORMATIONS}
+
+def _white_border(fraction: float) -> Transform:
+    """A white border of ``fraction`` of the width (left, right) and height (top, bottom)."""
+
+    def apply(image: Image.Image, _rng: random.Random) -> Image.Image:
+        width, height = image.size
+        border = (round(fraction * width), round(fraction * height))
+        return ImageOps.expand(image, border=(*border, *border), fill=(255, 255, 255))
+
+    return apply
+
+
+def _rotate_then_crop(degrees: float, fraction: float) -> Transform:
+    rotate, crop = _rotate(degrees, random_sign=True), _crop(fraction)
+
+    def apply(image: Image.Image, rng: random.Random) -> Image.Image:
+        return crop(rotate(image, rng), rng)
+
+    return apply
+
+
+# Modified copies that no indicator variant or query alternate was designed from (other crop
+# shares and angles, a white border, a rotation then a crop): the augmentation report shows
+# them to tell whether its rules generalise, and never tunes on them.
+UNSEEN_TRANSFORMATIONS: tuple[Transformation, ...] = (
+    Transformation("crop_7%", "crop", "7% of width and height cut, seeded sides", _crop(0.07)),
+    Transformation("crop_15%", "crop", "15% of width and height cut, seeded sides", _crop(0.15)),
+    Transformation("rotate_3", "rotate", _SMALL_ROTATION.format(3), _rotate(3, random_sign=True)),
+    Transformation("rotate_6", "rotate", _SMALL_ROTATION.format(6), _rotate(6, random_sign=True)),
+    Transformation(
+        "border_white_10%",
+        "pad",
+        "white border, 10% of width/height on each side",
+        _white_border(0.10),
+    ),
+    Transformation(
+        "rotate_3+crop_5%",
+        "rotate",
+        "rotate 3 degrees (seeded sign, black corners), then 5% cut at seeded sides",
+        _rotate_then_crop(3, 0.05),
+    ),
+)
+
+TRANSFORMATIONS_BY_NAME: dict[str, Transformation] = {
+    t.name: t for t in (*TRANSFORMATIONS, *UNSEEN_TRANSFORMATIONS)
+}
 
 
 def apply_transformation(
