@@ -144,3 +144,76 @@ def test_exactly_the_modified_copies_match_and_their_reports_are_stored(
     events = bootstrap.match_event_store()
     far_future = datetime.now(UTC) + timedelta(days=3650)
     assert all(events.delete_uncited(match_id, far_future) for match_id in leftover)
+
+
+def scan_only(endpoint: str, api_key: str, folder: Path, capsys, *extra: str) -> dict:
+    """`hashmatch scan FOLDER --json` (no reports) as a provider: its summary."""
+    import json
+
+    capsys.readouterr()
+    hashmatch_cli(
+        ["scan", str(folder), "--endpoint", endpoint, "--api-key", api_key, "--json", *extra]
+    )
+    printed = capsys.readouterr().out.splitlines()
+    return json.loads("\n".join(printed[printed.index("{") :]))
+
+
+def test_cropped_and_turned_copies_match_through_variants_only_with_augmented_scans(
+    local_stack: LocalStack, photos, tmp_path, capsys
+):
+    # Given indicators uploaded with their variants (the default of indicators add)
+    known, unrelated = photos
+    endpoint = local_stack.api_url
+    curator_key, provider_key = key_for(Role.CURATOR), key_for(Role.PROVIDER)
+    added = hashmatch_cli(
+        [
+            "indicators",
+            "add",
+            *map(str, known),
+            *("--database", "known", "--authority", "Politie", "--member-state", "NL"),
+            *("--assessment-reference", "E2E-2026-17", "--assessed-at", "2026-11-01T10:00:00Z"),
+            *("--endpoint", endpoint, "--api-key", curator_key),
+        ]
+    )
+    assert added == 0
+    local_stack.run_schedule("BuildIndexFunction")
+    # and a folder of 5%-cropped and 4-degree-turned copies beside unrelated photos
+    folder = tmp_path / "hard"
+    folder.mkdir()
+    copies = set()
+    for number, original in enumerate(known):
+        name = ("crop_5%", "rotate_4")[number % 2]
+        image = load_image(original.read_bytes())
+        copy = apply_transformation(image, name, seed=3, photo_key=original.name)
+        copy.save(folder / f"copy-{number}.png")
+        copies.add(f"copy-{number}.png")
+    for original in unrelated:
+        (folder / original.name).write_bytes(original.read_bytes())
+
+    # When the provider scans it as before, and with --augmented
+    plain = scan_only(endpoint, provider_key, folder, capsys)
+    augmented = scan_only(endpoint, provider_key, folder, capsys, "--augmented")
+
+    # Then the augmented scan finds more of the copies, through the agreement rule, and no
+    # unrelated photo matches either way
+    def matched(summary: dict) -> set[str]:
+        return {Path(r["path"]).name for r in summary["results"] if r["matched"]}
+
+    assert matched(plain) <= copies
+    assert matched(augmented) <= copies
+    assert len(matched(augmented)) > len(matched(plain))
+    by_rule = [
+        m
+        for r in augmented["results"]
+        for m in r.get("matches", [])
+        if m.get("companion_distance") is not None
+    ]
+    assert by_rule
+    assert all(m["agreement_threshold"] == 36 for m in by_rule)
+    # Nothing cited these match events: erase them rather than leave them to later tests
+    events = bootstrap.match_event_store()
+    far_future = datetime.now(UTC) + timedelta(days=3650)
+    for summary in (plain, augmented):
+        for result in summary["results"]:
+            for match in result.get("matches", []):
+                assert events.delete_uncited(match["match_id"], far_future)

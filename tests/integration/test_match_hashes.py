@@ -249,9 +249,9 @@ def test_an_indicator_with_variants_is_curated_indexed_and_matched_once_by_the_a
     assert shown["companion"] == _dhash(7)
     assert [v["hash"] for v in shown["variants"]] == [v["hash"] for v in variants]
 
-    # When a provider sends a copy near variant 3 (PDQ 34 away, beyond PDQ's own 31) with its
-    # companion, and an old client sends the same PDQ alone
-    near = flip_bits(pdq_hex(103), 34)
+    # When a provider sends a copy near variant 3 (PDQ 33 away, beyond PDQ's own 31) with its
+    # companion (2 bits away: 35 <= 36), and an old client sends the same PDQ alone
+    near = flip_bits(pdq_hex(103), 33)
     status, body = match(
         lambda_context,
         {
@@ -273,11 +273,11 @@ def test_an_indicator_with_variants_is_curated_indexed_and_matched_once_by_the_a
     with_companion, alone = body["items"]
     (found,) = with_companion["matches"]
     assert (found["distance"], found["companion_distance"], found["agreement_threshold"]) == (
-        34,
+        33,
         2,
-        40,
+        36,
     )
-    assert with_companion["agreement_thresholds"] == {"known": 40}
+    assert with_companion["agreement_thresholds"] == {"known": 36}
     assert alone["status"] == "no_match"
 
 

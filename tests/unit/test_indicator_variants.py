@@ -2,7 +2,7 @@
 
 An indicator may carry up to 16 hashes of one assessed image (its own and variants), each with
 its dHash companion. A query that carries its companion matches a row with a companion when the
-PDQ distance plus the dHash distance is within the agreement threshold (40 by default); a query
+PDQ distance plus the dHash distance is within the agreement threshold (36 by default); a query
 without one matches the indicators' own hashes only, within the PDQ threshold (31), as before.
 However many variants match, the indicator is one match, at its best row.
 """
@@ -46,6 +46,8 @@ PROVIDER = Principal(
     hash_types=("pdq",),
 )
 ID_A, ID_B = "a" * 26, "b" * 26
+AGREEMENT = 40  # the snapshot tests' own threshold (the service's default is the registry's)
+DEFAULT = HASH_TYPES["pdq"].default_agreement_threshold
 
 
 def dhash_hex(seed: int) -> str:
@@ -89,7 +91,7 @@ def search(snapshot: Snapshot, pdq: str, companion: str | None, **options: Any):
         [bytes.fromhex(pdq)],
         options.pop("threshold", 31),
         companions=[None if companion is None else bytes.fromhex(companion)],
-        agreement=options.pop("agreement", 40),
+        agreement=options.pop("agreement", AGREEMENT),
         **options,
     )
     return hits
@@ -314,14 +316,14 @@ def test_a_match_through_variants_and_alternates_is_one_match_with_its_rule_reco
     (answer,) = world.service.match(PROVIDER, [item]).items
 
     (match,) = answer.matches
-    assert (match.distance, match.companion_distance, match.agreement_threshold) == (3, 1, 40)
+    assert (match.distance, match.companion_distance, match.agreement_threshold) == (3, 1, DEFAULT)
     assert match.via == "alternate"
-    assert answer.agreements == {"known": 40}
+    assert answer.agreements == {"known": DEFAULT}
     event = world.events.events[match.match_id]
     assert (event.indicator_id, event.companion_distance, event.agreement_threshold) == (
         indicator,
         1,
-        40,
+        DEFAULT,
     )
 
 

@@ -182,9 +182,11 @@ class PdqHash(HashType):
     min_quality = MIN_PDQ_QUALITY
     # Measured on the shared photos (docs/effectiveness.md, "Variants and the agreement rule"):
     # with indicator variants and query alternates, PDQ alone admits false matches at the radii
-    # that find cropped and rotated copies; PDQ + dHash <= 40 on the same pair admits none.
+    # that find cropped and rotated copies; PDQ + dHash on the same pair admits none up to 40
+    # on the tuning half (the first at 41). 36 keeps a margin of 5, as PDQ's 31 does below its
+    # first false match at 36.
     companion = "dhash"
-    default_agreement_threshold = 40
+    default_agreement_threshold = 36
     # The index is searched at the agreement threshold's PDQ bound: no further than PDQ's own
     # maximum.
     max_agreement_threshold = 63
