@@ -90,9 +90,11 @@ def pdq_hex(seed: int) -> str:
 
 
 def flip_bits(hex_value: str, count: int) -> str:
+    """``count`` distinct bits of the hash flipped (any width: 256-bit PDQ, 64-bit dHash)."""
+    bits = 4 * len(hex_value)
     value = int(hex_value, 16)
     for bit in range(count):
-        value ^= 1 << (bit * 7 % 256)
+        value ^= 1 << (bit * 7 % bits)
     return f"{value:0{len(hex_value)}x}"
 
 

@@ -59,6 +59,20 @@ def key_for(role: Role) -> str:
     )
 
 
+def add_indicators(endpoint: str, curator_key: str, paths: list[Path], reference: str) -> int:
+    """`hashmatch indicators add` as a curator (with its default variants)."""
+    return hashmatch_cli(
+        [
+            "indicators",
+            "add",
+            *map(str, paths),
+            *("--database", "known", "--authority", "Bundeskriminalamt", "--member-state", "DE"),
+            *("--assessment-reference", reference, "--assessed-at", "2026-11-01T10:00:00Z"),
+            *("--endpoint", endpoint, "--api-key", curator_key),
+        ]
+    )
+
+
 def modified_copies(known: list[Path], unrelated: list[Path], folder: Path) -> set[str]:
     folder.mkdir()
     copies = set()
@@ -86,27 +100,7 @@ def test_exactly_the_modified_copies_match_and_their_reports_are_stored(
     endpoint = local_stack.api_url
     curator_key, provider_key = key_for(Role.CURATOR), key_for(Role.PROVIDER)
 
-    added = hashmatch_cli(
-        [
-            "indicators",
-            "add",
-            *map(str, known),
-            "--database",
-            "known",
-            "--authority",
-            "Bundeskriminalamt",
-            "--member-state",
-            "DE",
-            "--assessment-reference",
-            "E2E-2026-1",
-            "--assessed-at",
-            "2026-11-01T10:00:00Z",
-            "--endpoint",
-            endpoint,
-            "--api-key",
-            curator_key,
-        ]
-    )
+    added = add_indicators(endpoint, curator_key, known, "E2E-2026-1")
     assert added == 0
     local_stack.run_schedule("BuildIndexFunction")
     copies = modified_copies(known, unrelated, tmp_path / "uploads")
@@ -165,16 +159,7 @@ def test_cropped_and_turned_copies_match_through_variants_only_with_augmented_sc
     known, unrelated = photos
     endpoint = local_stack.api_url
     curator_key, provider_key = key_for(Role.CURATOR), key_for(Role.PROVIDER)
-    added = hashmatch_cli(
-        [
-            "indicators",
-            "add",
-            *map(str, known),
-            *("--database", "known", "--authority", "Politie", "--member-state", "NL"),
-            *("--assessment-reference", "E2E-2026-17", "--assessed-at", "2026-11-01T10:00:00Z"),
-            *("--endpoint", endpoint, "--api-key", curator_key),
-        ]
-    )
+    added = add_indicators(endpoint, curator_key, known, "E2E-2026-17")
     assert added == 0
     local_stack.run_schedule("BuildIndexFunction")
     # and a folder of 5%-cropped and 4-degree-turned copies beside unrelated photos

@@ -226,13 +226,6 @@ def _dhash(seed: int) -> str:
     return f"{(seed * 0x9E3779B97F4A7C15) % (1 << 64):016x}"
 
 
-def _flip_dhash(hex_value: str, count: int) -> str:
-    value = int(hex_value, 16)
-    for bit in range(count):
-        value ^= 1 << (bit * 7 % 64)
-    return f"{value:016x}"
-
-
 def test_an_indicator_with_variants_is_curated_indexed_and_matched_once_by_the_agreement_rule(
     deployment, lambda_context
 ):
@@ -260,7 +253,7 @@ def test_an_indicator_with_variants_is_curated_indexed_and_matched_once_by_the_a
                     "type": "pdq",
                     "value": near,
                     "quality": 90,
-                    "companion": _flip_dhash(_dhash(103), 2),
+                    "companion": flip_bits(_dhash(103), 2),
                 },
                 {"type": "pdq", "value": pdq_hex(103), "quality": 90},
             ]

@@ -54,14 +54,6 @@ def dhash_hex(seed: int) -> str:
     return random.Random(f"d{seed}").getrandbits(64).to_bytes(8, "big").hex()
 
 
-def flip_companion(hex_value: str, count: int) -> str:
-    """``count`` distinct bits of a 64-bit hash flipped."""
-    value = int(hex_value, 16)
-    for bit in range(count):
-        value ^= 1 << (bit * 7 % 64)
-    return f"{value:016x}"
-
-
 def variant(seed: int, quality: int = 90) -> dict[str, Any]:
     return {"hash": pdq_hex(seed), "companion": dhash_hex(seed), "quality": quality}
 
@@ -103,7 +95,7 @@ def test_a_query_near_several_variants_is_one_hit_of_the_indicator_at_its_best_r
     query = flip_bits(pdq_hex(11), 6)
 
     # When the query comes with the companion of variant 11's image, slightly changed
-    hits = search(snapshot, query, flip_companion(dhash_hex(11), 2))
+    hits = search(snapshot, query, flip_bits(dhash_hex(11), 2))
 
     # Then the indicator is one hit, at variant 11's distances
     (hit,) = hits.hits
@@ -114,17 +106,28 @@ def test_the_agreement_rule_admits_pdq_plus_dhash_within_the_agreement_threshold
     snapshot = snapshot_of(add(ID_A, 1))
     far_pdq = flip_bits(pdq_hex(1), 36)  # beyond PDQ's own threshold of 31
 
-    assert search(snapshot, far_pdq, flip_companion(dhash_hex(1), 4)).indicator_ids == [ID_A]
-    assert search(snapshot, far_pdq, flip_companion(dhash_hex(1), 5)).indicator_ids == []
+    assert search(snapshot, far_pdq, flip_bits(dhash_hex(1), 4)).indicator_ids == [ID_A]
+    assert search(snapshot, far_pdq, flip_bits(dhash_hex(1), 5)).indicator_ids == []
 
 
-def test_the_agreement_rule_refuses_a_pdq_near_pair_whose_companions_disagree():
-    # PDQ alone would match (20 <= 31), but the images' dHashes are 25 apart: 45 > 40
-    snapshot = snapshot_of(add(ID_A, 1))
+def test_a_variant_is_matched_by_the_agreement_rule_only():
+    # PDQ alone would admit the variant (20 <= 31), but the images' dHashes are 25 apart: 45 > 40
+    snapshot = snapshot_of(add(ID_A, 1, range(10, 11)))
 
-    hits = search(snapshot, flip_bits(pdq_hex(1), 20), flip_companion(dhash_hex(1), 25))
+    hits = search(snapshot, flip_bits(pdq_hex(10), 20), flip_bits(dhash_hex(10), 25))
 
     assert hits.indicator_ids == []
+
+
+def test_a_query_with_its_companion_finds_whatever_pdq_alone_finds_on_the_own_hash():
+    # The own hash is 20 PDQ bits away (within 31) though the dHashes disagree (25 apart)
+    snapshot = snapshot_of(add(ID_A, 1))
+
+    hits = search(snapshot, flip_bits(pdq_hex(1), 20), flip_bits(dhash_hex(1), 25))
+
+    assert [(h.indicator_id, h.distance, h.companion_distance) for h in hits.hits] == [
+        (ID_A, 20, None)
+    ]
 
 
 def test_a_query_without_its_companion_matches_the_indicators_own_hashes_only():
@@ -309,8 +312,8 @@ def test_a_match_through_variants_and_alternates_is_one_match_with_its_rule_reco
         flip_bits(pdq_hex(12), 20),
         quality=90,
         alternates=(flip_bits(pdq_hex(15), 3),),
-        companion=flip_companion(dhash_hex(12), 5),
-        alternate_companions=(flip_companion(dhash_hex(15), 1),),
+        companion=flip_bits(dhash_hex(12), 5),
+        alternate_companions=(flip_bits(dhash_hex(15), 1),),
     )
 
     (answer,) = world.service.match(PROVIDER, [item]).items
@@ -328,16 +331,19 @@ def test_a_match_through_variants_and_alternates_is_one_match_with_its_rule_reco
 
 
 def test_the_agreement_threshold_is_the_databases_setting():
-    world = World(agreement=30)
-    world.add_with_variants(1, range(0))
+    # A copy near variant 10: PDQ 28 + dHash 3 = 31
     item = MatchItem(
-        "pdq", flip_bits(pdq_hex(1), 28), quality=90, companion=flip_companion(dhash_hex(1), 3)
+        "pdq", flip_bits(pdq_hex(10), 28), quality=90, companion=flip_bits(dhash_hex(10), 3)
     )
+    strict, default = World(agreement=30), World()
+    for world in (strict, default):
+        world.add_with_variants(1, range(10, 11))
 
-    (answer,) = world.service.match(PROVIDER, [item]).items
+    (refused,) = strict.service.match(PROVIDER, [item]).items
+    (found,) = default.service.match(PROVIDER, [item]).items
 
-    assert answer.matches == []
-    assert answer.agreements == {"known": 30}
+    assert (refused.matches, refused.agreements) == ([], {"known": 30})
+    assert [m.agreement_threshold for m in found.matches] == [DEFAULT]
 
 
 def test_an_agreement_threshold_beyond_the_types_maximum_fails_at_start():

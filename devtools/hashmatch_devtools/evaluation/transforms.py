@@ -162,13 +162,13 @@ def _logo_watermark(image: Image.Image, rng: random.Random) -> Image.Image:
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
 
-def _pad(fraction: float) -> Transform:
-    """A black border of ``fraction`` of the width (left and right) and height (top, bottom)."""
+def _pad(fraction: float, colour: tuple[int, int, int] = (0, 0, 0)) -> Transform:
+    """A border of ``fraction`` of the width (left and right) and height (top, bottom)."""
 
     def apply(image: Image.Image, _rng: random.Random) -> Image.Image:
         width, height = image.size
         border = (round(fraction * width), round(fraction * height))
-        return ImageOps.expand(image, border=(*border, *border), fill=(0, 0, 0))
+        return ImageOps.expand(image, border=(*border, *border), fill=colour)
 
     return apply
 
@@ -266,17 +266,6 @@ TRANSFORMATIONS: tuple[Transformation, ...] = (
 )
 
 
-def _white_border(fraction: float) -> Transform:
-    """A white border of ``fraction`` of the width (left, right) and height (top, bottom)."""
-
-    def apply(image: Image.Image, _rng: random.Random) -> Image.Image:
-        width, height = image.size
-        border = (round(fraction * width), round(fraction * height))
-        return ImageOps.expand(image, border=(*border, *border), fill=(255, 255, 255))
-
-    return apply
-
-
 def _rotate_then_crop(degrees: float, fraction: float) -> Transform:
     rotate, crop = _rotate(degrees, random_sign=True), _crop(fraction)
 
@@ -298,7 +287,7 @@ UNSEEN_TRANSFORMATIONS: tuple[Transformation, ...] = (
         "border_white_10%",
         "pad",
         "white border, 10% of width/height on each side",
-        _white_border(0.10),
+        _pad(0.10, (255, 255, 255)),
     ),
     Transformation(
         "rotate_3+crop_5%",

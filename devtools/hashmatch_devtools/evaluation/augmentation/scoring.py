@@ -8,7 +8,8 @@ as the service answers. A pair matches at threshold T when S <= T.
 
 Rules, as the service applies them (docs/matching.md): ``pdq``, the PDQ distance; ``pdq+dhash``,
 the agreement rule, the PDQ distance plus the dHash distance of the *same* pair of images (the
-companions). Under ``pdq`` the service matches queries against the indicators' own hashes only
+companions); under it an indicator's own hash still matches within PDQ's threshold (31), as
+without companions (such pairs score 0: admitted at every agreement threshold). Under ``pdq`` the service matches queries against the indicators' own hashes only
 (a query without companions never meets a variant); a setting may still score variants under
 ``pdq`` to measure the idea on its own (``deployable`` says whether the service can run it).
 
@@ -24,13 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hashmatch.hashtypes import MIN_PDQ_QUALITY
+from hashmatch.hashtypes import HASH_TYPES, MIN_PDQ_QUALITY
 from hashmatch_devtools.evaluation.augmentation.bank import Bank
 
 NO_MATCH = np.iinfo(np.uint16).max
 PRECISION_TARGET = 0.9999
 RULES = ("pdq", "pdq+dhash")
 MAX_SCORE = {"pdq": 63, "pdq+dhash": 63}  # the registry's maxima (PDQ, agreement)
+PDQ_THRESHOLD = HASH_TYPES["pdq"].default_threshold
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ def score_tensors(bank: Bank, settings: Sequence[Setting]) -> list[np.ndarray]:
                     ).astype(np.uint16)
                     dhash = dhash.reshape(n, t, n)
                 scores = pdq + dhash
+                if variant == "plain":
+                    scores[pdq <= PDQ_THRESHOLD] = 0
             else:
                 scores = pdq.copy()
             alternates_ok, variants_ok = gated[setting.gates]

@@ -79,9 +79,9 @@ class SnapshotCorrupt(Exception):
 class Hit:
     """One indicator within the radius of a query, decoded (at its best row).
 
-    ``companion_distance``: set when the agreement rule decided the match (the query and the
-    row both carry the companion): the match holds because ``distance + companion_distance``
-    is within the agreement threshold. None: ``distance`` alone was within the threshold.
+    ``companion_distance``: set when the agreement rule admitted the match (the query and the
+    row both carry the companion, and ``distance + companion_distance`` is within the
+    agreement threshold). None: ``distance`` alone was within the threshold.
     """
 
     indicator_id: str
@@ -259,10 +259,12 @@ class TypeTable:
         scope, best first, capped; and their companion distances (None: no rule applied).
 
         A query with its companion (``companion``, ``agreement`` set) matches a row with a
-        companion when distance + companion distance <= ``agreement``, a row without one when
-        distance <= ``threshold``. A query without its companion matches the indicators' own
-        hashes (variant 0) only, within ``threshold``: old clients see exactly what they saw
-        before variants existed.
+        companion when distance + companion distance <= ``agreement`` (the agreement rule), and
+        an indicator's own hash (variant 0) also when distance <= ``threshold``: so it finds
+        everything a query without its companion finds, and more. A query without its
+        companion matches the indicators' own hashes only, within ``threshold``: old clients
+        see exactly what they saw before variants existed. The companion distance is returned
+        for the rows the rule admitted (-1: admitted by ``threshold`` alone).
         """
         extra = self.rows_extra
         assert extra is not None
@@ -283,10 +285,10 @@ class TypeTable:
                 np.broadcast_to(companion, (rows.shape[0], companion.shape[0])),
             ).astype(np.int32)
             joint = present & (distances + others <= agreement)
-            alone = ~present & own & (distances <= threshold)
+            alone = own & (distances <= threshold)
             keep = joint | alone
             rows, distances = rows[keep], distances[keep]
-            companion_distances = np.where(present[keep], others[keep], -1).astype(np.int32)
+            companion_distances = np.where(joint[keep], others[keep], -1).astype(np.int32)
             scores = distances + np.maximum(companion_distances, 0)
         # Best row per indicator: sort by (score, distance, id), keep each id's first.
         ids = self.ids[rows]

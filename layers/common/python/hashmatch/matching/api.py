@@ -54,9 +54,10 @@ class MatchQuery(BaseModel):
             "The same image's hash of the type's companion type (PDQ: dHash, 16 hex digits)."
             " With it the agreement rule decides: a stored hash that carries its companion too"
             " matches when the two distances together are within the agreement threshold"
-            " (`agreement_thresholds`), and the indicator's variants can match. Without it only"
-            " the indicators' own hashes match, within `thresholds` (as before companions"
-            " existed). Does not count as a hash of the request."
+            " (`agreement_thresholds`), and the indicator's variants can match; an indicator's"
+            " own hash still matches within `thresholds` too. Without it only the indicators'"
+            " own hashes match, within `thresholds` (as before companions existed). Does not"
+            " count as a hash of the request."
         ),
     )
     alternate_companions: list[HashText] = Field(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -335,28 +335,27 @@ def checked_thresholds(
 ) -> dict[str, dict[str, int]]:
     """``{database: {hash type: threshold}}`` with every name known and every threshold within
     its type's maximum; InvalidInput names the first that is not."""
-    checked: dict[str, dict[str, int]] = {}
-    for database, per_type in thresholds.items():
-        if database not in DATABASES:
-            raise InvalidInput(f"match thresholds name an unknown database {database!r}")
-        checked[database] = {
-            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
-            for name, value in per_type.items()
-        }
-    return checked
+    return _checked(thresholds, "match", HashType.check_threshold)
 
 
 def checked_agreement_thresholds(
     thresholds: Mapping[str, Mapping[str, int]],
 ) -> dict[str, dict[str, int]]:
-    """``{database: {hash type: agreement threshold}}`` for types with a companion, each within
-    the type's maximum; InvalidInput names the first that is not."""
+    """The same for agreement thresholds: types with a companion, within their maximum."""
+    return _checked(thresholds, "agreement", HashType.check_agreement_threshold)
+
+
+def _checked(
+    thresholds: Mapping[str, Mapping[str, int]],
+    kind: str,
+    check: Callable[[HashType, int], int],
+) -> dict[str, dict[str, int]]:
     checked: dict[str, dict[str, int]] = {}
     for database, per_type in thresholds.items():
         if database not in DATABASES:
-            raise InvalidInput(f"agreement thresholds name an unknown database {database!r}")
+            raise InvalidInput(f"{kind} thresholds name an unknown database {database!r}")
         checked[database] = {
-            get_hash_type(name).name: get_hash_type(name).check_agreement_threshold(value)
+            get_hash_type(name).name: check(get_hash_type(name), value)
             for name, value in per_type.items()
         }
     return checked
