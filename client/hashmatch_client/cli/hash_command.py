@@ -76,8 +76,8 @@ def register(subparsers: Any) -> None:
         "inner frame of a 4-degree rotation (alternates.pdq, each above the quality gate), and "
         "the dHash companion of the value and of each alternate (companions, "
         "alternate_companions), so that the service's agreement rule decides and indicators' "
-        "variants match: 76%% -> about 90%% of modified copies found on the shared photos at "
-        "100%% precision (docs/effectiveness.md). Cost: up to 10 PDQ and 10 dHash hashes per "
+        "variants match: 76%% -> 88%% of modified copies found on the shared photos with no "
+        "false match (docs/effectiveness.md). Cost: up to 10 PDQ and 10 dHash hashes per "
         "image, up to 10 lookups per query. Supersedes --rotations and --trim-borders for PDQ",
     )
     parser.add_argument(

@@ -72,7 +72,7 @@ def register(subparsers: Any) -> None:
         help="PDQ: match each image by its rotations/flips, its exactly trimmed copy and the "
         "inner frame of a small rotation too, each with its dHash companion, so that the "
         "agreement rule decides and indicators' variants match (finds cropped, slightly turned "
-        "and padded copies: 76%% -> about 90%% on the shared photos at 100%% precision). Cost: "
+        "and padded copies: 76%% -> 88%% on the shared photos, with no false match). Cost: "
         "up to 10 PDQ and 10 dHash hashes per image, up to 10 lookups per query (400 queries "
         "per request). Supersedes --rotations and --trim-borders for PDQ",
     )

@@ -388,7 +388,7 @@ def render(
             f"{hashes:g} hashes: {per * 1e6 / 2**30:.2f} GiB ({per:.0f} B per indicator)"
             for hashes, per in sorted(memory.items())
         )
-        + ". `bench/matcher.py --augmented` measures size and speed at 1M indicators.\n",
+        + ". `bench/augmented_index.py` measures size and speed at 1M indicators.\n",
     ]
     return "".join(parts), headline
 
