@@ -105,14 +105,25 @@ def test_a_copy_near_any_variant_scores_as_its_nearest_variant():
 
 
 def test_the_agreement_rule_adds_the_distances_of_the_same_pair_not_the_best_of_each():
-    # The "plain" alternate is PDQ-near but dHash-far; "turned" dHash-near but PDQ-far
+    # Against the crop variant: the "plain" alternate is PDQ-near but dHash-far; "turned"
+    # dHash-near but PDQ-far
     builder = BankBuilder()
-    builder.plant(0, "plain", "plain", pdq=5, dh=30)
-    builder.plant(0, "turned", "plain", pdq=50, dh=1)
+    builder.plant(0, "plain", "crop", pdq=5, dh=30)
+    builder.plant(0, "turned", "crop", pdq=50, dh=1)
     bank = builder.bank()
 
-    assert own_score(bank, Setting(("plain",), ALTERNATES, "pdq+dhash")) == 35
-    assert own_score(bank, Setting(("plain",), ALTERNATES, "pdq")) == 5
+    assert own_score(bank, Setting(VARIANTS, ALTERNATES, "pdq+dhash")) == 35
+    assert own_score(bank, Setting(VARIANTS, ALTERNATES, "pdq")) == 5
+
+
+def test_under_the_rule_the_own_hash_within_pdqs_threshold_matches_at_any_agreement():
+    builder = BankBuilder()
+    builder.plant(0, "plain", "plain", pdq=31, dh=30)
+    far = BankBuilder()
+    far.plant(0, "plain", "plain", pdq=32, dh=30)
+
+    assert own_score(builder.bank(), Setting(("plain",), ("plain",), "pdq+dhash")) == 0
+    assert own_score(far.bank(), Setting(("plain",), ("plain",), "pdq+dhash")) == 62
 
 
 def test_a_variant_below_the_gate_is_left_out_only_when_variants_are_gated():
@@ -184,3 +195,48 @@ def test_the_split_is_seeded_stratified_and_independent_of_order():
     assert sorted(len([k for k in split.tuning if k.startswith(c)]) for c in "ab") == [3, 3]
     assert split.tuning.isdisjoint(split.held_out)
     assert len(split.tuning | split.held_out) == 10
+
+
+def test_the_hash_cache_holds_the_clients_hashes_and_a_rerun_computes_nothing(tmp_path):
+    from PIL import Image
+
+    from hashmatch_client import imaging
+    from hashmatch_devtools.evaluation.augmentation.bank import (
+        HashJob,
+        hash_job,
+        indicator_key,
+        query_key,
+        read_cache,
+    )
+
+    rng = np.random.default_rng(3)
+    photo = tmp_path / "p.png"
+    pixels = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).resize((160, 120), Image.Resampling.BICUBIC).save(photo)
+    job = HashJob(
+        "p.png",
+        photo,
+        tmp_path / "cache" / "p.png.npz",
+        0,
+        512,
+        ("plain", "centre_2.5"),
+        ("crop_5%", "original"),
+        ("plain", "inner_4"),
+    )
+
+    first, second = hash_job(job), hash_job(job)
+
+    assert (first.computed, second.computed) == (2 + 2 * 2, 0)
+    records = read_cache(job.cache_file)
+    image = imaging.load_image(photo.read_bytes())
+    crop = imaging.centre_crop(image, 0.025)
+    record = records[indicator_key("centre_2.5")]
+    pdq = imaging.pdq_hash(crop)
+    assert "".join(f"{int(w):016x}" for w in record[:4]) == pdq.hex
+    assert int(record[4]) == pdq.quality
+    assert f"{int(record[6]):016x}" == str(imaging.imagehash.dhash(crop))
+    original = records[query_key("original", "inner_4")]
+    assert (
+        "".join(f"{int(w):016x}" for w in original[:4])
+        == imaging.pdq_hash(imaging.inner_crop(image)).hex
+    )

@@ -9,9 +9,10 @@ as the service answers. A pair matches at threshold T when S <= T.
 Rules, as the service applies them (docs/matching.md): ``pdq``, the PDQ distance; ``pdq+dhash``,
 the agreement rule, the PDQ distance plus the dHash distance of the *same* pair of images (the
 companions); under it an indicator's own hash still matches within PDQ's threshold (31), as
-without companions (such pairs score 0: admitted at every agreement threshold). Under ``pdq`` the service matches queries against the indicators' own hashes only
-(a query without companions never meets a variant); a setting may still score variants under
-``pdq`` to measure the idea on its own (``deployable`` says whether the service can run it).
+without companions (such pairs score 0: admitted at every agreement threshold). Under ``pdq``
+the service matches queries against the indicators' own hashes only (a query without
+companions never meets a variant); a setting may still score variants under ``pdq`` to
+measure the idea on its own (``deployable`` says whether the service can run it).
 
 Counted as ``hashmatch evaluate`` counts: positives are each copy against its own indicator;
 negatives each copy (and each unmodified original) against every *other* indicator of the whole
