@@ -8,7 +8,6 @@ from typing import Any
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.indicators.retention import ProvenanceRetention
-from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.reports.decisions import Decision, ReportDecisions
 from hashmatch.reports.model import (
@@ -23,7 +22,8 @@ from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldServ
 from hashmatch.retention.ports import ErasableData, HoldTarget
 from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
-from hashmatch.statistics.model import QueryOutcome, query_counter
+from hashmatch.statistics.counting import QueryCount, Statistics
+from hashmatch.statistics.model import QueryOutcome
 from hashmatch.statistics.retention import StatisticsRetention
 from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
 from tests.fakes import (
@@ -36,6 +36,7 @@ from tests.fakes import (
     InMemoryLegalHoldStore,
     InMemoryMatchEventStore,
     InMemoryReportStore,
+    curation_service,
 )
 
 START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
@@ -76,11 +77,16 @@ class RetentionWorld:
         self.hold_service = LegalHoldService(
             self.holds, self.clock, self.audit, POLICY, self.registry
         )
+        self.statistics = Statistics(self.counters)
         self.decisions = ReportDecisions(
-            reports=self.reports, clock=self.clock, audit=self.audit, policy=POLICY
+            reports=self.reports,
+            clock=self.clock,
+            audit=self.audit,
+            policy=POLICY,
+            statistics=self.statistics,
         )
-        self.curation = IndicatorService(
-            self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
+        self.curation = curation_service(
+            self.indicators, self.clock, audit=self.audit, counters=self.counters
         )
         self.erasure = Erasure(
             registry=self.registry,
@@ -91,6 +97,7 @@ class RetentionWorld:
             hold_service=self.hold_service,
             audit=self.audit,
             sealer=self.sealer,
+            statistics=self.statistics,
         )
 
     # -- data of every class --------------------------------------------------------------------
@@ -131,7 +138,10 @@ class RetentionWorld:
 
     def counter_today(self) -> date:
         day = self.clock.now().date()
-        self.counters.add({query_counter(day, "Example", "pdq", QueryOutcome.NO_MATCH): 3})
+        queries = {QueryCount("pdq", QueryOutcome.NO_MATCH): 3}
+        self.statistics.queries_answered(
+            request_key="r1", day=day, provider="Example", queries=queries, matches={}
+        )
         return day
 
     def hold(self, target: HoldTarget, target_id: str, *, days: int = 400) -> LegalHold:

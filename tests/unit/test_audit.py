@@ -14,14 +14,13 @@ from hashmatch.access.service import ClientService
 from hashmatch.audit.model import GENESIS_DIGEST, AuditEntry
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput
-from hashmatch.indicators.service import IndicatorService
 from tests.factories import CURATOR, pdq_hex, submission
 from tests.fakes import (
-    PROVENANCE_RETENTION,
     HmacCheckpointSealer,
     InMemoryAuditLog,
     InMemoryClientStore,
     InMemoryIndicatorStore,
+    curation_service,
 )
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
@@ -237,9 +236,7 @@ def test_an_erasure_interrupted_after_its_checkpoint_is_finished_by_the_next(aud
 
 
 def test_curation_records_additions_status_changes_and_reads(audit, clock):
-    service = IndicatorService(
-        InMemoryIndicatorStore(), clock, audit, provenance_retention=PROVENANCE_RETENTION
-    )
+    service = curation_service(InMemoryIndicatorStore(), clock, audit=audit)
     result = service.add_batch(
         [submission(pdq_hex(1)), submission(pdq_hex(2))], submitted_by=CURATOR
     )
@@ -262,9 +259,7 @@ def test_curation_records_additions_status_changes_and_reads(audit, clock):
 
 
 def test_an_unchanged_re_import_records_nothing(audit, clock):
-    service = IndicatorService(
-        InMemoryIndicatorStore(), clock, audit, provenance_retention=PROVENANCE_RETENTION
-    )
+    service = curation_service(InMemoryIndicatorStore(), clock, audit=audit)
     service.add_batch([submission(pdq_hex(1))], submitted_by=CURATOR)
 
     service.add_batch([submission(pdq_hex(1))], submitted_by=CURATOR)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.service import MatchItem, MatchService
-from hashmatch.statistics.model import QueryOutcome, query_counter
+from hashmatch.statistics.counting import Statistics
 from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import (
     InMemoryCounterStore,
@@ -47,7 +47,7 @@ class World:
         self.builder = IndexBuilder(self.indicators, self.snapshots, self.clock)
         matcher = Matcher(self.snapshots, self.indicators, self.clock)
         self.service = MatchService(
-            matcher, self.events, self.counters, self.clock, event_retention=RETENTION
+            matcher, self.events, Statistics(self.counters), self.clock, event_retention=RETENTION
         )
 
     def add(self, value: str, **overrides: str) -> str:
@@ -84,8 +84,8 @@ def test_a_query_without_a_match_leaves_no_event_only_a_counter(world):
 
     assert result.items[0].matches == []
     assert world.events.events == {}
-    key = query_counter(date(2026, 6, 1), "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH)
-    assert world.counters.counts == {key: 1}
+    assert world.counters.of("queries") == {("Example Hosting SA", "pdq", "no_match", "-"): 1}
+    assert world.counters.of("matches") == {}
 
 
 def test_an_indicator_in_a_database_the_client_may_not_use_does_not_match(world):
@@ -116,8 +116,9 @@ def test_bad_items_are_rejected_one_by_one_and_the_others_still_match(world, ite
 def test_made_up_type_names_are_counted_as_unknown(world):
     world.service.match(PROVIDER, [MatchItem("<script>", "x")])
 
-    (key,) = world.counters.counts
-    assert key.values == ("Example Hosting SA", "unknown", "rejected")
+    assert world.counters.of("queries") == {
+        ("Example Hosting SA", "unknown", "rejected", "unknown-hash-type"): 1
+    }
 
 
 def test_a_revoked_indicator_stops_matching_before_the_next_build(world):
@@ -213,8 +214,8 @@ def test_an_item_with_alternates_is_counted_once(world):
     world.service.match(PROVIDER, [matched, unmatched])
 
     # Then the counters hold one query of each outcome
-    day = date(2026, 6, 1)
-    assert world.counters.counts == {
-        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.MATCHED): 1,
-        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH): 1,
+    assert world.counters.of("queries") == {
+        ("Example Hosting SA", "pdq", "matched", "-"): 1,
+        ("Example Hosting SA", "pdq", "no_match", "-"): 1,
     }
+    assert world.counters.of("matches") == {("Example Hosting SA", "known", "image", "pdq"): 1}

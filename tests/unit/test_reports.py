@@ -16,9 +16,11 @@ from hashmatch.reports.intake import INTAKE_ACTOR, ReportIntake
 from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.service import ReportService
+from hashmatch.statistics.counting import Statistics
 from tests.factories import a_match_event
 from tests.fakes import (
     InMemoryAuditLog,
+    InMemoryCounterStore,
     InMemoryIdempotencyStore,
     InMemoryMatchEventStore,
     InMemoryReportQueue,
@@ -45,8 +47,13 @@ class World:
             audit=self.audit,
             idempotency_store=InMemoryIdempotencyStore(),
         )
+        self.counters = InMemoryCounterStore()
         self.intake = ReportIntake(
-            reports=self.reports, match_events=self.events, clock=self.clock, audit=self.audit
+            reports=self.reports,
+            match_events=self.events,
+            clock=self.clock,
+            audit=self.audit,
+            statistics=Statistics(self.counters),
         )
 
     def match(self, principal: Principal = PROVIDER, **changes: Any) -> str:

@@ -67,6 +67,7 @@ from hashmatch.settings import (
     StatisticsSettings,
     load_settings,
 )
+from hashmatch.statistics.counting import Statistics
 from hashmatch.statistics.retention import StatisticsRetention
 
 
@@ -141,6 +142,7 @@ def indicator_service() -> IndicatorService:
         SystemClock(),
         audit_log(),
         provenance_retention=retention_policy().revoked_provenance,
+        statistics=statistics(),
     )
 
 
@@ -182,6 +184,12 @@ def counter_store() -> DynamoDBCounterStore:
 
 
 @cache
+def statistics() -> Statistics:
+    """Where every event source records its counts (hashmatch.statistics.counting)."""
+    return Statistics(counter_store())
+
+
+@cache
 def report_service() -> ReportService:
     settings = load_settings(ReportSettings)
     return ReportService(
@@ -203,13 +211,18 @@ def report_intake() -> ReportIntake:
         match_events=match_event_store(),
         clock=SystemClock(),
         audit=audit_log(),
+        statistics=statistics(),
     )
 
 
 @cache
 def report_decisions() -> ReportDecisions:
     return ReportDecisions(
-        reports=report_store(), clock=SystemClock(), audit=audit_log(), policy=retention_policy()
+        reports=report_store(),
+        clock=SystemClock(),
+        audit=audit_log(),
+        policy=retention_policy(),
+        statistics=statistics(),
     )
 
 
@@ -251,6 +264,7 @@ def erasure() -> Erasure:
         hold_service=legal_hold_service(),
         audit=audit_log(),
         sealer=checkpoint_sealer(),
+        statistics=statistics(),
     )
 
 
@@ -259,7 +273,7 @@ def match_service() -> MatchService:
     return MatchService(
         matcher(),
         match_event_store(),
-        counter_store(),
+        statistics(),
         SystemClock(),
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,

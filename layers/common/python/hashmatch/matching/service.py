@@ -12,10 +12,11 @@ a report; if storing fails the whole request fails with a retryable error.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
@@ -26,8 +27,8 @@ from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
 from hashmatch.matching.ports import MatchEventStore
-from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
-from hashmatch.statistics.ports import CounterStore
+from hashmatch.statistics.counting import MatchCount, QueryCount, Statistics
+from hashmatch.statistics.model import NONE, QueryOutcome
 
 VIA_VALUE = "value"
 VIA_ALTERNATE = "alternate"
@@ -86,7 +87,7 @@ class MatchService:
         self,
         matcher: Matcher,
         events: MatchEventStore,
-        counters: CounterStore,
+        statistics: Statistics,
         clock: Clock,
         *,
         event_retention: timedelta,
@@ -94,7 +95,7 @@ class MatchService:
     ) -> None:
         self._matcher = matcher
         self._events = events
-        self._counters = counters
+        self._statistics = statistics
         self._clock = clock
         self._event_retention = event_retention
         # Checked against each type's maximum here: a bad setting fails at start, not per item.
@@ -103,7 +104,11 @@ class MatchService:
             for name, value in (thresholds or {}).items()
         }
 
-    def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
+    def match(
+        self, principal: Principal, items: Sequence[MatchItem], *, request_key: str | None = None
+    ) -> BatchAnswer:
+        """``request_key`` names the request for counting (its Idempotency-Key, else its id):
+        a retry with the same key is answered again but counted once."""
         now = self._clock.now()
         results: list[ItemAnswer | None] = [None] * len(items)
         queries: list[HashQuery] = []
@@ -160,8 +165,17 @@ class MatchService:
                 quality_gate=hash_type.min_quality,
             )
         final = [result for result in results if result is not None]
-        # Counters first: a retry after a failure below over-counts rather than loses.
-        self._counters.add(self._counts(principal, final, now.date()))
+        # Counted before the events are stored: a retry after a failure below finds the request
+        # counted (same key) and is not counted again.
+        self._statistics.queries_answered(
+            request_key=f"{principal.owner}:{request_key or secrets.token_hex(12)}",
+            day=now.date(),
+            provider=principal.owner,
+            queries=_query_counts(final),
+            matches=Counter(
+                MatchCount(event.database, event.media_type, event.hash_type) for event in events
+            ),
+        )
         if events:
             self._events.put_many(events)
         return BatchAnswer(index_version=answer.index_version, items=final)
@@ -201,18 +215,18 @@ class MatchService:
             for d in digests
         ]
 
-    def _counts(
-        self, principal: Principal, results: Sequence[ItemAnswer], day: date
-    ) -> dict[CounterKey, int]:
-        # A name the client made up is counted as "unknown": counters hold no free text.
-        tally = Counter(
-            (result.hash_type if result.hash_type in HASH_TYPES else "unknown", result.outcome)
-            for result in results
+
+def _query_counts(results: Sequence[ItemAnswer]) -> Counter[QueryCount]:
+    """Items per hash type, outcome and rejection code. A type name the client made up is
+    counted as "unknown": counters hold no free text."""
+    return Counter(
+        QueryCount(
+            result.hash_type if result.hash_type in HASH_TYPES else "unknown",
+            result.outcome,
+            result.rejection.code if result.rejection is not None else NONE,
         )
-        return {
-            query_counter(day, principal.owner, hash_type, outcome): count
-            for (hash_type, outcome), count in tally.items()
-        }
+        for result in results
+    )
 
 
 def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:

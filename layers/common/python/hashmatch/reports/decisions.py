@@ -17,6 +17,8 @@ from hashmatch.errors import Conflict, NotFound
 from hashmatch.reports.model import Report, ReportStatus, StatusChange, is_report_id
 from hashmatch.reports.ports import ReportStore
 from hashmatch.retention_policy import RetentionPolicy
+from hashmatch.statistics.counting import Statistics
+from hashmatch.statistics.model import DecisionOutcome
 
 
 class Decision(StrEnum):
@@ -32,8 +34,15 @@ _OUTCOMES = {
 
 class ReportDecisions:
     def __init__(
-        self, *, reports: ReportStore, clock: Clock, audit: AuditLog, policy: RetentionPolicy
+        self,
+        *,
+        reports: ReportStore,
+        clock: Clock,
+        audit: AuditLog,
+        policy: RetentionPolicy,
+        statistics: Statistics,
     ) -> None:
+        self._statistics = statistics
         self._reports = reports
         self._clock = clock
         self._audit = audit
@@ -56,6 +65,15 @@ class ReportDecisions:
         )
         self._reports.record_decision(decided, expected=ReportStatus.STORED)
         self._audit.record(action, actor=by, role=role, targets=[report_id])
+        # The reviewer API (issue 12) adds the Member State forwarded to, the reasons and the
+        # false matches they imply (Statistics.decision_made takes them).
+        self._statistics.decision_made(
+            report_id=report_id,
+            decided_at=now,
+            filed_at=report.filing.filed_at,
+            outcome=DecisionOutcome(decision.value),
+            urgent=report.urgent,
+        )
         return decided
 
 

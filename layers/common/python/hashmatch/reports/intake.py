@@ -1,22 +1,26 @@
 """Intake: a filing from the reports queue becomes a stored report, exactly once.
 
 SQS delivers at least once, so the same filing may arrive twice (or again after a failure half
-way). Storing is a conditional put on the report id, and citing the match events is idempotent,
-so every delivery of a filing converges on one report whose events live as long as it does.
+way). Storing is a conditional put on the report id, citing the match events is idempotent, and
+the report is counted under its id (statistics count an id once), so every delivery of a filing
+converges on one report, counted once, whose events live as long as it does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict
+from hashmatch.matching.events import MatchEvent
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.observability import logger
 from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, received
 from hashmatch.reports.ports import ReportStore
+from hashmatch.statistics.counting import Statistics
 
 INTAKE_ACTOR = "intake_reports"
 FUNCTION_ROLE = "function"
@@ -31,8 +35,15 @@ class IntakeOutcome:
 
 class ReportIntake:
     def __init__(
-        self, *, reports: ReportStore, match_events: MatchEventStore, clock: Clock, audit: AuditLog
+        self,
+        *,
+        reports: ReportStore,
+        match_events: MatchEventStore,
+        clock: Clock,
+        audit: AuditLog,
+        statistics: Statistics,
     ) -> None:
+        self._statistics = statistics
         self._reports = reports
         self._match_events = match_events
         self._clock = clock
@@ -59,7 +70,20 @@ class ReportIntake:
             )
         # Cited after storing: a failure here fails the record, and its redelivery finds the
         # report stored and cites again (citing twice is harmless).
-        uncited = self._cite(filing)
+        events = self._match_events.get_many(filing.details.match_ids)
+        uncited = self._cite(filing, events)
+        # Counted on every delivery: a redelivery adds nothing (the report id is counted once)
+        # and repairs a count an earlier delivery lost by failing here.
+        details = filing.details
+        self._statistics.report_received(
+            report_id=filing.report_id,
+            filed_at=filing.filed_at,
+            provider=filing.provider,
+            urgent=details.urgent,
+            content_type=details.content_type.value,
+            suspected_member_state=details.suspected_member_state,
+            cited=[event.indicator_id for event in events.values()],
+        )
         logger.info(
             "report taken in",
             extra={
@@ -72,7 +96,7 @@ class ReportIntake:
             report_id=filing.report_id, stored=stored, uncited_match_ids=tuple(uncited)
         )
 
-    def _cite(self, filing: Filing) -> list[str]:
+    def _cite(self, filing: Filing, events: Mapping[str, MatchEvent]) -> list[str]:
         """Cite every match event not cited yet; the rest are noted, not a reason to lose the
         report (their ids stay in it).
 
@@ -80,7 +104,6 @@ class ReportIntake:
         filings of the same match before either was taken in): an event belongs to the first
         report that cited it, so erasing the later report never erases the earlier one's events.
         """
-        events = self._match_events.get_many(filing.details.match_ids)
         uncited: list[str] = []
         for match_id in filing.details.match_ids:
             event = events.get(match_id)

@@ -29,6 +29,7 @@ from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from hashmatch.matching.limits import MAX_IDEMPOTENCY_KEY_LENGTH
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.reports.model import (
     Filing,
@@ -48,7 +49,6 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 class FilingRequest(BaseModel):

@@ -30,6 +30,7 @@ from hashmatch.retention.ports import (
 )
 from hashmatch.retention.registry import AUDIT_ENTRIES, ENDED_HOLDS_STEP, ErasureRegistry
 from hashmatch.retention_policy import day_of, due_day
+from hashmatch.statistics.counting import Statistics
 
 ERASER_ACTOR = "erase_expired"
 ERASER_ROLE = "function"
@@ -66,7 +67,9 @@ class Erasure:
         hold_service: LegalHoldService,
         audit: ChainedAuditLog,
         sealer: CheckpointSealer,
+        statistics: Statistics,
     ) -> None:
+        self._statistics = statistics
         self._registry = registry
         self._audit_retention = audit_retention
         self._clock = clock
@@ -96,6 +99,12 @@ class Erasure:
                 unsaved = 0
         if progress.state == "receipt":
             progress, receipt_seq = self._write_receipt_once(progress)
+            # Counted under the run id: a run resumed after dying here counts it once.
+            self._statistics.erasure_receipted(
+                run_id=progress.run_id,
+                at=progress.started_at,
+                erased={key: progress.counts.get(key, 0) for key in self._registry.receipt_keys},
+            )
             progress = progress.model_copy(update={"state": "done"})
             self._progress.save(progress)
             return ErasureOutcome(progress, receipt_seq)
