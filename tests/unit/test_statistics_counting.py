@@ -309,7 +309,7 @@ def test_two_suspensions_of_one_indicator_are_two_events():
     assert event.key != later.key
 
 
-# -- decisions, review, forwarding, erasure ---------------------------------------------------------
+# -- decisions, review, forwarding, erasure ---------------------------------------------------
 
 
 def test_a_decision_is_counted_once_with_its_time_to_decision(world):
