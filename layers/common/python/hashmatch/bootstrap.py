@@ -30,8 +30,12 @@ from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
-from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
+from hashmatch.adapters.dynamodb_statistics import (
+    DynamoDBCounterStore,
+    DynamoDBPublicationRecords,
+)
 from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
+from hashmatch.adapters.s3_published_reports import S3PublishedReports
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
 from hashmatch.audit.chain import ChainedAuditLog
@@ -65,10 +69,13 @@ from hashmatch.settings import (
     RetentionSettings,
     SnapshotSettings,
     StatisticsSettings,
+    TransparencySettings,
     load_settings,
 )
 from hashmatch.statistics.counting import Statistics
+from hashmatch.statistics.query import StatisticsQuery
 from hashmatch.statistics.retention import StatisticsRetention
+from hashmatch.transparency.publication import TransparencyService
 
 
 @cache
@@ -190,6 +197,36 @@ def statistics() -> Statistics:
 
 
 @cache
+def statistics_query() -> StatisticsQuery:
+    return StatisticsQuery(counter_store(), SystemClock())
+
+
+@cache
+def publication_records() -> DynamoDBPublicationRecords:
+    return DynamoDBPublicationRecords(
+        dynamodb_client(), load_settings(StatisticsSettings).statistics_table
+    )
+
+
+@cache
+def published_reports() -> S3PublishedReports:
+    return S3PublishedReports(s3_client(), load_settings(TransparencySettings).transparency_bucket)
+
+
+@cache
+def transparency() -> TransparencyService:
+    return TransparencyService(
+        counters=counter_store(),
+        reports=published_reports(),
+        records=publication_records(),
+        audit=audit_log(),
+        clock=SystemClock(),
+        match_thresholds=load_settings(MatchSettings).match_thresholds,
+        small_cell_threshold=load_settings(TransparencySettings).small_cell_threshold,
+    )
+
+
+@cache
 def report_service() -> ReportService:
     settings = load_settings(ReportSettings)
     return ReportService(
@@ -240,7 +277,9 @@ def erasable_data() -> ErasureRegistry:
             MatchEventRetention(match_event_store()),
             ReportRetention(report_store(), match_event_store()),
             ProvenanceRetention(indicator_store(), SystemClock()),
-            StatisticsRetention(counter_store(), retention_policy().statistics),
+            StatisticsRetention(
+                counter_store(), publication_records(), retention_policy().statistics
+            ),
         ]
     )
 

@@ -11,7 +11,7 @@ import os
 from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Json, NonNegativeInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, NonNegativeInt, ValidationError
 
 from hashmatch.retention_policy import RetentionPolicy
 
@@ -63,6 +63,13 @@ class MatchEventsSettings(_EnvSettings):
 
 class StatisticsSettings(_EnvSettings):
     statistics_table: str
+
+
+class TransparencySettings(_EnvSettings):
+    # Where published reports are kept (S3, Object Lock in compliance mode).
+    transparency_bucket: str
+    # A published count below this is shown as "<N" (TransparencySmallCellThreshold).
+    small_cell_threshold: int = Field(ge=2, le=100)
 
 
 class ReportSettings(_EnvSettings):

@@ -9,7 +9,8 @@ Items of the table:
   event was counted (no other attribute; erased with the day's counters);
 - a running total: ``day`` "totals", ``counter`` as a counter's (the active indicators);
 - a tally: ``day`` "tally#<year>", ``counter`` an indicator id, ``count`` the reports of that
-  year citing it.
+  year citing it;
+- a publication record: ``day`` "publications", ``counter`` the year (DynamoDBPublicationRecords).
 
 An event is one transaction: its marker (put only if absent), its counter and total updates
 (ADD) and its tally updates (only if the tally still holds what was read). So an event is
@@ -23,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
@@ -33,7 +34,7 @@ from hashmatch.adapters.aws import error_code, translated_errors
 from hashmatch.adapters.dynamodb_batches import get_all, write_all
 from hashmatch.errors import DependencyUnavailable
 from hashmatch.statistics.model import Count, CountedEvent
-from hashmatch.statistics.ports import TallyMoved
+from hashmatch.statistics.ports import Publication, TallyMoved
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -332,3 +333,61 @@ def _transaction(
         )
         owners.append(("tally", indicator_id))
     return actions, owners
+
+
+PUBLICATIONS_PARTITION = "publications"
+
+
+class DynamoDBPublicationRecords:
+    """The PublicationRecords port in StatisticsTable: PK "publications", SK the year."""
+
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def get(self, year: int) -> Publication | None:
+        with translated_errors("reading a publication record"):
+            item = self._dynamodb.get_item(
+                TableName=self._table,
+                Key={"day": {"S": PUBLICATIONS_PARTITION}, "counter": {"S": str(year)}},
+                ConsistentRead=True,
+            ).get("Item")
+        return _publication(item) if item else None
+
+    def put(self, publication: Publication) -> None:
+        item: dict[str, Any] = {
+            "day": {"S": PUBLICATIONS_PARTITION},
+            "counter": {"S": str(publication.year)},
+            "published_at": {"S": publication.published_at.isoformat()},
+            "digest": {"S": publication.digest},
+        }
+        for name in ("audit_seq", "audit_after_seq"):
+            value = getattr(publication, name)
+            if value is not None:
+                item[name] = {"N": str(value)}
+        with translated_errors("recording a publication"):
+            self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def all(self) -> list[Publication]:
+        paginator = self._dynamodb.get_paginator("query")
+        found: list[Publication] = []
+        with translated_errors("reading publication records"):
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="#day = :day",
+                ExpressionAttributeNames={"#day": "day"},
+                ExpressionAttributeValues={":day": {"S": PUBLICATIONS_PARTITION}},
+                ConsistentRead=True,
+            ):
+                found.extend(_publication(item) for item in page.get("Items", []))
+        return sorted(found, key=lambda publication: publication.year)
+
+
+def _publication(item: Mapping[str, Any]) -> Publication:
+    return Publication(
+        year=int(item["counter"]["S"]),
+        published_at=datetime.fromisoformat(item["published_at"]["S"]),
+        digest=item["digest"]["S"],
+        audit_seq=int(item["audit_seq"]["N"]) if "audit_seq" in item else None,
+        audit_after_seq=int(item["audit_after_seq"]["N"]) if "audit_after_seq" in item else None,
+    )

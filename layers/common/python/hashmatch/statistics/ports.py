@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
 from hashmatch.errors import Conflict
@@ -39,3 +40,26 @@ class ExpiringCounters(Protocol):
 
     def delete_year_tallies(self, year: int) -> int:
         """Delete the reports-per-indicator tallies of ``year``; how many there were."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A year's transparency report, published: when, its JSON's SHA-256, its audit entry.
+
+    ``audit_after_seq``: the audit head just before its entry was appended (a publication
+    resumed after dying there looks past it for its entry instead of writing a second).
+    """
+
+    year: int
+    published_at: datetime
+    digest: str
+    audit_seq: int | None = None
+    audit_after_seq: int | None = None
+
+
+class PublicationRecords(Protocol):
+    def get(self, year: int) -> Publication | None: ...
+
+    def put(self, publication: Publication) -> None: ...
+
+    def all(self) -> list[Publication]: ...
