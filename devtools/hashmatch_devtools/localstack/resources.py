@@ -10,9 +10,9 @@ resource (a function's local name and ARN, the local API id) or a clearly fake p
 Each function's environment variables are added as stack Outputs, so moto resolves ``!Ref``,
 ``!GetAtt`` and ``!Sub`` over the created stores just as CloudFormation would.
 
-moto ignores a few store settings it parses (TTL, bucket versioning, public access block); they
-are applied after creation with the service APIs so local behaviour matches. Not applied:
-bucket lifecycle rules and PITR (moto never runs them anyway).
+moto ignores a few store settings it parses (TTL, bucket versioning, public access block, Object
+Lock); they are applied after creation with the service APIs so local behaviour matches. Not
+applied: bucket lifecycle rules and PITR (moto never runs them anyway).
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def provision_stores(
             arn=outputs.get(f"{_ARN_OUTPUT_PREFIX}{logical_id}"),
             url=url,
         )
-    _apply_settings_moto_ignores(model, resources, clients)
+    _apply_settings_moto_ignores(model, resources, clients, parameters)
 
     environments: dict[str, dict[str, str]] = {}
     for function in model.functions.values():
@@ -248,7 +248,10 @@ def provision_stores(
 
 
 def _apply_settings_moto_ignores(
-    model: TemplateModel, resources: Mapping[str, StackResource], clients: Mapping[str, Any]
+    model: TemplateModel,
+    resources: Mapping[str, StackResource],
+    clients: Mapping[str, Any],
+    parameters: Mapping[str, str],
 ) -> None:
     body_resources: Mapping[str, Any] = model.body["Resources"]
     for logical_id, resource in resources.items():
@@ -274,6 +277,24 @@ def _apply_settings_moto_ignores(
                 clients["s3"].put_public_access_block(
                     Bucket=resource.physical_id, PublicAccessBlockConfiguration=block
                 )
+            lock = properties.get("ObjectLockConfiguration")
+            if properties.get("ObjectLockEnabled") is True and isinstance(lock, dict):
+                clients["s3"].put_object_lock_configuration(
+                    Bucket=resource.physical_id,
+                    ObjectLockConfiguration=_with_parameters(lock, parameters),
+                )
+
+
+def _with_parameters(value: Any, parameters: Mapping[str, str]) -> Any:
+    """``value`` with each ``!Ref Parameter`` replaced by its value (numbers as numbers)."""
+    if isinstance(value, list):
+        return [_with_parameters(item, parameters) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"} and value["Ref"] in parameters:
+        text = parameters[value["Ref"]]
+        return int(text) if text.isdigit() else text
+    return {key: _with_parameters(item, parameters) for key, item in value.items()}
 
 
 class _Sanitizer:

@@ -24,13 +24,13 @@ from hashmatch.observability import logger
 from hashmatch.retention.holds import LegalHoldService, LegalHoldStore
 from hashmatch.retention.ports import (
     ErasableData,
+    ErasureCounter,
     ErasureProgress,
     ErasureProgressStore,
     HoldTarget,
 )
 from hashmatch.retention.registry import AUDIT_ENTRIES, ENDED_HOLDS_STEP, ErasureRegistry
 from hashmatch.retention_policy import day_of, due_day
-from hashmatch.statistics.counting import Statistics
 
 ERASER_ACTOR = "erase_expired"
 ERASER_ROLE = "function"
@@ -67,7 +67,7 @@ class Erasure:
         hold_service: LegalHoldService,
         audit: ChainedAuditLog,
         sealer: CheckpointSealer,
-        statistics: Statistics,
+        statistics: ErasureCounter,
     ) -> None:
         self._statistics = statistics
         self._registry = registry

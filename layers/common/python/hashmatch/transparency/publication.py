@@ -172,11 +172,7 @@ class TransparencyService:
     # -- serving ---------------------------------------------------------------------------
 
     def published_file(self, year: int, name: str) -> bytes:
-        """A published file; NotFound for a year not published (yet)."""
-        body = self._reports.get(year, name) if FIRST_YEAR <= year <= 9999 else None
-        if body is None:
-            raise NotFound(f"no transparency report has been published for {year}")
-        return body
+        return published_file(self._reports, year, name)
 
     def published_report(self, year: int) -> TransparencyReport:
         return _parsed(self.published_file(year, JSON_NAME))
@@ -193,6 +189,14 @@ class TransparencyService:
             )
         if ended and year >= now.year:
             raise Conflict(f"{year} has not ended: it can be drafted, not published")
+
+
+def published_file(reports: PublishedReports, year: int, name: str) -> bytes:
+    """A published file; NotFound for a year not published (yet)."""
+    body = reports.get(year, name) if FIRST_YEAR <= year <= 9999 else None
+    if body is None:
+        raise NotFound(f"no transparency report has been published for {year}")
+    return body
 
 
 def _parsed(body: bytes) -> TransparencyReport:
