@@ -31,7 +31,7 @@ from hashmatch.retention.ports import DueItem, ErasureProgress, HoldTarget
 from hashmatch.retention_policy import due_day
 from hashmatch.statistics.counting import Statistics
 from hashmatch.statistics.model import Count, CountedEvent, CounterKey
-from hashmatch.statistics.ports import TallyMoved
+from hashmatch.statistics.ports import Publication, TallyMoved
 
 
 class InMemoryClientStore:
@@ -411,6 +411,39 @@ class InMemoryCounterStore:
             if key.dimension == dimension:
                 sums[key.values] = sums.get(key.values, 0) + value
         return {values: n for values, n in sums.items() if n}
+
+
+class InMemoryPublicationRecords:
+    def __init__(self) -> None:
+        self.records: dict[int, Publication] = {}
+
+    def get(self, year: int) -> Publication | None:
+        return self.records.get(year)
+
+    def put(self, publication: Publication) -> None:
+        self.records[publication.year] = publication
+
+    def all(self) -> list[Publication]:
+        return [self.records[year] for year in sorted(self.records)]
+
+
+class InMemoryPublishedReports:
+    """Write-once files, as the Object Lock bucket with conditional puts keeps them."""
+
+    def __init__(self) -> None:
+        self.files: dict[tuple[int, str], bytes] = {}
+        self.failing_on: str | None = None
+
+    def get(self, year: int, name: str) -> bytes | None:
+        return self.files.get((year, name))
+
+    def put_new(self, year: int, name: str, body: bytes, content_type: str) -> bool:
+        if name == self.failing_on:
+            raise DependencyUnavailable(f"writing {name} failed")
+        if (year, name) in self.files:
+            return False
+        self.files[(year, name)] = body
+        return True
 
 
 # --- audit and retention ---------------------------------------------------------------------

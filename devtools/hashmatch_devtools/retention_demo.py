@@ -35,7 +35,7 @@ FULL_SCHEDULE: tuple[tuple[int, str], ...] = (
     (90, "uncited match events; the revoked indicator's provenance; the held event is skipped"),
     (HOLD_DAYS, "the legal hold ran out: its match event goes now"),
     (365, "the forwarded report (365 days after forwarding) and its match event"),
-    (730, "day-0 statistics counters (730 days)"),
+    (730, "nothing of statistics: a year's counters go a year after its report is published"),
     (1826, "audit entries older than 5 years, behind a sealed checkpoint"),
 )
 SHORT_SCHEDULE = FULL_SCHEDULE[:4]

@@ -35,6 +35,7 @@ from tests.fakes import (
     InMemoryIndicatorStore,
     InMemoryLegalHoldStore,
     InMemoryMatchEventStore,
+    InMemoryPublicationRecords,
     InMemoryReportStore,
     curation_service,
 )
@@ -46,7 +47,7 @@ POLICY = RetentionPolicy(
     forwarded_reports=timedelta(days=365),
     revoked_provenance=PROVENANCE_RETENTION,
     audit_entries=timedelta(days=1826),
-    statistics=timedelta(days=730),
+    statistics=timedelta(days=365),
     legal_hold_max=timedelta(days=548),
 )
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
@@ -61,6 +62,7 @@ class RetentionWorld:
         self.reports = InMemoryReportStore()
         self.indicators = InMemoryIndicatorStore()
         self.counters = InMemoryCounterStore()
+        self.publications = InMemoryPublicationRecords()
         self.holds = InMemoryLegalHoldStore()
         self.progress = InMemoryErasureProgressStore()
         self.sealer = HmacCheckpointSealer()
@@ -70,7 +72,7 @@ class RetentionWorld:
                 MatchEventRetention(self.events),
                 ReportRetention(self.reports, self.events),
                 ProvenanceRetention(self.indicators, self.clock),
-                StatisticsRetention(self.counters, POLICY.statistics),
+                StatisticsRetention(self.counters, self.publications, POLICY.statistics),
                 *extra_classes,
             ]
         )
