@@ -234,6 +234,8 @@ def build_report(inputs: ReportInputs) -> TransparencyReport:
             rows_source = spec.rows_dimension or spec.dimension
             where = {} if spec.rows_dimension else dict(spec.where)
             breakdown = inputs.counts.by(rows_source, *spec.breakdown, **where)
+        if not spec.breakdown:
+            breakdown = {}
         keys = list(breakdown) if spec.from_tallies else sorted(breakdown)
         rows_of[spec.id] = keys
         for key in keys:

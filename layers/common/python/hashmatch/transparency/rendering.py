@@ -197,9 +197,9 @@ def _figure(figure: Figure, threshold: int) -> str:
         parts.append('<p class="note">Nothing was counted this year.</p>')
     if rows and any(row.count != 0 for row in rows):
         labels = [", ".join(row.key.values()) for row in rows[:MAX_CHART_ROWS]]
-        parts.append(
-            _bar_chart(figure.id, labels, [r.count for r in rows[:MAX_CHART_ROWS]], threshold)
-        )
+        scale = figure.count if isinstance(figure.count, int) else None
+        values = [r.count for r in rows[:MAX_CHART_ROWS]]
+        parts.append(_bar_chart(figure.id, labels, values, threshold, scale))
     if rows:
         parts.append(_table(figure.breakdown_by, rows))
     parts.append("</section>")
@@ -224,11 +224,16 @@ def _table(names: Sequence[str], rows: Sequence[Row]) -> str:
 
 
 def _bar_chart(
-    chart_id: str, labels: Sequence[str], values: Sequence[Shown], threshold: int
+    chart_id: str,
+    labels: Sequence[str],
+    values: Sequence[Shown],
+    threshold: int,
+    scale: int | None,
 ) -> str:
-    """Horizontal bars, one per row; a suppressed count is a pale bar marked "<N"."""
+    """Horizontal bars, one per row, against the figure's total when it is shown; a suppressed
+    count is a pale bar of the largest it could be, marked "<N"."""
     numbers = [v if isinstance(v, int) else threshold - 1 for v in values]
-    top = max([*numbers, 1])
+    top = max([*numbers, scale or 0, 1])
     label_width, bar_width, row_height = 260, 560, 22
     height, width = row_height * len(values) + 8, label_width + bar_width + 70
     out = [
