@@ -341,3 +341,30 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(world):
     ]  # fmt: skip
     assert rows[1][3] == "'=HYPERLINK(1)"
     assert rows[1][-1] == "6"
+
+
+def test_the_active_count_at_a_days_end_is_todays_total_less_later_changes(world):
+    from hashmatch.statistics.counting import IndicatorEvent
+    from hashmatch.statistics.model import IndicatorChange
+
+    def change(day: int, kind: IndicatorChange, delta: int, indicator: str) -> IndicatorEvent:
+        at = datetime(2026, 1, day, tzinfo=UTC)
+        return IndicatorEvent(indicator, kind, at, "known", "image", "DE", delta)
+
+    world.statistics.indicators_changed(
+        [
+            change(1, IndicatorChange.ADDED, 1, "a"),
+            change(1, IndicatorChange.ADDED, 1, "b"),
+            change(5, IndicatorChange.ADDED, 1, "c"),
+            change(9, IndicatorChange.REVOKED, -1, "a"),
+        ]
+    )
+    query = StatisticsQuery(world.counters, world.clock)  # today: 1 March
+
+    def active(day: int) -> dict[tuple[str, ...], int]:
+        counts = query.active_at_end_of(datetime(2026, 1, day, tzinfo=UTC).date())
+        return {count.values: number for count, number in counts.items()}
+
+    assert active(1) == {("known", "image"): 2}
+    assert active(5) == {("known", "image"): 3}
+    assert active(9) == {("known", "image"): 2}
