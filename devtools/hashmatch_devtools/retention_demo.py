@@ -9,10 +9,8 @@ The e2e test tests/e2e/test_retention.py drives the same steps on its own stack.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -229,41 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="stop after the 90-day due dates")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     args = parser.parse_args(argv)
-    # Quiet functions (Powertools reads these when the Logger and Metrics are first built, on
-    # the first import below): the demo prints what matters.
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from hashmatch_devtools.demo_stack import demo_stack
 
-    from hashmatch import bootstrap
-    from hashmatch.adapters.aws import clear_client_cache
-    from hashmatch.settings import clear_settings_cache
-    from hashmatch_client.cli.main import main as hashmatch
-    from hashmatch_devtools.localstack.stack import LocalStack
+    with demo_stack(args.template, "hashmatch-retention-demo") as stack:
+        from hashmatch_client.cli.main import main as hashmatch
 
-    with tempfile.TemporaryDirectory(prefix="hashmatch-retention-demo-") as state:
-        stack = LocalStack(
-            args.template.resolve(),
-            api_port=0,
-            parameter_overrides={"Stage": "local", "LogLevel": "WARNING"},
-            run_schedules=False,
-            stack_name="hashmatch-retention-demo",
-            state_directory=Path(state),
-        )
-        stack.start()
-        clear_settings_cache()
-        clear_client_cache()
-        bootstrap.reset()
-        try:
-            print(f"local stack at {stack.api_url} (schedules on demand, clock moved by the demo)")
-            began = time.monotonic()
-            run_demo(stack, SHORT_SCHEDULE if args.short else FULL_SCHEDULE)
-            print(f"\n(erasure runs took {time.monotonic() - began:.1f} s in all)")
-            print("\n$ hashmatch audit verify --receipts")
-            status = hashmatch(
-                ["audit", "verify", "--receipts", "--state-file", str(stack.state_file)]
-            )
-        finally:
-            stack.stop()
+        print(f"local stack at {stack.api_url} (schedules on demand, clock moved by the demo)")
+        began = time.monotonic()
+        run_demo(stack, SHORT_SCHEDULE if args.short else FULL_SCHEDULE)
+        print(f"\n(erasure runs took {time.monotonic() - began:.1f} s in all)")
+        print("\n$ hashmatch audit verify --receipts")
+        status = hashmatch(["audit", "verify", "--receipts", "--state-file", str(stack.state_file)])
     return status
 
 

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -386,32 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("transparency-demo"))
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     args = parser.parse_args(argv)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from hashmatch_devtools.demo_stack import demo_stack
 
-    from hashmatch import bootstrap
-    from hashmatch.adapters.aws import clear_client_cache
-    from hashmatch.settings import clear_settings_cache
-    from hashmatch_devtools.localstack.stack import LocalStack
-
-    with tempfile.TemporaryDirectory(prefix="hashmatch-transparency-demo-") as state:
-        stack = LocalStack(
-            args.template.resolve(),
-            api_port=0,
-            parameter_overrides={"Stage": "local", "LogLevel": "WARNING"},
-            run_schedules=False,
-            stack_name="hashmatch-transparency-demo",
-            state_directory=Path(state),
-        )
-        stack.start()
-        clear_settings_cache()
-        clear_client_cache()
-        bootstrap.reset()
-        try:
-            began = time.monotonic()
-            seeded = run_demo(stack, args.out)
-        finally:
-            stack.stop()
+    began = time.monotonic()
+    with demo_stack(args.template, "hashmatch-transparency-demo") as stack:
+        seeded = run_demo(stack, args.out)
     for year in seeded.years:
         print(f"{year}: published, sha256 {seeded.published[year]['sha256']}")
     print(f"files in {args.out}/<year>/ ({time.monotonic() - began:.0f} s)")

@@ -1,0 +1,46 @@
+"""A private local stack for a demonstration (`make retention-demo`, `make transparency-demo`):
+the real template, free ports, schedules on demand, quiet functions, a temporary state
+directory (so a `make run` beside it is untouched), this process's services wired to it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hashmatch_devtools.localstack.stack import LocalStack
+
+
+@contextmanager
+def demo_stack(template: Path, name: str) -> Iterator[LocalStack]:
+    # Quiet functions (Powertools reads these when the Logger and Metrics are first built, on
+    # the first import below): the demo prints what matters.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+    from hashmatch import bootstrap
+    from hashmatch.adapters.aws import clear_client_cache
+    from hashmatch.settings import clear_settings_cache
+    from hashmatch_devtools.localstack.stack import LocalStack
+
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as state:
+        stack = LocalStack(
+            template.resolve(),
+            api_port=0,
+            parameter_overrides={"Stage": "local", "LogLevel": "WARNING"},
+            run_schedules=False,
+            stack_name=name,
+            state_directory=Path(state),
+        )
+        stack.start()
+        clear_settings_cache()
+        clear_client_cache()
+        bootstrap.reset()
+        try:
+            yield stack
+        finally:
+            stack.stop()
