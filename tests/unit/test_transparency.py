@@ -292,17 +292,23 @@ def test_an_unpublished_year_is_not_found(world):
         world.service.published_file(2025, JSON_NAME)
 
 
-def test_the_schedule_publishes_last_year_from_the_second_of_january(world):
-    world.clock = FixedClock(datetime(2027, 1, 1, 23, tzinfo=UTC))
-    world.service._clock = world.clock  # the same service, a clock at new year's night
-    world.service._query._clock = world.clock
+def test_the_schedule_publishes_last_year_once_from_the_second_of_january(world):
+    world.queries(3)  # 1 March 2026
+    world.clock.advance(datetime(2027, 1, 1, 23, tzinfo=UTC) - world.clock.now())
 
-    assert world.service.publish_due() is None
+    assert world.service.publish_due() is None  # 1 January: not yet
     world.clock.advance(timedelta(hours=2))
     published = world.service.publish_due()
     assert published is not None
     assert published.year == 2026
     assert world.service.publish_due() is None
+
+
+def test_the_schedule_leaves_a_year_it_counted_nothing_in_to_an_explicit_publication(world):
+    world.clock.advance(datetime(2027, 1, 2, 7, tzinfo=UTC) - world.clock.now())
+
+    assert world.service.publish_due() is None
+    assert world.service.publish(2026).year == 2026
 
 
 # -- rendering ------------------------------------------------------------------------------------

@@ -132,14 +132,19 @@ class TransparencyService:
         return record
 
     def publish_due(self) -> Publication | None:
-        """The scheduled run: publish the previous year if it is not published yet."""
+        """The scheduled run: publish the previous year if it is not published yet, and if the
+        service counted anything in it (a year before the deployment is not published by
+        itself; ``publish`` still publishes it on demand)."""
         today = self._clock.now().date()
+        year = today.year - 1
         if today < date(today.year, 1, PUBLISH_FROM_JANUARY_DAY):
             return None
-        record = self._records.get(today.year - 1)
+        record = self._records.get(year)
         if record is not None and record.audit_seq is not None:
             return None
-        return self.publish(today.year - 1)
+        if record is None and not self._query.counts(Period.of_year(year)).counts:
+            return None
+        return self.publish(year)
 
     def _audit_once(self, record: Publication) -> Publication:
         if record.audit_after_seq is not None:
