@@ -71,8 +71,12 @@ def reanalyse(args: argparse.Namespace) -> int:
     report = write_report(result, args.out)
     print(f"re-analysed in {result.analysis_seconds:.1f} s; report in {report}")
     if args.error_rates is not None:
-        command = ".venv/bin/python bench/effectiveness.py" + (
-            f" --limit {args.limit}" if args.limit else ""
+        target = args.error_rates.resolve()
+        shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+        command = (
+            ".venv/bin/python bench/effectiveness.py"
+            + (f" --limit {args.limit}" if args.limit else "")
+            + f" --error-rates {shown}"
         )
         rates = error_rates(
             result, dataset="../shared/data/photos", command=command, on=datetime.now(UTC).date()
