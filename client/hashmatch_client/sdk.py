@@ -165,10 +165,74 @@ class HashmatchClient:
     def list_reports(
         self, *, status: str | None = None, limit: int | None = None, next: str | None = None
     ) -> dict[str, Any]:
-        given = (("status", status), ("limit", limit), ("next", next))
-        params = {key: str(value) for key, value in given if value is not None}
-        suffix = ("?" + urlencode(params)) if params else ""
-        return dict(self.request("GET", f"/v1/reports{suffix}"))
+        path = _with_query("/v1/reports", status=status, limit=limit, next=next)
+        return dict(self.request("GET", path))
+
+    def answer_information_request(
+        self, report_id: str, request_id: str, answer: str
+    ) -> dict[str, Any]:
+        """POST /v1/reports/{id}/information: answer the Centre's open question."""
+        body = {"request_id": request_id, "answer": answer}
+        return dict(self.request("POST", f"/v1/reports/{report_id}/information", json=body))
+
+    # -- review (reviewer) ---------------------------------------------------------------------
+
+    def review_queue(
+        self,
+        *,
+        status: str | None = None,
+        database: str | None = None,
+        media_type: str | None = None,
+        member_state: str | None = None,
+        limit: int | None = None,
+        next: str | None = None,
+    ) -> dict[str, Any]:
+        """GET /v1/review/queue: urgent first, then oldest; ``next`` pages on."""
+        path = _with_query(
+            "/v1/review/queue",
+            status=status,
+            database=database,
+            media_type=media_type,
+            member_state=member_state,
+            limit=limit,
+            next=next,
+        )
+        return dict(self.request("GET", path))
+
+    def review_report(self, report_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/v1/review/reports/{report_id}"))
+
+    def claim(self, report_id: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/v1/review/reports/{report_id}/claim"))
+
+    def release_claim(self, report_id: str) -> dict[str, Any]:
+        return dict(self.request("DELETE", f"/v1/review/reports/{report_id}/claim"))
+
+    def decide(self, report_id: str, decision: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /v1/reports/{id}/decision with ``{"outcome": "manifestly_unfounded", ...}`` or
+        ``{"outcome": "forward", ...}`` (docs/review.md)."""
+        path = f"/v1/reports/{report_id}/decision"
+        return dict(self.request("POST", path, json=dict(decision)))
+
+    def confirm(self, report_id: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/v1/reports/{report_id}/decision/confirm"))
+
+    def request_information(self, report_id: str, question: str) -> dict[str, Any]:
+        path = f"/v1/review/reports/{report_id}/information-request"
+        return dict(self.request("POST", path, json={"question": question}))
+
+    # -- indicators to re-verify (curator) -----------------------------------------------------
+
+    def indicators_to_review(
+        self, *, limit: int | None = None, next: str | None = None
+    ) -> dict[str, Any]:
+        path = _with_query("/v1/indicators", needs_review="true", limit=limit, next=next)
+        return dict(self.request("GET", path))
+
+
+def _with_query(path: str, **params: object) -> str:
+    given = {key: str(value) for key, value in params.items() if value is not None}
+    return path + ("?" + urlencode(given) if given else "")
 
 
 def _decoded(response: requests.Response) -> Any:

@@ -1,6 +1,7 @@
 """A private local stack for a demonstration (`make retention-demo`, `make transparency-demo`):
 the real template, free ports, schedules on demand, quiet functions, a temporary state
-directory (so a `make run` beside it is untouched), this process's services wired to it."""
+directory (so a `make run` beside it is untouched), fake law-enforcement recipients that
+forwarded reports are delivered to, this process's services wired to it."""
 
 from __future__ import annotations
 
@@ -25,22 +26,32 @@ def demo_stack(template: Path, name: str) -> Iterator[LocalStack]:
     from hashmatch import bootstrap
     from hashmatch.adapters.aws import clear_client_cache
     from hashmatch.settings import clear_settings_cache
+    from hashmatch_devtools import fake_recipients
     from hashmatch_devtools.localstack.stack import LocalStack
 
-    with tempfile.TemporaryDirectory(prefix=f"{name}-") as state:
-        stack = LocalStack(
-            template.resolve(),
-            api_port=0,
-            parameter_overrides={"Stage": "local", "LogLevel": "WARNING"},
-            run_schedules=False,
-            stack_name=name,
-            state_directory=Path(state),
-        )
-        stack.start()
-        clear_settings_cache()
-        clear_client_cache()
-        bootstrap.reset()
-        try:
-            yield stack
-        finally:
-            stack.stop()
+    recipients = fake_recipients.FakeRecipients().start()
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{name}-") as state:
+            stack = LocalStack(
+                template.resolve(),
+                api_port=0,
+                parameter_overrides={
+                    "Stage": "local",
+                    "LogLevel": "WARNING",
+                    **fake_recipients.parameter_overrides(recipients),
+                },
+                run_schedules=False,
+                stack_name=name,
+                state_directory=Path(state),
+            )
+            stack.start()
+            fake_recipients.install(stack, recipients)
+            clear_settings_cache()
+            clear_client_cache()
+            bootstrap.reset()
+            try:
+                yield stack
+            finally:
+                stack.stop()
+    finally:
+        recipients.stop()

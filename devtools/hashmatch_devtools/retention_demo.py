@@ -30,7 +30,11 @@ FULL_SCHEDULE: tuple[tuple[int, str], ...] = (
     (29, "the day before the unfounded report is due: nothing"),
     (30, "the unfounded report (30 days after the decision) and the match event it cites"),
     (89, "the day before the 90-day dates: nothing"),
-    (90, "uncited match events; the revoked indicator's provenance; the held event is skipped"),
+    (
+        90,
+        "uncited match events; the revoked indicator's provenance; the copy of what was "
+        "forwarded (90 days after forwarding); the held event is skipped",
+    ),
     (HOLD_DAYS, "the legal hold ran out: its match event goes now"),
     (365, "the forwarded report (365 days after forwarding) and its match event"),
     (730, "nothing of statistics: a year's counters go a year after its report is published"),
@@ -75,9 +79,6 @@ class DemoApi:
 def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
     """Indicators, match events, reports (one unfounded, one forwarded), a legal hold, daily
     counters and audit entries — through the API, as each role would make them."""
-    from hashmatch import bootstrap
-    from hashmatch.reports.decisions import Decision
-
     rng = random.Random(6)
     hashes = [f"{rng.getrandbits(256):064x}" for _ in range(2)]
     provenance = {
@@ -117,10 +118,10 @@ def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
         matches.append(answer["items"][0]["matches"][0]["match_id"])
     reports = [file_report(api, match_id) for match_id in matches[:2]]
     wait_until_stored(api, reports)
-    decisions = bootstrap.report_decisions()  # the reviewer API comes later; its service is here
-    reviewer = "cl_demo_reviewer"
-    decisions.decide(reports[0], Decision.UNFOUNDED, by=reviewer, role=Role.REVIEWER.value)
-    decisions.decide(reports[1], Decision.FORWARDED, by=reviewer, role=Role.REVIEWER.value)
+    unfounded = {"outcome": "manifestly_unfounded", "reasons": ["outside_scope"]}
+    forward = {"outcome": "forward", "member_state": "DE", "internal_note": "retention demo"}
+    api.call(Role.REVIEWER, "POST", f"/v1/reports/{reports[0]}/decision", unfounded)
+    api.call(Role.REVIEWER, "POST", f"/v1/reports/{reports[1]}/decision", forward)
     api.call(Role.CURATOR, "DELETE", f"/v1/indicators/{indicator_ids[1]}", {"reason": "withdrawn"})
     api.call(Role.CURATOR, "GET", f"/v1/indicators/{indicator_ids[0]}")  # an audited read
     until = datetime.now(UTC) + timedelta(seconds=stack.clock_offset(), days=HOLD_DAYS)

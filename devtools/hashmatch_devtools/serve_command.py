@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def create_demo_clients() -> dict[Role, str]:
+def create_demo_clients(provider_webhook: str | None = None) -> dict[Role, str]:
     """One client per role, with every database and hash type; returns each role's key."""
     from hashmatch import bootstrap
     from hashmatch.hashtypes import HASH_TYPES
@@ -49,6 +49,7 @@ def create_demo_clients() -> dict[Role, str]:
             valid_for=DEMO_VALIDITY,
             databases=tuple(database.value for database in Database),
             hash_types=tuple(HASH_TYPES),
+            webhook_url=provider_webhook if role is Role.PROVIDER else None,
         )
         keys[role] = created.api_key
     return keys
@@ -56,11 +57,14 @@ def create_demo_clients() -> dict[Role, str]:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other commands never import moto.
+    from hashmatch_devtools import fake_recipients
     from hashmatch_devtools.localstack.banner import describe
     from hashmatch_devtools.localstack.logs import enable_request_log
     from hashmatch_devtools.localstack.stack import LocalStack
 
     stop = threading.Event()
+    # Europol, the Member States' authorities and providers' webhooks, faked on this machine.
+    recipients = fake_recipients.FakeRecipients().start()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -69,17 +73,24 @@ def run(args: argparse.Namespace) -> int:
         args.template.resolve(),
         api_port=args.port,
         moto_port=args.moto_port,
-        parameter_overrides={"Stage": "local"},
+        parameter_overrides={"Stage": "local", **fake_recipients.parameter_overrides(recipients)},
         run_schedules=not args.no_schedules,
     )
     enable_request_log()
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    stack.start()
     try:
+        stack.start()
+        fake_recipients.install(stack, recipients)
         print(describe(stack), flush=True)
+        print(
+            f"\nFake recipients (forwarded reports, providers' webhooks): {recipients.base_url}"
+            f"\n  curl -s {recipients.base_url}/_local/recipients    (what each one received)"
+            f"\n  curl -s {recipients.base_url}/_local/webhooks",
+            flush=True,
+        )
         if args.demo:
-            keys = create_demo_clients()
+            keys = create_demo_clients(recipients.webhook_url("demo-provider"))
             print("\nDemo clients (keys are shown once):")
             for role, key in keys.items():
                 print(f"  {role.value:9} {key}")
@@ -93,5 +104,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping the local stack ...", flush=True)
         stack.stop()
+        recipients.stop()
         print("stopped.", flush=True)
     return 0

@@ -12,9 +12,8 @@ the auditor's GET /v1/statistics CSV, and ``seeded.json``: what was done, every 
 (keys, client ids, content references, hashes, reasons) and each publication's audit head.
 tests/e2e/test_transparency.py runs it and checks every figure.
 
-Until the reviewer API (issue 12) exists, decisions go through ``ReportDecisions`` and the
-deliveries of forwarded reports through ``Statistics.forwarding_attempted``, the calls its
-forwarding consumer will make.
+Decisions, four eyes and an information request go through the reviewer API; forwarded reports
+are delivered by forward_reports to the fake recipients the demo stack starts.
 """
 
 from __future__ import annotations
@@ -36,6 +35,9 @@ PROVIDERS = ("Alpha Hosting SA", "Beta Cloud BV")
 CLIENT_VALIDITY = timedelta(days=365)
 REVOKE_REASON = "assessment withdrawn by the authority, ref W-17"
 SUSPEND_REASON = "re-check requested by curator desk 4"
+FORWARD_NOTE = "consistent with the cited indicators; reviewer desk 2"
+QUESTION = "Was the upload shared publicly, and since when? (desk 2)"
+ANSWER = "Private album, uploaded the same day; account disabled."
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Demo:
         for who, role, owner in (
             ("curator", Role.CURATOR, "Demo Centre curation"),
             ("reviewer", Role.REVIEWER, "Demo Centre review"),
+            ("second reviewer", Role.REVIEWER, "Demo Centre review"),
             ("auditor", Role.AUDITOR, "Demo Centre audit"),
             ("alpha", Role.PROVIDER, PROVIDERS[0]),
             ("beta", Role.PROVIDER, PROVIDERS[1]),
@@ -221,24 +224,46 @@ class Demo:
             time.sleep(0.2)
         raise RuntimeError("intake did not take the redelivered message")
 
-    def decide(self, report_id: str, outcome: str) -> None:
-        from hashmatch import bootstrap
-        from hashmatch.reports.decisions import Decision
+    def forward(self, report_id: str, member_state: str, *, four_eyes: bool = False) -> None:
+        """Forwarded (to Europol and the Member State), then delivered by forward_reports."""
+        body = {"outcome": "forward", "member_state": member_state, "internal_note": FORWARD_NOTE}
+        answer = self.call("reviewer", "POST", f"/v1/reports/{report_id}/decision", body)
+        if four_eyes:  # every match in the new database: a second reviewer confirms
+            assert answer["status"] == "awaiting_confirmation", answer
+            self.call("second reviewer", "POST", f"/v1/reports/{report_id}/decision/confirm")
+        self.seeded.keep(FORWARD_NOTE)
 
-        bootstrap.report_decisions().decide(
-            report_id, Decision(outcome), by=self.client_ids["reviewer"], role="reviewer"
-        )
+    def unfounded(self, report_id: str, reason: str) -> None:
+        body = {"outcome": "manifestly_unfounded", "reasons": [reason]}
+        self.call("reviewer", "POST", f"/v1/reports/{report_id}/decision", body)
 
-    def delivered(self, report_id: str, recipient: str, outcome: str) -> None:
-        from hashmatch import bootstrap
-        from hashmatch.statistics.model import DeliveryOutcome
+    def ask(self, who: str, report_id: str) -> None:
+        """An information request, and the provider's answer (the report returns to review)."""
+        path = f"/v1/review/reports/{report_id}/information-request"
+        asked = self.call("reviewer", "POST", path, {"question": QUESTION})
+        answer = {"request_id": asked["request_id"], "answer": ANSWER}
+        self.call(who, "POST", f"/v1/reports/{report_id}/information", answer)
+        self.seeded.keep(QUESTION, ANSWER)
 
-        bootstrap.statistics().forwarding_attempted(
-            delivery_id=f"{report_id}:{recipient}",
-            at=self.now(),
-            recipient=recipient,
-            outcome=DeliveryOutcome(outcome),
-        )
+    def wait_delivered(self, timeout: float = 60.0) -> None:
+        """Until forward_reports has taken every message off the outbound queue."""
+        from hashmatch.adapters.aws import sqs_client
+
+        queue = str(self.stack.resources["OutboundQueue"].url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            attributes = sqs_client().get_queue_attributes(
+                QueueUrl=queue,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            if all(int(value) == 0 for value in attributes.values()):
+                return
+            time.sleep(0.3)
+        raise RuntimeError("forward_reports did not deliver every forwarded report")
 
     def erase(self) -> dict[str, Any]:
         while True:
@@ -273,9 +298,9 @@ class Demo:
         self.wait_stored("alpha", reports)
         self.at(datetime(year, 2, 2, 15, tzinfo=UTC))  # 30 hours after filing
         for report_id in reports[:5]:
-            self.decide(report_id, "forwarded")
-            self.delivered(report_id, "europol", "delivered")
-        self.decide(reports[5], "unfounded")
+            self.forward(report_id, "DE")
+        self.unfounded(reports[5], "outside_scope")
+        self.wait_delivered()
         self.at(datetime(year, 4, 15, 3, tzinfo=UTC))
         self.erase()  # the unfounded report (due 30 days after its decision)
         self.publish(year)
@@ -307,15 +332,16 @@ class Demo:
         self.wait_stored("beta", [urgent, normal])
         self.deliver_again(first_reports[0])  # counted once
         self.at(datetime(year, 3, 1, 11, tzinfo=UTC))  # 2 hours
-        self.decide(urgent, "forwarded")
-        self.delivered(urgent, "europol", "delivered")
-        self.delivered(urgent, "FR", "failed")
+        self.forward(urgent, "FR", four_eyes=True)
+        self.ask("alpha", first_reports[1])
         self.at(datetime(year, 3, 2, 12, tzinfo=UTC))  # 27 hours
         for report_id in [*first_reports[:4], repeats[0]]:
-            self.decide(report_id, "forwarded")
-            self.delivered(report_id, "europol", "delivered")
-        for report_id in (first_reports[4], *repeats[1:], normal):
-            self.decide(report_id, "unfounded")
+            self.forward(report_id, "DE")
+        self.unfounded(first_reports[4], "not_a_match")  # a false match of a new indicator
+        for report_id in repeats[1:]:
+            self.unfounded(report_id, "outside_scope")
+        self.unfounded(normal, "indicator_wrong")  # and another
+        self.wait_delivered()
         self.at(datetime(year, 6, 15, 3, tzinfo=UTC))
         self.erase()
         self.publish(year)

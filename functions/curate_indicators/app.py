@@ -5,15 +5,17 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver, current_principal
+from hashmatch.errors import InvalidInput
 from hashmatch.indicators.api import (
     BatchResponse,
     IndicatorBatchRequest,
+    IndicatorReviewList,
     IndicatorView,
     ReinstateRequest,
     RevokeRequest,
@@ -21,6 +23,7 @@ from hashmatch.indicators.api import (
     batch_response,
     batch_status,
 )
+from hashmatch.indicators.service import MAX_PAGE_SIZE
 from hashmatch.observability import logger, tracer
 
 app = build_resolver()
@@ -46,6 +49,33 @@ def import_indicators() -> Response[BatchResponse]:
     )
     status = batch_status(result)
     return _json(status, batch_response(result, position="line"))
+
+
+@app.get(
+    "/v1/indicators",
+    summary="Indicators to re-verify: disputed by reports decided manifestly unfounded",
+    description=(
+        "Only `needs_review=true` is served: the indicators that review decisions found wrong "
+        "or not matching, longest waiting first, with how many reports disputed each. Revoking "
+        "or reinstating an indicator takes it off the list. Audited as a read."
+    ),
+)
+@tracer.capture_method
+def indicators_to_review(
+    needs_review: Annotated[bool, Query(description="Must be true")],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = 50,
+    next: Annotated[
+        str | None, Query(max_length=2048, description="The `next` cursor of the previous page")
+    ] = None,
+) -> IndicatorReviewList:
+    if not needs_review:
+        raise InvalidInput(
+            "only the re-verification list is served: ask for needs_review=true",
+            errors=[{"loc": ["query", "needs_review"], "msg": "must be true"}],
+        )
+    curator = current_principal(app).client_id
+    page = bootstrap.indicator_service().needs_review(by=curator, limit=limit, cursor=next)
+    return IndicatorReviewList.of(page)
 
 
 @app.get("/v1/indicators/<id>")

@@ -1,4 +1,5 @@
-"""POST /v1/reports, GET /v1/reports/{id}, GET /v1/reports?status= (provider, own reports only).
+"""POST /v1/reports, GET /v1/reports/{id}, GET /v1/reports?status= and the answer to an
+information request, POST /v1/reports/{id}/information (provider, own reports only).
 
 No `from __future__ import annotations` in route modules: Powertools reads the route
 functions' annotations at runtime to validate and document requests and responses.
@@ -8,7 +9,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,6 +18,7 @@ from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.observability import logger, tracer
 from hashmatch.reports.model import ReportDetails, ReportStatus
+from hashmatch.reports.review_requests import InformationAnswer
 from hashmatch.reports.schemas import ReportAccepted, ReportList, ReportView
 from hashmatch.reports.service import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PAGE_SIZE
 
@@ -87,6 +89,28 @@ def list_reports(
         current_principal(app), status=status, limit=limit, cursor=next
     )
     return ReportList.of(page)
+
+
+@app.post(
+    "/v1/reports/<id>/information",
+    summary="Answer the Centre's question about one of your reports",
+    description=(
+        "Answers the open information request (`information_request` of GET "
+        "/v1/reports/{id}); the report goes back to the review queue. 409 if the report has no "
+        "open request (it is not `awaiting_provider`)."
+    ),
+    responses={
+        409: {
+            "description": "The report is not awaiting your answer (its status is named)",
+            "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}},
+        }
+    },
+)
+@tracer.capture_method
+def answer_information_request(id: str, answer: Annotated[InformationAnswer, Body()]) -> ReportView:
+    report = bootstrap.information_answers().answer(current_principal(app), id, answer)
+    logger.info("information provided", extra={"report_id": id})
+    return ReportView.of(report)
 
 
 def _location_of(report_id: str) -> str:

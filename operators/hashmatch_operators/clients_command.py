@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="pdq,phash,dhash,md5,sha1,sha256",
         help="comma-separated hash types it may use (default: all)",
     )
+    create.add_argument(
+        "--webhook-url",
+        help="providers: an HTTPS URL that is POSTed each status change of the provider's "
+        "reports, signed with a secret printed once (docs/review.md)",
+    )
     add_deployment_arguments(create)
     create.set_defaults(func=run_create)
 
@@ -55,7 +60,7 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 def describe_client(client: ApiClient) -> dict[str, object]:
-    return client.model_dump(mode="json", exclude={"key_digest"})
+    return client.model_dump(mode="json", exclude={"key_digest", "webhook_secret"})
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -70,10 +75,16 @@ def run_create(args: argparse.Namespace) -> int:
             valid_for=timedelta(days=args.valid_days),
             databases=_split(args.databases),
             hash_types=_split(args.hash_types),
+            webhook_url=args.webhook_url,
         )
-        print(json.dumps({**describe_client(created.client), "api_key": created.api_key}))
+        shown: dict[str, object] = {"api_key": created.api_key}
+        if created.webhook_secret is not None:
+            shown["webhook_secret"] = created.webhook_secret
+        print(json.dumps({**describe_client(created.client), **shown}))
         print(
-            "The api_key is shown once and stored only as a digest: keep it now.", file=sys.stderr
+            "The api_key is shown once and stored only as a digest: keep it now"
+            + (" (and the webhook_secret, to check signatures)." if len(shown) > 1 else "."),
+            file=sys.stderr,
         )
         return 0
 

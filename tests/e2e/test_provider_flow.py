@@ -8,8 +8,6 @@ their status.
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from pathlib import Path
 
@@ -22,8 +20,8 @@ from hashmatch_client.imaging import load_image
 from hashmatch_client.sdk import HashmatchClient
 from hashmatch_devtools.evaluation.transforms import apply_transformation
 from hashmatch_devtools.localstack.stack import LocalStack
+from tests.e2e.helpers import SHARED_PHOTOS, scan_and_report, shared_photos
 
-SHARED_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
 KNOWN_COUNT = 6
 UNRELATED_COUNT = 6
 MODIFICATIONS = ("jpeg_q70", "resize_0.5x", "light_crop")
@@ -33,16 +31,7 @@ LIGHT_CROP_PER_SIDE = 0.01
 
 @pytest.fixture(scope="module")
 def photos() -> tuple[list[Path], list[Path]]:
-    if not SHARED_PHOTOS.is_dir():
-        pytest.skip(f"shared photos not found at {SHARED_PHOTOS.resolve()}")
-    with (SHARED_PHOTOS / "manifest.csv").open() as manifest:
-        names = sorted(
-            row["filename"]
-            for row in csv.DictReader(manifest)
-            if row["category"] == "photo" and not row["notes"]
-        )
-    with (SHARED_PHOTOS / "near_pairs.csv").open() as pairs:
-        related = {frozenset((row["a"], row["b"])) for row in csv.DictReader(pairs)}
+    names, related = shared_photos()
     known = names[:KNOWN_COUNT]
     unrelated = [
         name
@@ -119,28 +108,9 @@ def test_exactly_the_modified_copies_match_and_their_reports_are_stored(
     assert added == 0
     local_stack.run_schedule("BuildIndexFunction")
     copies = modified_copies(known, unrelated, tmp_path / "uploads")
-    capsys.readouterr()
 
-    status = hashmatch_cli(
-        [
-            "scan",
-            str(tmp_path / "uploads"),
-            "--endpoint",
-            endpoint,
-            "--api-key",
-            provider_key,
-            "--report",
-            "--legal-basis",
-            "Regulation (EU) 2021/1232",
-            "--member-state",
-            "DE",
-            "--json",
-        ]
-    )
+    status, summary = scan_and_report(endpoint, provider_key, tmp_path / "uploads", capsys)
 
-    # The handlers run in this process: their log and metric lines precede the document.
-    printed = capsys.readouterr().out.splitlines()
-    summary = json.loads("\n".join(printed[printed.index("{") :]))
     assert status == 1  # something matched
     matched = {Path(r["path"]).name for r in summary["results"] if r["matched"]}
     assert matched == copies

@@ -3,7 +3,9 @@
 ``python -m hashmatch_devtools.transparency_demo`` (a subprocess: its own local stack, beside
 the package's) drives, with the clock override, year 1 and year 2 through the API: indicators,
 matches (one batch retried with its Idempotency-Key), reports (one message delivered twice,
-repeat reports), decisions, deliveries, erasures; the daily schedule publishes each year. Here
+repeat reports), decisions through the reviewer API (four eyes, an information request),
+deliveries by forward_reports to fake recipients, erasures; the daily schedule publishes each
+year. Here
 every figure of year 2's published report is checked, with its change from year 1; the files
 are scanned for every secret the run used; and the page is rendered in a real browser.
 """
@@ -105,20 +107,36 @@ def test_every_figure_of_the_seeded_year_is_as_done(published):
     assert rows(got["reports_per_indicator"]) == {
         ("1",): U, ("2",): 0, ("3-5",): 0, ("6-10",): U, ("more than 10",): 0,
     }  # fmt: skip
+    # five to Germany, Beta's urgent one to France after a second reviewer's confirmation
     assert summary(got["reports_forwarded"]) == (6, 5, 1, 20.0)
-    assert rows(got["reports_forwarded"]) == {("-",): 6}
+    assert rows(got["reports_forwarded"]) == {("DE",): U, ("FR",): U}
     assert summary(got["reports_unfounded"]) == (6, U, None, None)
-    assert summary(got["false_matches"]) == (0, 0, 0, None)
-    assert summary(got["information_requests"]) == (0, 0, 0, None)
-    assert summary(got["forwarding"]) == (7, 5, 2, 40.0)
-    assert rows(got["forwarding"]) == {("FR", "failed"): U, ("europol", "delivered"): U}
+    assert rows(got["reports_unfounded"]) == {
+        ("indicator_wrong",): U,
+        ("not_a_match",): U,
+        ("outside_scope",): U,
+    }
+    # not_a_match and indicator_wrong: one false match against each cited (new) indicator
+    assert summary(got["false_matches"]) == (U, 0, None, None)
+    assert rows(got["false_matches"]) == {("new",): U}
+    assert summary(got["information_requests"]) == (U, 0, None, None)
+    # delivered by forward_reports: Europol 6, Germany 5, France 1
+    assert summary(got["forwarding"]) == (12, 10, 2, 20.0)
+    assert rows(got["forwarding"]) == {
+        ("DE", "delivered"): U,
+        ("FR", "delivered"): U,
+        ("europol", "delivered"): 6,
+    }
     # 5 forwarded reports of year 1 and 6 unfounded ones of year 2, with their 11 match events,
-    # the retried batch's 5 uncited events, the revoked indicator's provenance
-    assert summary(got["erasures"]) == (28, U, None, None)
+    # the retried batch's 5 uncited events, the 11 forwarded copies, the question's text, the
+    # revoked indicator's provenance
+    assert summary(got["erasures"]) == (40, U, None, None)
     assert rows(got["erasures"]) == {
         ("indicator_provenance",): U,
+        ("information_requests",): U,
         ("match_events",): 16,
-        ("reports",): U,
+        ("outbound_messages",): 11,
+        ("reports",): 11,
     }
     assert set(got) == {
         "indicators_active", "indicators_added", "indicators_suspended", "indicators_revoked",
@@ -142,8 +160,9 @@ def test_the_first_year_is_what_the_second_compares_with(published):
     assert summary(got["queries"]) == (8, None, None, None)
     assert rows(got["queries"]) == {("pdq", "matched"): U, ("pdq", "no_match"): U}
     assert rows(got["reports_received"]) == {("Alpha Hosting SA",): 6}
-    assert rows(got["reports_forwarded"]) == {("-",): 5}
+    assert rows(got["reports_forwarded"]) == {("DE",): 5}
     assert got["reports_unfounded"]["count"] == U
+    assert rows(got["forwarding"]) == {("DE", "delivered"): 5, ("europol", "delivered"): 5}
     assert rows(got["indicators_active"]) == {("known", "image"): 6}
     assert published["reports"][published["first"]]["previous_year"]["published"] is False
 
@@ -199,6 +218,9 @@ def test_the_auditor_sees_the_repeat_and_the_retries_unsuppressed(published):
 
     assert total("repeat_reports") == 5
     assert total("reports_received", provider="Beta Cloud BV") == 2
+    assert total("information_requests") == 1
+    assert total("false_matches") == 2
+    assert total("decisions", outcome="forwarded", member_state="FR") == 1
     assert total("queries", outcome="rejected", reason="invalid-hash") == 1
     assert total("queries") == 17
 

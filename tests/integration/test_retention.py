@@ -20,7 +20,7 @@ from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
 from hashmatch.errors import Conflict
-from hashmatch.reports.decisions import Decision
+from hashmatch.reports.review_requests import UnfoundedDecision
 from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
 from tests.integration.conftest import Deployment, api_event
 
@@ -48,9 +48,8 @@ def unfounded_report() -> tuple[str, str]:
     now = datetime.now(UTC)
     filing = a_filing(PROVIDER, now, (match_id,))
     bootstrap.report_intake().take_in(filing)
-    bootstrap.report_decisions().decide(
-        filing.report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
-    )
+    decision = UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",))
+    bootstrap.review_service().decide(REVIEWER, filing.report_id, decision)
     return filing.report_id, match_id
 
 

@@ -25,6 +25,9 @@ POLICY_PARAMETERS = {
     "audit_entries": "AuditRetentionDays",
     "statistics": "StatisticsRetentionDays",
     "legal_hold_max": "LegalHoldMaxDays",
+    "claims": "ClaimRetentionDays",
+    "information_requests": "InformationRequestRetentionDays",
+    "outbound_messages": "OutboundMessageRetentionDays",
 }
 
 
@@ -70,6 +73,9 @@ def test_the_policy_the_functions_read_is_the_parameters_defaults(sam_template):
     assert policy.forwarded_reports.days == 365
     assert policy.audit_entries.days == 1826  # 5 years
     assert policy.legal_hold_max.days == 548  # 18 months
+    assert policy.claims.days == 7
+    assert policy.information_requests.days == 30
+    assert policy.outbound_messages.days == 90
 
 
 def test_every_retention_property_refers_to_a_parameter(cfn_template):
@@ -149,6 +155,17 @@ def test_due_date_indexes_let_erasure_find_what_is_due_without_a_scan(cfn_templa
     assert index_keys("ReportsTable", "ByDueDay") == ["due_day", "report_id"]
     assert index_keys("IndicatorsTable", "ProvenanceDue") == ["provenance_due_day", "id"]
     assert index_keys("LegalHoldsTable", "ByEndDay") == ["end_day", "hold_id"]
+    assert index_keys("ReportsTable", "ClaimsDue") == ["claim_due_day", "report_id"]
+    assert index_keys("ReportsTable", "InformationDue") == ["information_due_day", "report_id"]
+    assert index_keys("ReportsTable", "OutboundDue") == ["outbound_due_day", "report_id"]
+
+
+def test_a_forwarded_copy_outlives_its_dead_letter_so_a_redrive_still_finds_it(sam_template):
+    parameters = sam_template["Parameters"]
+
+    dead_letter_days = default(sam_template, "DeadLetterRetentionSeconds") / DAY_SECONDS
+
+    assert parameters["OutboundMessageRetentionDays"]["MinValue"] > dead_letter_days
 
 
 def test_erase_expired_may_not_scan_and_queries_only_due_date_indexes(cfn_template):

@@ -9,14 +9,14 @@ from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.matching.retention import MatchEventRetention
-from hashmatch.reports.decisions import Decision, ReportDecisions
 from hashmatch.reports.model import (
     Report,
     ReportStatus,
     StatusChange,
     received,
 )
-from hashmatch.reports.retention import ReportRetention
+from hashmatch.reports.retention import ReportRetention, report_part_retentions
+from hashmatch.reports.review_requests import ForwardDecision, UnfoundedDecision
 from hashmatch.retention.erasure import Erasure, ErasureOutcome
 from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldService
 from hashmatch.retention.ports import ErasableData, HoldTarget
@@ -38,6 +38,7 @@ from tests.fakes import (
     InMemoryPublicationRecords,
     InMemoryReportStore,
     curation_service,
+    review_desk,
 )
 
 START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
@@ -49,7 +50,14 @@ POLICY = RetentionPolicy(
     audit_entries=timedelta(days=1826),
     statistics=timedelta(days=365),
     legal_hold_max=timedelta(days=548),
+    claims=timedelta(days=7),
+    information_requests=timedelta(days=30),
+    outbound_messages=timedelta(days=90),
 )
+DECISIONS: dict[str, UnfoundedDecision | ForwardDecision] = {
+    "unfounded": UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",)),
+    "forwarded": ForwardDecision(outcome="forward", member_state="FR", internal_note="clear"),
+}
 PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
 REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU Centre")
 
@@ -73,6 +81,7 @@ class RetentionWorld:
                 ReportRetention(self.reports, self.events),
                 ProvenanceRetention(self.indicators, self.clock),
                 StatisticsRetention(self.counters, self.publications, POLICY.statistics),
+                *report_part_retentions(self.reports, self.clock),
                 *extra_classes,
             ]
         )
@@ -80,13 +89,8 @@ class RetentionWorld:
             self.holds, self.clock, self.audit, POLICY, self.registry
         )
         self.statistics = Statistics(self.counters)
-        self.decisions = ReportDecisions(
-            reports=self.reports,
-            clock=self.clock,
-            audit=self.audit,
-            policy=POLICY,
-            statistics=self.statistics,
-        )
+        desk = review_desk(self, POLICY)
+        self.review, self.answers = desk.review, desk.answers
         self.curation = curation_service(
             self.indicators, self.clock, audit=self.audit, counters=self.counters
         )
@@ -126,9 +130,10 @@ class RetentionWorld:
         self.events.cite([match_id], filing.report_id)
         return filing.report_id, match_id
 
-    def decided_report(self, decision: Decision) -> tuple[str, str]:
+    def decided_report(self, outcome: str) -> tuple[str, str]:
+        """A report decided "unfounded" or "forwarded" by a reviewer: (report id, match id)."""
         report_id, match_id = self.stored_report()
-        self.decisions.decide(report_id, decision, by=REVIEWER.client_id, role="reviewer")
+        self.review.decide(REVIEWER, report_id, DECISIONS[outcome])
         return report_id, match_id
 
     def revoked_indicator(self, seed: int = 1) -> str:

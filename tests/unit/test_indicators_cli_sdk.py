@@ -143,7 +143,7 @@ class ServiceBackedClient:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> ServiceBackedClient:
     fake = ServiceBackedClient()
-    monkeypatch.setattr(indicators_command, "_client", lambda args: fake)
+    monkeypatch.setattr(indicators_command, "client_of", lambda args: fake)
     monkeypatch.setattr(indicators_command, "ROWS_PER_REQUEST", 2)
     return fake
 

@@ -13,15 +13,27 @@ from hashmatch.errors import Conflict, InvalidInput
 from hashmatch.indicators.model import IndicatorStatus
 from hashmatch.indicators.retention import INDICATOR_PROVENANCE
 from hashmatch.matching.retention import MATCH_EVENTS
-from hashmatch.reports.decisions import Decision
-from hashmatch.reports.retention import REPORTS
+from hashmatch.reports.retention import (
+    INFORMATION_REQUESTS,
+    OUTBOUND_MESSAGES,
+    REPORTS,
+    REVIEW_CLAIMS,
+)
+from hashmatch.reports.review_requests import InformationAnswer, InformationRequestBody
 from hashmatch.retention.holds import LegalHoldRequest
 from hashmatch.retention.ports import DueItem, HoldTarget
 from hashmatch.retention_policy import RetentionPolicy, due_day
 from hashmatch.settings import RetentionSettings, SettingsError, clear_settings_cache, load_settings
 from hashmatch.statistics.ports import Publication
 from tests.factories import CURATOR, pdq_hex, submission
-from tests.unit.retention_world import POLICY, PROVIDER, REVIEWER, START, RetentionWorld
+from tests.unit.retention_world import (
+    DECISIONS,
+    POLICY,
+    PROVIDER,
+    REVIEWER,
+    START,
+    RetentionWorld,
+)
 
 DAY = timedelta(days=1)
 
@@ -40,7 +52,8 @@ def test_the_policy_reads_every_period_from_one_json_setting(monkeypatch):
         "RETENTION_DAYS",
         '{"match_events": 90, "unfounded_reports": 30, "forwarded_reports": 365,'
         ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 365,'
-        ' "legal_hold_max": 548}',
+        ' "legal_hold_max": 548, "claims": 7, "information_requests": 30,'
+        ' "outbound_messages": 90}',
     )
     clear_settings_cache()
 
@@ -99,7 +112,7 @@ def test_a_match_event_is_not_erased_earlier_on_its_due_day(world):
 
 
 def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_events(world):
-    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    report_id, match_id = world.decided_report("unfounded")
 
     world.at(START + POLICY.unfounded_reports - DAY)
     world.run()
@@ -115,7 +128,7 @@ def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_even
 
 
 def test_a_forwarded_report_is_kept_365_days_after_forwarding(world):
-    report_id, _ = world.decided_report(Decision.FORWARDED)
+    report_id, _ = world.decided_report("forwarded")
 
     world.at(START + POLICY.forwarded_reports - DAY)
     world.run()
@@ -224,7 +237,7 @@ def test_audit_entries_are_erased_after_five_years_and_the_rest_still_verifies(w
 
 
 def test_a_held_report_survives_its_due_date(world):
-    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    report_id, match_id = world.decided_report("unfounded")
     world.hold(HoldTarget.REPORT, report_id)
 
     world.at(START + POLICY.unfounded_reports + 5 * DAY)
@@ -236,7 +249,7 @@ def test_a_held_report_survives_its_due_date(world):
 
 
 def test_a_released_hold_lets_the_next_run_erase_the_item(world):
-    report_id, _ = world.decided_report(Decision.UNFOUNDED)
+    report_id, _ = world.decided_report("unfounded")
     hold = world.hold(HoldTarget.REPORT, report_id)
     world.at(START + POLICY.unfounded_reports + 5 * DAY)
     world.run()
@@ -323,6 +336,9 @@ def test_each_run_writes_one_receipt_with_counts_and_period_but_no_ids(world):
         "indicator_provenance": 0,
         "audit_entries": 0,
         "statistics": 0,
+        "review_claims": 0,
+        "information_requests": 0,
+        "outbound_messages": 0,
     }
     assert receipt["period"] == {"from": "2027-03-10", "through": "2027-04-10"}
     assert match_id not in str(receipt)
@@ -378,19 +394,88 @@ def test_the_next_run_covers_the_days_from_where_the_last_one_ended(world):
 def test_a_decision_sets_when_the_report_is_erased(world):
     report_id, _ = world.stored_report()
 
-    decided = world.decisions.decide(
-        report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
-    )
+    decided = world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
 
     assert decided.erase_after == START + POLICY.unfounded_reports
     assert world.audit.actions()[-1] == "report.unfounded"
 
 
 def test_a_report_is_decided_once(world):
-    report_id, _ = world.decided_report(Decision.FORWARDED)
+    report_id, _ = world.decided_report("forwarded")
 
     with pytest.raises(Conflict):
-        world.decisions.decide(report_id, Decision.UNFOUNDED, by=PROVIDER.client_id, role="x")
+        world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
+
+
+# -- the parts of a report with periods of their own -----------------------------------------
+
+
+def test_a_lapsed_claim_is_erased_its_period_after_it_lapsed(world):
+    report_id, _ = world.stored_report()
+    claim = world.review.claim(REVIEWER, report_id)
+    world.at(claim.until + POLICY.claims - DAY)
+    world.run()
+    assert world.reports.get(report_id).claim is not None
+
+    world.at(claim.until + POLICY.claims)
+    world.run()
+
+    assert world.reports.get(report_id).claim is None
+    assert erased(world, REVIEW_CLAIMS) == 1
+
+
+def answered_then_forwarded(world: RetentionWorld) -> str:
+    report_id, _ = world.stored_report()
+    asked = world.review.request_information(
+        REVIEWER, report_id, InformationRequestBody(question="Where is the uploader?")
+    )
+    world.answers.answer(
+        PROVIDER, report_id, InformationAnswer(request_id=asked.request_id, answer="In Lyon.")
+    )
+    world.review.decide(REVIEWER, report_id, DECISIONS["forwarded"])
+    return report_id
+
+
+def test_information_request_texts_go_their_period_after_the_decision_and_the_times_stay(world):
+    report_id = answered_then_forwarded(world)
+    world.at(START + POLICY.information_requests)
+
+    world.run()
+
+    (request,) = world.reports.get(report_id).information_requests
+    assert (request.question, request.answer) == (None, None)
+    assert request.asked_at == START
+    assert request.answered_at == START
+    assert erased(world, INFORMATION_REQUESTS) == 1
+
+
+def test_the_forwarded_copy_goes_its_period_after_forwarding_and_the_deliveries_stay(world):
+    report_id, _ = world.decided_report("forwarded")
+    world.at(START + POLICY.outbound_messages)
+
+    world.run()
+
+    outbound = world.reports.get(report_id).outbound
+    assert outbound.message is None
+    assert set(outbound.deliveries) == {"europol", "FR"}
+    assert erased(world, OUTBOUND_MESSAGES) == 1
+
+
+def test_a_hold_on_a_report_keeps_its_request_texts_and_forwarded_copy_until_released(world):
+    report_id = answered_then_forwarded(world)
+    hold = world.hold(HoldTarget.REPORT, report_id)
+    world.at(START + POLICY.outbound_messages)
+    world.run()
+    assert world.reports.get(report_id).outbound.message is not None
+    assert world.reports.get(report_id).information_requests[0].answer == "In Lyon."
+
+    world.hold_service.release(REVIEWER, hold.hold_id)
+    world.at(world.clock.now() + DAY)
+    world.run()
+
+    report = world.reports.get(report_id)
+    assert report.outbound.message is None
+    assert report.information_requests[0].answer is None
 
 
 class Widgets:

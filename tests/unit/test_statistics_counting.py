@@ -12,9 +12,7 @@ from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.service import MatchItem, MatchService
-from hashmatch.reports.decisions import Decision, ReportDecisions
 from hashmatch.reports.intake import ReportIntake
-from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.statistics.counting import (
     CitedIndicator,
     IndicatorEvent,
@@ -49,17 +47,6 @@ PROVIDER = Principal(
     databases=("known", "new"),
     hash_types=("pdq",),
 )
-POLICY = RetentionPolicy.model_validate(
-    {
-        "match_events": 90,
-        "unfounded_reports": 30,
-        "forwarded_reports": 365,
-        "revoked_provenance": 90,
-        "audit_entries": 1826,
-        "statistics": 365,
-        "legal_hold_max": 548,
-    }
-)
 
 
 class World:
@@ -85,13 +72,6 @@ class World:
             match_events=self.events,
             clock=self.clock,
             audit=self.audit,
-            statistics=self.statistics,
-        )
-        self.decisions = ReportDecisions(
-            reports=self.reports,
-            clock=self.clock,
-            audit=self.audit,
-            policy=POLICY,
             statistics=self.statistics,
         )
 
@@ -310,18 +290,6 @@ def test_two_suspensions_of_one_indicator_are_two_events():
 
 
 # -- decisions, review, forwarding, erasure ---------------------------------------------------
-
-
-def test_a_decision_is_counted_once_with_its_time_to_decision(world):
-    # Given a report stored, decided 30 hours after it was filed
-    filing = world.filing_citing(world.indicator(1))
-    world.intake.take_in(filing)
-    world.clock.advance(timedelta(hours=30))
-
-    world.decisions.decide(filing.report_id, Decision.FORWARDED, by="cl_r", role="reviewer")
-
-    assert world.counters.of("decisions") == {("forwarded", "-"): 1}
-    assert world.counters.of("time_to_decision") == {("forwarded", "normal", "48"): 1}
 
 
 def test_an_unfounded_decision_counts_each_reason_and_each_false_match(world):

@@ -16,7 +16,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,14 +24,13 @@ from typing import Any
 
 from hashmatch.errors import HashmatchError
 from hashmatch.hashtypes import get_hash_type
+from hashmatch_client.cli.connection import UsageError, add_connection_arguments, client_of
 
 EXIT_OK = 0
 EXIT_SOME_INVALID = 1
 EXIT_ERROR = 2
 ROWS_PER_REQUEST = 500
 DEFAULT_TYPES = ("pdq", "md5")
-ENDPOINT_VARIABLE = "HASHMATCH_ENDPOINT"
-API_KEY_VARIABLE = "HASHMATCH_API_KEY"
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +56,7 @@ def register(subparsers: Any) -> None:
         default=",".join(DEFAULT_TYPES),
         help="comma-separated hash types to upload (default: pdq,md5)",
     )
-    _add_connection_arguments(add)
+    add_connection_arguments(add, role="curator")
     add.set_defaults(func=run_add)
 
     imports = actions.add_parser(
@@ -75,35 +73,8 @@ def register(subparsers: Any) -> None:
         "--format", choices=["csv", "jsonl"], help="default: from the file's suffix"
     )
     imports.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    _add_connection_arguments(imports)
+    add_connection_arguments(imports, role="curator")
     imports.set_defaults(func=run_import)
-
-
-def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--endpoint",
-        default=os.environ.get(ENDPOINT_VARIABLE),
-        help=f"the API's base URL (default ${ENDPOINT_VARIABLE})",
-    )
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get(API_KEY_VARIABLE),
-        help=f"a curator's API key (default ${API_KEY_VARIABLE})",
-    )
-
-
-def _client(args: argparse.Namespace) -> Any:
-    from hashmatch_client.sdk import HashmatchClient  # requests only when a command runs
-
-    if not args.endpoint or not args.api_key:
-        raise _UsageError(
-            f"give --endpoint and --api-key (or {ENDPOINT_VARIABLE}, {API_KEY_VARIABLE})"
-        )
-    return HashmatchClient(args.endpoint, args.api_key)
-
-
-class _UsageError(Exception):
-    pass
 
 
 # -- add ---------------------------------------------------------------------------------------
@@ -115,8 +86,8 @@ def run_add(args: argparse.Namespace) -> int:
 
     try:
         types = [get_hash_type(name).name for name in args.types.split(",") if name.strip()]
-        client = _client(args)
-    except (HashmatchError, _UsageError) as error:
+        client = client_of(args)
+    except (HashmatchError, UsageError) as error:
         print(f"hashmatch indicators add: {error}", file=sys.stderr)
         return EXIT_ERROR
     provenance = {
@@ -191,10 +162,10 @@ def run_import(args: argparse.Namespace) -> int:
 
     file_format = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
     try:
-        client = _client(args)
+        client = client_of(args)
         text = args.file.read_text(encoding="utf-8")
         parts = list(_csv_parts(text) if file_format == "csv" else _jsonl_parts(text))
-    except (_UsageError, OSError, UnicodeDecodeError, csv.Error) as error:
+    except (UsageError, OSError, UnicodeDecodeError, csv.Error) as error:
         print(f"hashmatch indicators import: {error}", file=sys.stderr)
         return EXIT_ERROR
     totals = _Totals()

@@ -21,6 +21,7 @@ from hashmatch.adapters.aws import (
     dynamodb_client,
     kms_client,
     s3_client,
+    secretsmanager_client,
     sqs_client,
 )
 from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
@@ -34,9 +35,14 @@ from hashmatch.adapters.dynamodb_statistics import (
     DynamoDBCounterStore,
     DynamoDBPublicationRecords,
 )
+from hashmatch.adapters.https_post import http_pool
+from hashmatch.adapters.https_recipients import HttpsRecipients
+from hashmatch.adapters.https_webhooks import HttpsWebhooks
 from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
 from hashmatch.adapters.s3_published_reports import S3PublishedReports
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
+from hashmatch.adapters.secretsmanager_credentials import SecretsManagerCredentials
+from hashmatch.adapters.sqs_outbound import SQSNotificationQueue, SQSOutboundQueue, SQSRedelivery
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
@@ -47,9 +53,14 @@ from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.matching.service import MatchService
-from hashmatch.reports.decisions import ReportDecisions
+from hashmatch.reports.delivering import RetryPolicy
+from hashmatch.reports.forwarding import Forwarding
 from hashmatch.reports.intake import ReportIntake
-from hashmatch.reports.retention import ReportRetention
+from hashmatch.reports.notifier import ProviderNotifier
+from hashmatch.reports.ports import ReviewEvents
+from hashmatch.reports.retention import ReportRetention, report_part_retentions
+from hashmatch.reports.review import InformationAnswers, ReviewRules, ReviewService
+from hashmatch.reports.review_statistics import CountedReviewEvents
 from hashmatch.reports.service import ReportService
 from hashmatch.retention.erasure import Erasure
 from hashmatch.retention.holds import LegalHoldService
@@ -59,14 +70,18 @@ from hashmatch.settings import (
     AuditCheckpointSettings,
     AuditSettings,
     ClientsSettings,
+    DeliverySettings,
     ErasureSettings,
+    ForwardingSettings,
     IndicatorSettings,
     LegalHoldSettings,
     MatchEventsSettings,
     MatchSettings,
+    NotificationSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
+    ReviewSettings,
     SnapshotSettings,
     StatisticsSettings,
     TransparencySettings,
@@ -112,6 +127,11 @@ def checkpoint_sealer() -> KMSCheckpointSealer:
 
 
 @cache
+def client_store() -> DynamoDBClientStore:
+    return DynamoDBClientStore(dynamodb_client(), load_settings(ClientsSettings).clients_table)
+
+
+@cache
 def client_service() -> ClientService:
     settings = load_settings(ClientsSettings)
     usage_plans = None
@@ -125,8 +145,7 @@ def client_service() -> ClientService:
                 Role.AUDITOR: settings.staff_usage_plan_id,
             },
         )
-    store = DynamoDBClientStore(dynamodb_client(), settings.clients_table)
-    return ClientService(store, SystemClock(), _AuditLogOnFirstUse(), usage_plans)
+    return ClientService(client_store(), SystemClock(), _AuditLogOnFirstUse(), usage_plans)
 
 
 @cache
@@ -253,13 +272,77 @@ def report_intake() -> ReportIntake:
 
 
 @cache
-def report_decisions() -> ReportDecisions:
-    return ReportDecisions(
+def review_events() -> ReviewEvents:
+    """Review steps counted by the statistics: decisions, information requests, deliveries
+    (the statistics table is reached on the first step counted: file_reports announces answers
+    to information requests, which count nothing, and has no statistics table to name)."""
+    return CountedReviewEvents(statistics=statistics, match_events=match_event_store)
+
+
+@cache
+def review_service() -> ReviewService:
+    settings = load_settings(ReviewSettings)
+    return ReviewService(
         reports=report_store(),
+        match_events=match_event_store(),
+        indicators=indicator_store(),
+        outbound=SQSOutboundQueue(sqs_client(), settings.outbound_queue_url),
+        notifications=SQSNotificationQueue(sqs_client(), settings.notifications_queue_url),
+        events=review_events(),
         clock=SystemClock(),
         audit=audit_log(),
         policy=retention_policy(),
-        statistics=statistics(),
+        rules=ReviewRules(
+            claim_lease=timedelta(minutes=settings.claim_lease_minutes),
+            do_not_inform_max=timedelta(days=settings.do_not_inform_max_days),
+        ),
+    )
+
+
+@cache
+def information_answers() -> InformationAnswers:
+    """The provider's answers to information requests (file_reports; it notifies no one)."""
+    return InformationAnswers(
+        reports=report_store(),
+        notifications=None,
+        events=review_events(),
+        clock=SystemClock(),
+        audit=audit_log(),
+    )
+
+
+def delivery_policy() -> RetryPolicy:
+    base = load_settings(DeliverySettings).delivery_retry_base_seconds
+    return RetryPolicy(redelivery_base=timedelta(seconds=base))
+
+
+@cache
+def forwarding() -> Forwarding:
+    settings = load_settings(ForwardingSettings)
+    credentials = SecretsManagerCredentials(
+        secretsmanager_client(), settings.recipient_credentials_secret
+    )
+    return Forwarding(
+        reports=report_store(),
+        recipients=HttpsRecipients(settings.recipient_endpoints, credentials, http_pool()),
+        redelivery=SQSRedelivery(sqs_client(), settings.outbound_queue_url),
+        events=review_events(),
+        clock=SystemClock(),
+        audit=audit_log(),
+        policy=delivery_policy(),
+    )
+
+
+@cache
+def provider_notifier() -> ProviderNotifier:
+    queue_url = load_settings(NotificationSettings).notifications_queue_url
+    return ProviderNotifier(
+        reports=report_store(),
+        clients=client_store(),
+        webhooks=HttpsWebhooks(http_pool()),
+        redelivery=SQSRedelivery(sqs_client(), queue_url),
+        clock=SystemClock(),
+        policy=delivery_policy(),
     )
 
 
@@ -280,6 +363,7 @@ def erasable_data() -> ErasureRegistry:
             StatisticsRetention(
                 counter_store(), publication_records(), retention_policy().statistics
             ),
+            *report_part_retentions(report_store(), SystemClock()),
         ]
     )
 

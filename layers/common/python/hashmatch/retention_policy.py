@@ -43,6 +43,9 @@ class RetentionPolicy(BaseModel):
     audit_entries: Days  # AuditRetentionDays
     statistics: Days  # StatisticsRetentionDays: counters per day
     legal_hold_max: Days  # LegalHoldMaxDays: the longest legal hold
+    claims: Days  # ClaimRetentionDays: a lapsed review claim, after it lapsed
+    information_requests: Days  # InformationRequestRetentionDays: their texts, after the decision
+    outbound_messages: Days  # OutboundMessageRetentionDays: the forwarded copy, after forwarding
 
     def provenance_erase_after(self, revoked_at: datetime) -> datetime:
         return revoked_at + self.revoked_provenance

@@ -11,8 +11,17 @@ import os
 from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Json, NonNegativeInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Json,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+)
 
+from hashmatch.endpoints import HttpsUrl
 from hashmatch.retention_policy import RetentionPolicy
 
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
@@ -77,6 +86,36 @@ class ReportSettings(_EnvSettings):
 
     reports_queue_url: str
     idempotency_table: str
+
+
+class ReviewSettings(_EnvSettings):
+    """review_reports: where forwarded reports and provider notifications are queued, and the
+    workflow's parameters (ReviewClaimLeaseMinutes, DoNotInformMaxDays)."""
+
+    outbound_queue_url: str
+    notifications_queue_url: str
+    claim_lease_minutes: PositiveInt
+    do_not_inform_max_days: PositiveInt
+
+
+class DeliverySettings(_EnvSettings):
+    """The outbound consumers' retries on the queue (DeliveryRetryBaseSeconds)."""
+
+    delivery_retry_base_seconds: PositiveInt
+
+
+class ForwardingSettings(_EnvSettings):
+    """forward_reports: each recipient's HTTPS endpoint (RecipientEndpoints, JSON
+    {"europol": "https://...", "DE": "https://..."}) and the secret holding their credentials."""
+
+    outbound_queue_url: str
+    # Keys are checked by the recipients adapter (hashmatch.adapters.https_recipients).
+    recipient_endpoints: Json[dict[str, HttpsUrl]]
+    recipient_credentials_secret: str
+
+
+class NotificationSettings(_EnvSettings):
+    notifications_queue_url: str
 
 
 class MatchSettings(_EnvSettings):

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hashmatch.endpoints import HttpsUrl
+
 KEY_PREFIX = "hm_"
 # 32 random bytes, URL-safe: the key is a bearer secret, shown once and stored only as a digest.
 _KEY_BYTES = 32
@@ -48,6 +50,10 @@ class ApiClient(BaseModel):
     expires_at: datetime
     status: ClientStatus = ClientStatus.ACTIVE
     revoked_at: datetime | None = None
+    # A provider's optional webhook: status changes of its reports are POSTed there, signed
+    # with the secret (HMAC-SHA256, hashmatch.reports.notifications), which it was shown once.
+    webhook_url: HttpsUrl | None = None
+    webhook_secret: str | None = None
 
     def is_usable_at(self, now: datetime) -> bool:
         return self.status is ClientStatus.ACTIVE and now < self.expires_at
@@ -109,6 +115,10 @@ def new_client_id() -> str:
 
 def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(_KEY_BYTES)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(_KEY_BYTES)
 
 
 def digest_key(api_key: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from hashmatch.access.model import (
     ApiClient,
     ClientStatus,
@@ -13,6 +15,7 @@ from hashmatch.access.model import (
     digest_key,
     new_api_key,
     new_client_id,
+    new_webhook_secret,
 )
 from hashmatch.access.ports import ClientStore, UsagePlans
 from hashmatch.audit.model import AuditAction
@@ -28,10 +31,14 @@ MAX_VALIDITY = timedelta(days=366)
 
 @dataclass(frozen=True)
 class NewClient:
-    """A created client and its key: the only moment the key exists outside the caller's hands."""
+    """A created client and its key (and webhook secret): the only moment they are shown."""
 
     client: ApiClient
     api_key: str
+
+    @property
+    def webhook_secret(self) -> str | None:
+        return self.client.webhook_secret
 
 
 class ClientService:
@@ -57,23 +64,32 @@ class ClientService:
         valid_for: timedelta,
         databases: tuple[str, ...] = (),
         hash_types: tuple[str, ...] = (),
+        webhook_url: str | None = None,
     ) -> NewClient:
         if not timedelta(0) < valid_for <= MAX_VALIDITY:
             raise InvalidInput(f"validity must be between 1 second and {MAX_VALIDITY.days} days")
+        if webhook_url is not None and role is not Role.PROVIDER:
+            raise InvalidInput("only provider clients have a webhook (for their reports)")
         api_key = new_api_key()
         now = self._clock.now()
-        client = ApiClient(
-            client_id=new_client_id(),
-            key_digest=digest_key(api_key),
-            role=role,
-            owner=owner,
-            databases=databases,
-            hash_types=hash_types,
-            purpose=purpose,
-            legal_basis=legal_basis,
-            created_at=now,
-            expires_at=now + valid_for,
-        )
+        try:
+            client = ApiClient(
+                client_id=new_client_id(),
+                key_digest=digest_key(api_key),
+                role=role,
+                owner=owner,
+                databases=databases,
+                hash_types=hash_types,
+                purpose=purpose,
+                legal_basis=legal_basis,
+                created_at=now,
+                expires_at=now + valid_for,
+                webhook_url=webhook_url,
+                webhook_secret=new_webhook_secret() if webhook_url is not None else None,
+            )
+        except ValidationError as error:  # a bad webhook URL, purpose or legal basis
+            faults = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise InvalidInput("invalid client: " + "; ".join(faults)) from error
         self._store.put_new(client)
         if self._usage_plans is not None:
             self._usage_plans.enrol(client)

@@ -66,9 +66,14 @@ def apigateway_client() -> Any:
     return boto3.client("apigateway", config=_CONFIG)
 
 
+@cache
+def secretsmanager_client() -> Any:
+    return boto3.client("secretsmanager", config=_CONFIG)
+
+
 def clear_client_cache() -> None:
     """Forget cached clients (tests switch endpoints between sessions)."""
-    for factory in (dynamodb_client, sqs_client, s3_client, kms_client):
+    for factory in (dynamodb_client, sqs_client, s3_client, kms_client, secretsmanager_client):
         factory.cache_clear()
 
 

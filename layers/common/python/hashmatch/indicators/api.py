@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from hashmatch.api.problems import ProblemItem
 from hashmatch.errors import InvalidInput
-from hashmatch.indicators.model import Indicator, Reason
+from hashmatch.indicators.model import Indicator, IndicatorPage, Reason
 from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutcome, ItemResult
 
 
@@ -48,13 +48,18 @@ class ProvenanceView(BaseModel):
     submitted_by: str
 
 
-class IndicatorView(BaseModel):
+class _IndicatorIdentity(BaseModel):
+    """What every view of an indicator starts with."""
+
     id: str
     hash_type: str
     hash: str
     database: str
     media_type: str
     status: Literal["active", "suspended", "revoked"]
+
+
+class IndicatorView(_IndicatorIdentity):
     status_reason: str | None = None
     status_changed_at: datetime | None = None
     provenance: list[ProvenanceView]
@@ -64,12 +69,7 @@ class IndicatorView(BaseModel):
     @classmethod
     def of(cls, indicator: Indicator) -> IndicatorView:
         return cls(
-            id=indicator.id,
-            hash_type=indicator.hash_type,
-            hash=indicator.hash_value,
-            database=indicator.database.value,
-            media_type=indicator.media_type.value,
-            status=indicator.status.value,
+            **_identity(indicator),
             status_reason=indicator.status_reason,
             status_changed_at=indicator.status_changed_at,
             provenance=[
@@ -78,6 +78,41 @@ class IndicatorView(BaseModel):
             created_at=indicator.created_at,
             updated_at=indicator.updated_at,
         )
+
+
+def _identity(indicator: Indicator) -> dict[str, Any]:
+    return {
+        "id": indicator.id,
+        "hash_type": indicator.hash_type,
+        "hash": indicator.hash_value,
+        "database": indicator.database.value,
+        "media_type": indicator.media_type.value,
+        "status": indicator.status.value,
+    }
+
+
+class IndicatorToReview(_IndicatorIdentity):
+    disputes: int = Field(description="Reports decided unfounded: indicator wrong or no match")
+    needs_review_since: datetime
+
+    @classmethod
+    def of(cls, indicator: Indicator) -> IndicatorToReview:
+        return cls(
+            **_identity(indicator),
+            disputes=indicator.disputes,
+            needs_review_since=indicator.needs_review_since or indicator.updated_at,
+        )
+
+
+class IndicatorReviewList(BaseModel):
+    """Longest waiting first. Pass `next` back as `?next=` for the next page."""
+
+    indicators: list[IndicatorToReview]
+    next: str | None = Field(default=None, description="Cursor of the next page; absent at the end")
+
+    @classmethod
+    def of(cls, page: IndicatorPage) -> IndicatorReviewList:
+        return cls(indicators=[IndicatorToReview.of(i) for i in page.indicators], next=page.cursor)
 
 
 class ItemResultView(BaseModel):

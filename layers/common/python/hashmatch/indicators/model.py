@@ -153,10 +153,23 @@ class Indicator(BaseModel):
     # tombstone that keeps the hash revoked.
     provenance_erase_after: datetime | None = None
     provenance_erased_at: datetime | None = None
+    # Review feedback: how many reports were decided manifestly unfounded because this
+    # indicator is wrong or did not match, and since when it waits for a curator to re-verify.
+    disputes: int = 0
+    needs_review_since: datetime | None = None
 
     @property
     def provenance_keys(self) -> frozenset[str]:
         return frozenset(p.key for p in self.provenance)
+
+
+class IndicatorPage(BaseModel):
+    """One page of indicators; ``cursor`` fetches the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    indicators: tuple[Indicator, ...]
+    cursor: str | None = None
 
 
 class ProvenanceInput(BaseModel):

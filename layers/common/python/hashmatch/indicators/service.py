@@ -24,6 +24,7 @@ from hashmatch.indicators.importing import read_rows
 from hashmatch.indicators.model import (
     ID_PATTERN,
     Indicator,
+    IndicatorPage,
     IndicatorStatus,
     Submission,
     validation_faults,
@@ -33,6 +34,7 @@ from hashmatch.statistics.counting import IndicatorEvent, Statistics
 from hashmatch.statistics.model import IndicatorChange
 
 MAX_BATCH_ITEMS = 500
+MAX_PAGE_SIZE = 100
 # A retried batch within this long repairs the count of additions an earlier attempt lost.
 COUNT_REPAIR_WINDOW = timedelta(days=1)
 # An import request must finish within API Gateway's 29 s: the CLI sends larger files in parts.
@@ -231,6 +233,25 @@ class IndicatorService:
             AuditAction.INDICATOR_READ, actor=by, role=CURATOR_ROLE, targets=[indicator.id]
         )
         return indicator
+
+    def needs_review(self, *, by: str, limit: int, cursor: str | None) -> IndicatorPage:
+        """The re-verification list (indicators disputed by review decisions), audited as a
+        read of the indicators it shows."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"limit must be 1 to {MAX_PAGE_SIZE}",
+                errors=[{"loc": ["query", "limit"], "msg": f"1 to {MAX_PAGE_SIZE}"}],
+            )
+        page = self._store.needs_review(limit=limit, cursor=cursor)
+        if page.indicators:
+            self._audit.record(
+                AuditAction.INDICATOR_READ,
+                actor=by,
+                role=CURATOR_ROLE,
+                targets=[indicator.id for indicator in page.indicators],
+                details={"list": "needs_review"},
+            )
+        return page
 
     # -- status --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from hashmatch.matching.ports import MatchEventStore
 from hashmatch.observability import logger
 from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, received
 from hashmatch.reports.ports import ReportStore
+from hashmatch.reports.workflow import Action, step_from
 from hashmatch.statistics.counting import Statistics
 
 INTAKE_ACTOR = "intake_reports"
@@ -50,12 +51,22 @@ class ReportIntake:
         self._audit = audit
 
     def take_in(self, filing: Filing) -> IntakeOutcome:
+        stored_step = step_from(filing.report_id, ReportStatus.RECEIVED, Action.STORE)
+        # The databases of its matches order nothing but let reviewers filter the queue, and
+        # say whether forwarding it needs four eyes.
+        events = self._match_events.get_many(filing.details.match_ids)
         report = Report(
             filing=filing,
             history=(
                 received(filing),
-                StatusChange(status=ReportStatus.STORED, at=self._clock.now(), by=INTAKE_ACTOR),
+                StatusChange(
+                    status=stored_step.target,
+                    at=self._clock.now(),
+                    by=INTAKE_ACTOR,
+                    step=stored_step.step,
+                ),
             ),
+            databases=tuple(sorted({event.database for event in events.values()})),
         )
         stored = self._reports.put_new(report)
         if stored:
@@ -70,7 +81,6 @@ class ReportIntake:
             )
         # Cited after storing: a failure here fails the record, and its redelivery finds the
         # report stored and cites again (citing twice is harmless).
-        events = self._match_events.get_many(filing.details.match_ids)
         uncited = self._cite(filing, events)
         # Counted on every delivery: a redelivery adds nothing (the report id is counted once)
         # and repairs a count an earlier delivery lost by failing here.

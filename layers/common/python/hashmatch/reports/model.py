@@ -1,16 +1,19 @@
 """Reports: what a provider files about matched content, and the status history it goes through.
 
 A report carries the provider's own opaque content reference (never the content), the match
-events it cites, and the facts a reviewer needs to triage it. Its status only moves forward:
-received (filed and queued) -> stored (intake wrote it) -> forwarded | unfounded (a reviewer's
-decision, later). Every step is kept with its time and who took it, for the audit log and for
-retention (a report's erasure date follows from its decision).
+events it cites, and the facts a reviewer needs to triage it. Its statuses and the steps
+between them are one table, :mod:`hashmatch.reports.workflow`: received (filed and queued) ->
+stored (in the review queue) -> forwarded | unfounded, possibly by way of awaiting_provider (an
+information request) or awaiting_confirmation (four eyes). Every step is kept with its time and
+who took it, for the audit log and for retention (a report's erasure date follows from its
+decision).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -24,8 +27,10 @@ from pydantic import (
     StringConstraints,
 )
 
+from hashmatch.access.model import Principal
 from hashmatch.matching.events import MATCH_ID_PATTERN
 from hashmatch.reports.countries import ISO_3166_ALPHA_2
+from hashmatch.reports.review_records import Claim, InformationRequest, Outbound, ReviewDecision
 
 REPORT_ID_PREFIX = "rp_"
 REPORT_ID_PATTERN = r"^rp_[0-9a-f]{24}$"
@@ -39,8 +44,39 @@ MAX_ALSO_REPORTED_TO = 10
 class ReportStatus(StrEnum):
     RECEIVED = "received"
     STORED = "stored"
+    AWAITING_PROVIDER = "awaiting_provider"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
     FORWARDED = "forwarded"
     UNFOUNDED = "unfounded"
+
+
+# What the provider is shown of each status: a forwarding that waits for a second reviewer is
+# still "stored" to the provider (it is not forwarded until confirmed).
+_PROVIDER_STATUS = {ReportStatus.AWAITING_CONFIRMATION: ReportStatus.STORED}
+PROVIDER_STATUSES = tuple(s for s in ReportStatus if s not in _PROVIDER_STATUS)
+
+
+def provider_status(status: ReportStatus) -> ReportStatus:
+    return _PROVIDER_STATUS.get(status, status)
+
+
+class Step(StrEnum):
+    """What happened in one history entry (the status it left the report in is beside it)."""
+
+    FILED = "filed"
+    STORED = "stored"
+    INFORMATION_REQUESTED = "information_requested"
+    INFORMATION_PROVIDED = "information_provided"
+    DECIDED_UNFOUNDED = "decided_unfounded"
+    FORWARD_PROPOSED = "forward_proposed"  # four eyes: waits for a second reviewer
+    FORWARDED = "forwarded"
+    DELIVERY_FAILED = "delivery_failed"  # one attempt to hand it to a recipient failed
+    DELIVERED = "delivered"
+    DELIVERY_ABANDONED = "delivery_abandoned"  # every retry failed: dead-lettered
+
+
+# Steps about law-enforcement deliveries: the provider is not shown them.
+DELIVERY_STEPS = frozenset({Step.DELIVERY_FAILED, Step.DELIVERED, Step.DELIVERY_ABANDONED})
 
 
 class ContentType(StrEnum):
@@ -135,13 +171,24 @@ class ReportDetails(BaseModel):
 
 
 class StatusChange(BaseModel):
-    """One step of a report's life: which status, when, and who (a client id or a function)."""
+    """One step of a report's life: the status it left, when, and who (a client id or a
+    function). Delivery steps also name the recipient, the attempt and what went wrong."""
 
     model_config = ConfigDict(frozen=True)
 
     status: ReportStatus
     at: AwareDatetime
     by: str
+    step: Step | None = None  # None in entries written before steps were recorded
+    recipient: str | None = None
+    attempt: int | None = None
+    detail: str | None = None
+
+    @property
+    def what(self) -> Step:
+        if self.step is not None:
+            return self.step
+        return Step.FILED if self.status is ReportStatus.RECEIVED else Step(self.status.value)
 
 
 class Filing(BaseModel):
@@ -157,7 +204,8 @@ class Filing(BaseModel):
 
 
 class Report(BaseModel):
-    """A stored report: its filing, and every status it has been in (oldest first)."""
+    """A stored report: its filing, every status it has been in (oldest first), and what its
+    review left on it (:mod:`hashmatch.reports.review_records`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -165,6 +213,14 @@ class Report(BaseModel):
     history: tuple[StatusChange, ...] = Field(min_length=1)
     # Set when a decision makes the report erasable (retention, issue 6); None while pending.
     erase_after: AwareDatetime | None = None
+    # The databases of the match events it cites (intake records them: queue filter, four eyes).
+    databases: tuple[str, ...] = ()
+    claim: Claim | None = None
+    decision: ReviewDecision | None = None
+    information_requests: tuple[InformationRequest, ...] = ()
+    # When the texts of the information requests are erased (set by the decision).
+    information_erase_after: AwareDatetime | None = None
+    outbound: Outbound | None = None
 
     @property
     def report_id(self) -> str:
@@ -181,6 +237,13 @@ class Report(BaseModel):
     @property
     def urgent(self) -> bool:
         return self.filing.details.urgent
+
+    @property
+    def open_information_request(self) -> InformationRequest | None:
+        return next((r for r in self.information_requests if r.is_open), None)
+
+    def live_claim(self, now: datetime) -> Claim | None:
+        return self.claim if self.claim is not None and self.claim.is_live(now) else None
 
 
 class ReportReceipt(BaseModel):
@@ -207,7 +270,19 @@ def new_report_id() -> str:
 
 
 def received(filing: Filing) -> StatusChange:
-    return StatusChange(status=ReportStatus.RECEIVED, at=filing.filed_at, by=filing.client_id)
+    return StatusChange(
+        status=ReportStatus.RECEIVED, at=filing.filed_at, by=filing.client_id, step=Step.FILED
+    )
+
+
+def reporting_organisation(principal: Principal) -> str:
+    """The organisation a provider client reports for: the one place reports meet clients
+    (a report, its match events and its idempotency key belong to this organisation)."""
+    return principal.owner
+
+
+def is_own_report(principal: Principal, report: Report) -> bool:
+    return report.provider == reporting_organisation(principal)
 
 
 def is_report_id(value: str) -> bool:

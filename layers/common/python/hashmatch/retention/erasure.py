@@ -183,14 +183,16 @@ class Erasure:
         return target is not None and self._hold_service.is_held(target, item_id, cutoff)
 
     def _reexamine(self, target: HoldTarget, target_id: str, cutoff: datetime) -> Counter[str]:
-        """A hold ended: erase its target now if it fell due meanwhile and nothing else holds it."""
-        data = self._registry.for_target(target)
-        if data is None or self._hold_service.is_held(target, target_id, cutoff):
+        """A hold ended: erase what it kept (the target and the parts held with it) if it fell
+        due meanwhile and nothing else holds it (erasing the target takes its parts along)."""
+        if self._hold_service.is_held(target, target_id, cutoff):
             return Counter()
-        due = data.due_at(target_id)
-        if due is None or due > cutoff:
-            return Counter()
-        return data.erase(target_id, cutoff)
+        erased: Counter[str] = Counter()
+        for data in self._registry.held_with(target):
+            due = data.due_at(target_id)
+            if due is not None and due <= cutoff:
+                erased.update(data.erase(target_id, cutoff))
+        return erased
 
     # -- the receipt ---------------------------------------------------------------------------
 

@@ -23,9 +23,8 @@ class ErasureRegistry:
         names = [data.name for data in self._classes]
         if len(set(names)) != len(names) or {ENDED_HOLDS_STEP, AUDIT_ENTRIES} & set(names):
             raise ValueError(f"data class names must be unique and not reserved: {names}")
-        targets = [data.hold_target for data in self._classes if data.hold_target is not None]
-        if len(set(targets)) != len(targets):
-            raise ValueError(f"two data classes claim the same hold target: {targets}")
+        # Several classes may share a hold target (a report's parts are held with it); the first
+        # to name it is the target's own class, whose ids the hold API checks.
 
     def __iter__(self) -> Iterator[ErasableData]:
         return iter(self._classes)
@@ -40,7 +39,12 @@ class ErasureRegistry:
         return (*self.names, AUDIT_ENTRIES)
 
     def for_target(self, target: HoldTarget) -> ErasableData | None:
+        """The target's own class (the first registered with it)."""
         return next((data for data in self._classes if data.hold_target is target), None)
+
+    def held_with(self, target: HoldTarget) -> tuple[ErasableData, ...]:
+        """Every class whose items a hold on ``target`` keeps (the target's own class first)."""
+        return tuple(data for data in self._classes if data.hold_target is target)
 
     def steps(self) -> tuple[str, ...]:
         """The steps of one erasure day: each data class, then the ended holds."""

@@ -152,7 +152,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "decisions",
         ("member_state",),
         where={"outcome": "forwarded"},
-        note="'-': recorded before the reviewer API named the Member State forwarded to",
+        note="europol_only: forwarded to Europol alone (jurisdiction unclear)",
     ),
     FigureSpec(
         "reports_unfounded",
