@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,3 +56,17 @@ def demo_stack(template: Path, name: str) -> Iterator[LocalStack]:
                 stack.stop()
     finally:
         recipients.stop()
+
+
+def wait_until_all(
+    ids: Iterable[str], done: Callable[[str], bool], *, timeout: float, what: str
+) -> None:
+    """Until ``done(id)`` holds for every id (polled): e.g. intake has stored each report."""
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        pending = {item for item in pending if not done(item)}
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        raise RuntimeError(f"{what}: {sorted(pending)} not done in {timeout} s")

@@ -164,18 +164,16 @@ def file_report(api: DemoApi, match_id: str) -> str:
 
 
 def wait_until_stored(api: DemoApi, report_ids: Sequence[str], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    pending = set(report_ids)
-    while pending and time.monotonic() < deadline:
-        for report_id in list(pending):
-            try:
-                api.call(Role.PROVIDER, "GET", f"/v1/reports/{report_id}")
-            except RuntimeError:
-                continue
-            pending.discard(report_id)
-        time.sleep(0.2)
-    if pending:
-        raise RuntimeError(f"intake did not store {sorted(pending)} in {timeout} s")
+    from hashmatch_devtools.demo_stack import wait_until_all
+
+    def stored(report_id: str) -> bool:
+        try:
+            api.call(Role.PROVIDER, "GET", f"/v1/reports/{report_id}")
+        except RuntimeError:
+            return False
+        return True
+
+    wait_until_all(report_ids, stored, timeout=timeout, what="intake did not store")
 
 
 def erase_on_day(stack: LocalStack, day: int) -> dict[str, Any]:

@@ -185,18 +185,16 @@ class Demo:
         return report_id
 
     def wait_stored(self, who: str, report_ids: list[str], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        pending = set(report_ids)
-        while pending and time.monotonic() < deadline:
-            for report_id in list(pending):
-                try:
-                    self.call(who, "GET", f"/v1/reports/{report_id}")
-                except RuntimeError:
-                    continue
-                pending.discard(report_id)
-            time.sleep(0.2)
-        if pending:
-            raise RuntimeError(f"intake did not store {sorted(pending)} in {timeout} s")
+        from hashmatch_devtools.demo_stack import wait_until_all
+
+        def stored(report_id: str) -> bool:
+            try:
+                self.call(who, "GET", f"/v1/reports/{report_id}")
+            except RuntimeError:
+                return False
+            return True
+
+        wait_until_all(report_ids, stored, timeout=timeout, what="intake did not store")
 
     def deliver_again(self, report_id: str) -> None:
         """The same filing message once more on the reports queue (SQS delivers at least once)."""
