@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help run test lint format template-check build bench \
 	test-unit test-integration test-e2e test-template lock clean venv tools openapi retention-demo \
-	transparency-demo
+	transparency-demo fault-matrix
 
 help:
 	@echo "make run    - the whole service locally on embedded moto (http://127.0.0.1:3000)"
@@ -44,8 +44,9 @@ venv: $(VENV)/.installed
 tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
 
 # --- everyday targets ---------------------------------------------------------------------
+# The stores' data is kept in .local-stack/ between runs; `make run ARGS=--fresh` starts empty.
 run: venv
-	$(BIN)/hashmatch serve --demo
+	$(BIN)/hashmatch serve --demo $(ARGS)
 
 test: lint template-check
 	$(PYTEST) $(PYTEST_ARGS)
@@ -89,6 +90,13 @@ bench: venv
 
 openapi: venv
 	$(BIN)/python -m functions.check_health.openapi_document docs/openapi.json
+
+# Re-record what the fault-injection tests observe, then render it into docs/operations.md
+# (tests/fault_matrix.py; a test fails when either is stale).
+fault-matrix: venv
+	rm -f tests/integration/fault_matrix.json
+	HASHMATCH_RECORD_FAULTS=1 $(PYTEST) tests/integration/test_faults.py $(PYTEST_ARGS)
+	$(BIN)/python -m tests.fault_matrix
 
 # The real template on a local stack: data of every class, the clock moved to each due date,
 # erase_expired run on demand, then `hashmatch audit verify --receipts` (docs/retention.md).

@@ -126,6 +126,7 @@ def bench_service(args: argparse.Namespace) -> None:
     principal = Principal(
         client_id="cl_" + "b" * 24,
         role=Role.PROVIDER,
+        organisation_id="org_" + "b" * 24,
         owner="Benchmark Hosting SA",
         databases=("known",),
         hash_types=("pdq",),

@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> None:
     queries += [bytes(rng.integers(0, 256, 32, dtype=np.uint8)) for _ in range(BATCH - matching)]
     body = json.dumps({"items": [{"type": "pdq", "value": q.hex()} for q in queries]})
     event = api_event(body)
-    context = Context()
+    # The handler's context is duck-typed: Lambda's own is no LambdaContext instance either.
+    context: Any = Context()
     hash_queries = [
         HashQuery.parse("pdq", q.hex(), databases=frozenset({"known"})) for q in queries
     ]

@@ -6,10 +6,31 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from hashmatch.access.model import Principal
+from hashmatch.access.model import OrganisationKind, Principal, Role
+from hashmatch.access.service import ClientService
 from hashmatch.hashtypes import HashSource, HashType, MatchKind
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.reports.model import ContentType, Filing, ReportDetails, new_report_id
+
+
+def a_principal(
+    letter: str, role: Role = Role.PROVIDER, owner: str = "Example Hosting SA", **fields: Any
+) -> Principal:
+    """A caller whose client and organisation ids repeat ``letter`` (cl_aaa..., org_aaa...)."""
+    return Principal(
+        client_id="cl_" + letter * 24,
+        role=role,
+        organisation_id="org_" + letter * 24,
+        owner=owner,
+        **fields,
+    )
+
+
+def in_new_organisation(
+    service: ClientService, name: str, kind: OrganisationKind = OrganisationKind.PROVIDER
+) -> str:
+    """The id of a new organisation for a test's clients (every client belongs to one)."""
+    return service.create_organisation(name=name, kind=kind).organisation_id
 
 
 def a_match_event(
@@ -22,7 +43,7 @@ def a_match_event(
     """A stored-to-be match of ``principal``'s, kept for ``retention`` unless cited."""
     event = MatchEvent(
         match_id=new_match_id(),
-        provider=principal.owner,
+        provider=principal.organisation_id,
         client_id=principal.client_id,
         indicator_id="ind_" + "0" * 22,
         database="known",
@@ -37,20 +58,25 @@ def a_match_event(
     return event.model_copy(update=changes) if changes else event
 
 
-def a_filing(principal: Principal, filed_at: datetime, match_ids: tuple[str, ...]) -> Filing:
-    """A report as ``principal`` files it, citing ``match_ids``, with plain details."""
+def a_filing(
+    principal: Principal, filed_at: datetime, match_ids: tuple[str, ...], **details: Any
+) -> Filing:
+    """A report as ``principal`` files it, citing ``match_ids``, with plain details (any of
+    which ``details`` replaces)."""
+    stated: dict[str, Any] = {
+        "match_ids": match_ids,
+        "content_ref": "opaque-42",
+        "content_type": ContentType.IMAGE,
+        "detected_at": filed_at,
+        "legal_basis": "Regulation (EU) 2021/1232",
+        **details,
+    }
     return Filing(
         report_id=new_report_id(),
-        provider=principal.owner,
+        provider=principal.organisation_id,
         client_id=principal.client_id,
         filed_at=filed_at,
-        details=ReportDetails(
-            match_ids=match_ids,
-            content_ref="opaque-42",
-            content_type=ContentType.IMAGE,
-            detected_at=filed_at,
-            legal_basis="Regulation (EU) 2021/1232",
-        ),
+        details=ReportDetails(**stated),
     )
 
 

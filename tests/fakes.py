@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from hashmatch.access.model import ApiClient
+from hashmatch.access.model import ApiClient, Organisation
 from hashmatch.audit.chain import ChainedAuditLog
-from hashmatch.audit.model import AuditEntry, Checkpoint
+from hashmatch.audit.model import Anchor, AnchorKind, AuditEntry, Checkpoint
 from hashmatch.clock import Clock, SystemClock
 from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
 from hashmatch.indicators.model import (
@@ -73,9 +73,26 @@ class InMemoryClientStore:
         self.by_digest[client.key_digest] = client
 
 
+class InMemoryOrganisationStore:
+    def __init__(self) -> None:
+        self.organisations: dict[str, Organisation] = {}
+
+    def put_new(self, organisation: Organisation) -> None:
+        if organisation.organisation_id in self.organisations:
+            raise Conflict("organisation exists")
+        self.organisations[organisation.organisation_id] = organisation
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self.organisations.get(organisation_id)
+
+    def list_all(self) -> list[Organisation]:
+        return list(self.organisations.values())
+
+
 class InMemoryMatchEventStore:
     def __init__(self) -> None:
         self.events: dict[str, MatchEvent] = {}
+        self.claims: list[tuple[tuple[str, ...], str]] = []
 
     def put_many(self, events: Sequence[MatchEvent]) -> None:
         for event in events:
@@ -83,6 +100,27 @@ class InMemoryMatchEventStore:
 
     def get_many(self, match_ids: Sequence[str]) -> dict[str, MatchEvent]:
         return {mid: self.events[mid] for mid in match_ids if mid in self.events}
+
+    def claim(self, match_ids: Sequence[str], report_id: str) -> None:
+        refused = [
+            {"loc": ["body", "match_ids", position], "msg": f"{match_id}: cited by another report"}
+            for position, match_id in enumerate(match_ids)
+            if match_id not in self.events
+            or self.events[match_id].report_id not in (None, report_id)
+        ]
+        if refused:
+            raise Conflict("match events are cited by another report", errors=refused)
+        for match_id in match_ids:
+            self.events[match_id] = self.events[match_id].model_copy(
+                update={"report_id": report_id}
+            )
+        self.claims.append((tuple(match_ids), report_id))
+
+    def release(self, match_ids: Sequence[str], report_id: str) -> None:
+        for match_id in match_ids:
+            event = self.events.get(match_id)
+            if event is not None and event.report_id == report_id:
+                self.events[match_id] = event.model_copy(update={"report_id": None})
 
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         for match_id in match_ids:
@@ -680,6 +718,7 @@ class InMemoryAuditStore:
     def __init__(self) -> None:
         self.entries: dict[int, AuditEntry] = {}
         self.saved_checkpoint: Checkpoint | None = None
+        self.failing = False  # every append fails, as a throttled table would
         self._lock = threading.Lock()
 
     def last(self) -> AuditEntry | None:
@@ -687,6 +726,8 @@ class InMemoryAuditStore:
             return self.entries[max(self.entries)] if self.entries else None
 
     def put_next(self, entry: AuditEntry) -> None:
+        if self.failing:
+            raise DependencyUnavailable("audit table throttled (injected)")
         with self._lock:
             if entry.seq in self.entries:
                 raise Conflict(f"audit entry {entry.seq} exists")
@@ -717,6 +758,25 @@ class InMemoryAuditLog(ChainedAuditLog):
 
     def actions(self) -> list[str]:
         return [entry.action for entry in self.store.entries.values()]
+
+
+class InMemoryAnchorStore:
+    """The AnchorStore port: anchors kept by (seq, digest), never changed or removed."""
+
+    def __init__(self) -> None:
+        self.anchors: dict[tuple[int, str], Anchor] = {}
+        self.kinds: dict[tuple[int, str], AnchorKind] = {}
+
+    def put(self, seq: int, digest: str, *, kind: AnchorKind, at: datetime) -> bool:
+        if (seq, digest) in self.anchors:
+            return False
+        name = f"anchors/{seq:020d}-{digest}"
+        self.anchors[(seq, digest)] = Anchor(seq=seq, digest=digest, name=name, written_at=at)
+        self.kinds[(seq, digest)] = kind
+        return True
+
+    def all(self) -> list[Anchor]:
+        return sorted(self.anchors.values(), key=lambda anchor: anchor.seq)
 
 
 class HmacCheckpointSealer:

@@ -48,6 +48,7 @@ class FileOutcome:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     report_id: str | None = None
     report_error: str | None = None
+    already_reported: bool = False  # an earlier scan reported this content and indicators
 
     @property
     def matched(self) -> bool:
@@ -58,6 +59,8 @@ class FileOutcome:
         for name in ("error", "report_id", "report_error"):
             if getattr(self, name) is not None:
                 record[name] = getattr(self, name)
+        if self.already_reported:
+            record["already_reported"] = True
         if self.matches:
             record["matches"] = self.matches
         if self.rejections:
@@ -182,6 +185,17 @@ def scan(
     return result
 
 
+KEY_REUSED_PROBLEM = "urn:hashmatch:problem:idempotency-key-reused"
+
+
+def report_key(content_ref: str, matches: list[dict[str, Any]]) -> str:
+    """One key per content and set of matched indicators, whatever the match ids: a retried
+    filing, or a re-scan of the same file against the same indicators, is the same report."""
+    indicators = sorted({str(match.get("indicator_ref") or match["match_id"]) for match in matches})
+    text = "report:" + content_ref + ":" + ",".join(indicators)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _file_report(
     api: MatchApi, outcome: FileOutcome, options: ReportOptions, detected_at: datetime
 ) -> None:
@@ -198,10 +212,15 @@ def _file_report(
         "removed": options.removed,
         "also_reported_to": list(options.also_reported_to),
     }
-    # The same matches always give the same key: a retried filing yields the same report.
-    key = hashlib.sha256(("report:" + ",".join(match_ids)).encode()).hexdigest()[:64]
+    key = report_key(content_ref, outcome.matches)
     try:
         outcome.report_id = api.file_report(body, idempotency_key=key)["report_id"]
-    except (ApiError, requests.RequestException) as error:
+    except ApiError as error:
+        if error.problem_type == KEY_REUSED_PROBLEM and error.report_id:
+            # This content and these indicators were reported before (an earlier scan).
+            outcome.report_id, outcome.already_reported = error.report_id, True
+        else:
+            outcome.report_error = str(error)
+    except requests.RequestException as error:
         # One failed filing must not stop the others; the exit status says it failed.
         outcome.report_error = str(error)

@@ -40,6 +40,18 @@ class ApiError(Exception):
     def errors(self) -> list[dict[str, Any]]:
         return list(self.problem.get("errors") or [])
 
+    @property
+    def problem_type(self) -> str | None:
+        """The problem's ``type`` (``urn:hashmatch:problem:<code>``), if it has one."""
+        kind = self.problem.get("type")
+        return kind if isinstance(kind, str) else None
+
+    @property
+    def report_id(self) -> str | None:
+        """The report an Idempotency-Key filed (``idempotency-key-reused``)."""
+        report_id = self.problem.get("report_id")
+        return report_id if isinstance(report_id, str) else None
+
 
 class HashmatchClient:
     def __init__(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from hashmatch.reports.countries import EU_MEMBER_STATES
+from hashmatch.countries import EU_MEMBER_STATES
 from hashmatch.reports.review_records import EUROPOL
 
 RECIPIENTS = (EUROPOL, *sorted(EU_MEMBER_STATES))
@@ -49,6 +49,10 @@ class _Recipient:
     tries: int = 0
     fail_next: int = 0
     always_fail: bool = False
+    # Per report (the Idempotency-Key): tries, and failures to inject for that report alone,
+    # so a test's faults and counts are its own whatever else is being delivered meanwhile.
+    tries_of: dict[str, int] = field(default_factory=dict)
+    fail_next_of: dict[str, int] = field(default_factory=dict)
 
 
 class FakeRecipients:
@@ -97,17 +101,30 @@ class FakeRecipients:
         with self._lock:
             return list(self._recipient(recipient).taken.values())
 
-    def tries(self, recipient: str) -> int:
+    def tries(self, recipient: str, report_id: str | None = None) -> int:
+        """Every try the recipient saw, or those for one report."""
         with self._lock:
-            return self._recipient(recipient).tries
+            entry = self._recipient(recipient)
+            return entry.tries if report_id is None else entry.tries_of.get(report_id, 0)
 
     def webhook_calls(self, name: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._webhooks.get(name, []))
 
-    def fail(self, recipient: str, *, next_tries: int = 0, always: bool = False) -> None:
+    def fail(
+        self,
+        recipient: str,
+        *,
+        next_tries: int = 0,
+        always: bool = False,
+        report_id: str | None = None,
+    ) -> None:
+        """Fail the next tries (of one report's deliveries only, if ``report_id``), or all."""
         with self._lock:
             entry = self._recipient(recipient)
+            if report_id is not None:
+                entry.fail_next_of[report_id] = next_tries
+                return
             entry.fail_next, entry.always_fail = next_tries, always
 
     def reset(self) -> None:
@@ -136,7 +153,12 @@ class FakeRecipients:
             return 404, {"message": "no such recipient"}
         with self._lock:
             entry = self._recipient(recipient)
+            key = headers.get("idempotency-key") or ""
             entry.tries += 1
+            entry.tries_of[key] = entry.tries_of.get(key, 0) + 1
+            if entry.fail_next_of.get(key, 0) > 0:
+                entry.fail_next_of[key] -= 1
+                return 503, {"message": "unavailable (fault injected for this report)"}
             if entry.always_fail or entry.fail_next > 0:
                 entry.fail_next = max(0, entry.fail_next - 1)
                 return 503, {"message": "unavailable (fault injected)"}

@@ -113,7 +113,10 @@ def seed_every_class(stack: LocalStack, api: DemoApi) -> Seeded:
     matches = []
     for _ in range(4):  # four match events of the first indicator
         answer = api.call(
-            Role.PROVIDER, "POST", "/v1/match", {"items": [{"type": "pdq", "value": hashes[0]}]}
+            Role.PROVIDER,
+            "POST",
+            "/v1/match",
+            {"items": [{"type": "pdq", "value": hashes[0], "quality": 100}]},
         )
         matches.append(answer["items"][0]["matches"][0]["match_id"])
     reports = [file_report(api, match_id) for match_id in matches[:2]]
@@ -200,7 +203,7 @@ def run_demo(
 ) -> list[dict[str, Any]]:
     from hashmatch_devtools.serve_command import create_demo_clients
 
-    keys = create_demo_clients()
+    keys = create_demo_clients(stack)
     api = DemoApi(stack.api_url, keys)
     start = datetime.now(UTC)
     out(f"day    0  {start:%Y-%m-%d}  making data of every class through the API ...")

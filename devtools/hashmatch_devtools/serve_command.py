@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from hashmatch.access.model import Role
+from hashmatch.access.model import OrganisationKind, Role
+
+if TYPE_CHECKING:
+    from hashmatch_devtools.localstack.stack import LocalStack
 
 DEMO_VALIDITY = timedelta(days=30)
+DEMO_KEYS_FILE = "demo-keys.json"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,21 +36,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="do not run scheduled functions on their timers (on demand only)",
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="discard the data kept from earlier runs and start with empty stores",
+    )
+    parser.add_argument(
+        "--state-directory",
+        type=Path,
+        help="where the stores' data is kept between runs (default: .local-stack beside the "
+        "template)",
+    )
     parser.set_defaults(func=run)
 
 
-def create_demo_clients(provider_webhook: str | None = None) -> dict[Role, str]:
-    """One client per role, with every database and hash type; returns each role's key."""
+def create_demo_clients(stack: LocalStack, provider_webhook: str | None = None) -> dict[Role, str]:
+    """One organisation and one client per role, with every database and hash type; returns
+    each role's key. Points this process's operator settings at the stack (for its lifetime)."""
     from hashmatch import bootstrap
     from hashmatch.hashtypes import HASH_TYPES
     from hashmatch.indicators.model import Database
+    from hashmatch.settings import clear_settings_cache
+    from hashmatch_operators.deployment import local_operator_settings
 
+    os.environ.update(
+        local_operator_settings(
+            {name: resource.physical_id for name, resource in stack.resources.items()}
+        )
+    )
+    clear_settings_cache()
     service = bootstrap.client_service()
     keys = {}
     for role in Role:
+        kind = OrganisationKind.PROVIDER if role is Role.PROVIDER else OrganisationKind.AUTHORITY
+        organisation = service.create_organisation(name=f"Demo {role.value}", kind=kind)
         created = service.create(
             role=role,
-            owner=f"Demo {role.value}",
+            organisation_id=organisation.organisation_id,
             purpose="local demonstration",
             legal_basis="none (local stack)",
             valid_for=DEMO_VALIDITY,
@@ -52,6 +81,23 @@ def create_demo_clients(provider_webhook: str | None = None) -> dict[Role, str]:
             webhook_url=provider_webhook if role is Role.PROVIDER else None,
         )
         keys[role] = created.api_key
+    return keys
+
+
+def demo_keys(
+    directory: Path, *, restored: bool, create: Callable[[], dict[Role, str]]
+) -> dict[Role, str]:
+    """The demo clients' keys: those kept from the run that created them when the stores were
+    restored (only digests are stored, so the keys themselves are kept beside the state, for
+    this machine's owner only), otherwise new clients made by ``create``."""
+    path = directory / DEMO_KEYS_FILE
+    if restored and path.is_file():
+        return {Role(role): key for role, key in json.loads(path.read_text()).items()}
+    keys = create()
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({role.value: key for role, key in keys.items()}, handle)
     return keys
 
 
@@ -64,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     # Europol, the Member States' authorities and providers' webhooks, faked on this machine.
-    recipients = fake_recipients.FakeRecipients().start()
+    # On the port after the API's (when that is fixed), so the demo provider's webhook URL,
+    # kept with the restored stores, still reaches it after a restart.
+    recipients = fake_recipients.FakeRecipients(port=args.port + 1 if args.port else 0).start()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -75,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         moto_port=args.moto_port,
         parameter_overrides={"Stage": "local", **fake_recipients.parameter_overrides(recipients)},
         run_schedules=not args.no_schedules,
+        state_directory=args.state_directory.resolve() if args.state_directory else None,
+        persist=True,
+        fresh=args.fresh,
     )
     enable_request_log()
     signal.signal(signal.SIGINT, request_stop)
@@ -90,8 +141,12 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         if args.demo:
-            keys = create_demo_clients(recipients.webhook_url("demo-provider"))
-            print("\nDemo clients (keys are shown once):")
+            keys = demo_keys(
+                stack.saved_state.path.parent,
+                restored=stack.restored,
+                create=lambda: create_demo_clients(stack, recipients.webhook_url("demo-provider")),
+            )
+            print("\nDemo clients (kept with the stores' data until --fresh):")
             for role, key in keys.items():
                 print(f"  {role.value:9} {key}")
             provider_key = keys[Role.PROVIDER]

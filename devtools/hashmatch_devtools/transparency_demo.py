@@ -88,9 +88,10 @@ class Demo:
     def clients(self) -> None:
         """Clients valid from now for a year (the clock has moved; last year's have expired)."""
         from hashmatch import bootstrap
-        from hashmatch.access.model import Role
+        from hashmatch.access.model import OrganisationKind, Role
 
         service = bootstrap.client_service()
+        organisations: dict[str, str] = {}
         for who, role, owner in (
             ("curator", Role.CURATOR, "Demo Centre curation"),
             ("reviewer", Role.REVIEWER, "Demo Centre review"),
@@ -99,9 +100,18 @@ class Demo:
             ("alpha", Role.PROVIDER, PROVIDERS[0]),
             ("beta", Role.PROVIDER, PROVIDERS[1]),
         ):
+            if owner not in organisations:
+                kind = (
+                    OrganisationKind.PROVIDER
+                    if role is Role.PROVIDER
+                    else OrganisationKind.AUTHORITY
+                )
+                organisations[owner] = service.create_organisation(
+                    name=owner, kind=kind
+                ).organisation_id
             created = service.create(
                 role=role,
-                owner=owner,
+                organisation_id=organisations[owner],
                 purpose="transparency demonstration",
                 legal_basis="none (local stack)",
                 valid_for=CLIENT_VALIDITY,

@@ -12,13 +12,13 @@ from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.matching.api import MatchRequest, MatchResponse, match_response
 from hashmatch.matching.limits import MAX_IDEMPOTENCY_KEY_LENGTH
-from hashmatch.observability import logger, metrics, tracer
+from hashmatch.observability import logger, measured_handler, metrics, traced, traced_handler
 
 app = build_resolver()
 
 
 @app.post("/v1/match")
-@tracer.capture_method
+@traced
 def match_hashes(
     request: Annotated[MatchRequest, Body()],
     idempotency_key: Annotated[
@@ -51,7 +51,7 @@ def match_hashes(
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@traced_handler
+@measured_handler  # metrics flushed even when the invocation fails
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -9,11 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.adapters.sqs_consumer import partial_batch_consumer
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.reports.notifications import StatusNotification
 
 
-@tracer.capture_method
+@traced
 def notify(body: str, receive_count: int, receipt_handle: str) -> None:
     bootstrap.provider_notifier().notify(
         StatusNotification.model_validate_json(body),
@@ -26,6 +26,6 @@ consume = partial_batch_consumer(notify)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return consume(event, context)

@@ -17,7 +17,7 @@ from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver
 from hashmatch.audit.api import AuditPageView
 from hashmatch.audit.chain import MAX_PAGE_SIZE
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.statistics.api import StatisticsView
 from hashmatch.statistics.model import ALL_DIMENSIONS
 from hashmatch.statistics.query import Period, counts_csv
@@ -34,7 +34,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
         "(docs/audit.md); `hashmatch audit verify` recomputes the chain."
     ),
 )
-@tracer.capture_method
+@traced
 def read_audit_log(
     from_seq: Annotated[
         int, Query(alias="from", ge=1, description="The first sequence number to return")
@@ -64,7 +64,7 @@ def read_audit_log(
         }
     },
 )
-@tracer.capture_method
+@traced
 def read_statistics(
     period_from: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD)")],
     period_to: Annotated[date, Query(alias="to", description="Last day (YYYY-MM-DD)")],
@@ -88,7 +88,7 @@ def read_statistics(
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "httpMethod" in event:
         return app.resolve(event, context)

@@ -15,13 +15,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.openapi import json_response
+from hashmatch.api.paging import NextCursor, cursor_not_issued
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.indicators.model import Database
-from hashmatch.observability import logger, tracer
-from hashmatch.reports.model import ContentType, ReportStatus
+from hashmatch.observability import logger, traced, traced_handler
+from hashmatch.reports.model import ContentType
 from hashmatch.reports.ports import QueueQuery
-from hashmatch.reports.review import DEFAULT_QUEUE_PAGE, MAX_QUEUE_PAGE, queue_status_of
+from hashmatch.reports.review import (
+    DEFAULT_QUEUE_PAGE,
+    MAX_QUEUE_PAGE,
+    QueueStatus,
+    queue_status_of,
+)
 from hashmatch.reports.review_requests import DecisionRequest, InformationRequestBody
 from hashmatch.reports.review_schemas import (
     ClaimReleased,
@@ -51,10 +58,14 @@ _CONFLICT: dict[int, OpenAPIResponse] = {
         "(`awaiting_confirmation`: forwardings waiting for a second reviewer; `forwarded`: with "
         "their deliveries). Each entry shows its age and who holds a claim on it."
     ),
+    responses={
+        200: json_response("One page of the queue", ReviewQueuePage),
+        404: cursor_not_issued(),
+    },
 )
-@tracer.capture_method
+@traced
 def review_queue(
-    status: Annotated[ReportStatus | None, Query(description="Default: stored")] = None,
+    status: Annotated[QueueStatus | None, Query(description="Default: stored")] = None,
     database: Annotated[
         Database | None, Query(description="Only reports with a match in it")
     ] = None,
@@ -67,9 +78,7 @@ def review_queue(
     limit: Annotated[
         int, Query(ge=1, le=MAX_QUEUE_PAGE, description=f"Page size (1 to {MAX_QUEUE_PAGE})")
     ] = DEFAULT_QUEUE_PAGE,
-    next: Annotated[
-        str | None, Query(max_length=2048, description="The `next` cursor of the previous page")
-    ] = None,
+    next: NextCursor = None,
 ) -> ReviewQueuePage:
     service = bootstrap.review_service()
     query = QueueQuery(
@@ -87,7 +96,7 @@ def review_queue(
     "/v1/review/reports/<id>",
     summary="A report with its match events and the cited indicators' provenance (audited)",
 )
-@tracer.capture_method
+@traced
 def review_report(id: str) -> ReviewReportView:
     service = bootstrap.review_service()
     return ReviewReportView.of(service.detail(current_principal(app), id), service.now)
@@ -101,7 +110,7 @@ def review_report(id: str) -> ReviewReportView:
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def claim_report(id: str) -> ClaimView:
     claim = bootstrap.review_service().claim(current_principal(app), id)
     return ClaimView.of(id, claim)
@@ -115,7 +124,7 @@ def claim_report(id: str) -> ClaimView:
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def release_claim(id: str) -> ClaimReleased:
     released = bootstrap.review_service().release(current_principal(app), id)
     return ClaimReleased(report_id=id, released=released)
@@ -133,7 +142,7 @@ def release_claim(id: str) -> ClaimReleased:
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def request_information(
     id: str, request: Annotated[InformationRequestBody, Body()]
 ) -> Response[InformationRequestView]:
@@ -162,7 +171,7 @@ def request_information(
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def decide_report(id: str, decision: Annotated[DecisionRequest, Body()]) -> ReviewOutcome:
     decided = bootstrap.review_service().decide(current_principal(app), id, decision)
     logger.info("report decided", extra={"report_id": id, "status": decided.status.value})
@@ -180,7 +189,7 @@ def decide_report(id: str, decision: Annotated[DecisionRequest, Body()]) -> Revi
         **_CONFLICT,
     },
 )
-@tracer.capture_method
+@traced
 def confirm_decision(id: str) -> ReviewOutcome:
     return ReviewOutcome.of(bootstrap.review_service().confirm(current_principal(app), id))
 
@@ -188,6 +197,6 @@ def confirm_decision(id: str) -> ReviewOutcome:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

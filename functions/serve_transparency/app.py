@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.transparency.model import TransparencyReport
 from hashmatch.transparency.publication import CONTENT_TYPES, published_file
 from hashmatch.transparency.rendering import HTML_NAME, JSON_NAME
@@ -33,7 +33,7 @@ Year = Annotated[int, Path(ge=2000, le=9999, description="The year (YYYY)")]
         }
     },
 )
-@tracer.capture_method
+@traced
 def read_transparency_report(year: Year) -> Response[Any]:
     return _published(year, JSON_NAME)
 
@@ -48,7 +48,7 @@ def read_transparency_report(year: Year) -> Response[Any]:
         }
     },
 )
-@tracer.capture_method
+@traced
 def read_transparency_page(year: Year) -> Response[Any]:
     return _published(year, HTML_NAME)
 
@@ -66,6 +66,6 @@ def _published(year: int, name: str) -> Response[Any]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -2,7 +2,9 @@
 
 It reads the audit table directly (operator credentials, like `hashmatch clients`), not through
 the API it audits: from the local stack's state file, or a deployed stack's Outputs
-(--stack-name). The checkpoint's seal is checked with KMS (kms:Decrypt on the stack key).
+(--stack-name). The checkpoint's seal is checked with KMS (kms:Decrypt on the stack key), and
+every anchor in the Object Lock bucket (s3:ListBucket) with the entry it names, so a table
+rewritten consistently fails at the first anchor it contradicts.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def run_verify(args: argparse.Namespace) -> int:
                     print(
                         json.dumps({"seq": entry.seq, "at": entry.at.isoformat(), **entry.details})
                     )
-        result = audit.verify(bootstrap.checkpoint_sealer())
+        result = audit.verify(bootstrap.checkpoint_sealer(), bootstrap.audit_anchors().all())
     except (DeploymentNotFound, HashmatchError) as error:
         print(f"hashmatch audit verify: {error}", file=sys.stderr)
         return 2
@@ -58,7 +60,13 @@ def run_verify(args: argparse.Namespace) -> int:
         start = f"checkpoint {result.checkpoint_seq}" if result.checkpoint_seq else "entry 1"
         print(
             f"chain verified: {result.entries_checked} entries from {start} to "
-            f"{result.head_seq}; head digest {result.head_digest}"
+            f"{result.head_seq}; head digest {result.head_digest}; "
+            f"{result.anchors_checked} anchor(s) agree"
+            + (
+                f", the latest at entry {result.latest_anchor_seq}"
+                if result.anchors_checked
+                else ""
+            )
         )
     else:
         print(f"chain BROKEN at entry {result.broken_at}: {result.problem}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 DEFAULT_STATE_FILE = Path(".local-stack/state.json")
@@ -16,16 +17,20 @@ DEFAULT_STATE_FILE = Path(".local-stack/state.json")
 # Settings the operator commands need, by the stack Output (deployed) or logical id (local).
 _OUTPUT_SETTINGS = {
     "ClientsTableName": "CLIENTS_TABLE",
+    "OrganisationsTableName": "ORGANISATIONS_TABLE",
     "ProviderUsagePlanId": "PROVIDER_USAGE_PLAN_ID",
     "StaffUsagePlanId": "STAFF_USAGE_PLAN_ID",
     "AuditTableName": "AUDIT_TABLE",
+    "AuditAnchorBucketName": "AUDIT_ANCHOR_BUCKET",
     "KeyArn": "AUDIT_CHECKPOINT_KEY",
     "StatisticsTableName": "STATISTICS_TABLE",
     "TransparencyBucketName": "TRANSPARENCY_BUCKET",
 }
 _LOCAL_SETTINGS = {
     "ClientsTable": "CLIENTS_TABLE",
+    "OrganisationsTable": "ORGANISATIONS_TABLE",
     "AuditTable": "AUDIT_TABLE",
+    "AuditAnchorBucket": "AUDIT_ANCHOR_BUCKET",
     "HashmatchKey": "AUDIT_CHECKPOINT_KEY",
     "StatisticsTable": "STATISTICS_TABLE",
     "TransparencyBucket": "TRANSPARENCY_BUCKET",
@@ -69,6 +74,12 @@ def use_deployment(args: argparse.Namespace) -> str:
     clear_client_cache()
     bootstrap.reset()
     return description
+
+
+def local_operator_settings(physical_ids: Mapping[str, str]) -> dict[str, str]:
+    """The settings operator commands read, from a local stack's physical ids by logical id
+    (its functions' environments do not name every table an operator uses)."""
+    return {variable: physical_ids[logical_id] for logical_id, variable in _LOCAL_SETTINGS.items()}
 
 
 def _use_stack(stack_name: str, region: str | None) -> str:
@@ -118,8 +129,10 @@ def _use_local_stack(state_file: Path) -> str:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
     )
-    for logical_id, variable in _LOCAL_SETTINGS.items():
-        if logical_id in state["resources"]:
-            os.environ[variable] = state["resources"][logical_id]["physical_id"]
+    os.environ.update(
+        local_operator_settings(
+            {name: resource["physical_id"] for name, resource in state["resources"].items()}
+        )
+    )
     _use_parameters(state.get("parameters", {}))
     return f"local stack at {state['api_url']}"

@@ -27,8 +27,14 @@ from hashmatch.settings import clear_settings_cache
 from hashmatch_devtools import fake_recipients
 from hashmatch_devtools.fake_recipients import FakeRecipients
 from hashmatch_devtools.localstack.stack import LocalStack
+from hashmatch_operators.deployment import local_operator_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+UNTHROTTLED = {
+    "ProviderRateLimit": "100000",
+    "ProviderBurstLimit": "100000",
+    "StaffRateLimit": "100000",
+}
 
 
 @pytest.fixture(scope="package")
@@ -48,19 +54,34 @@ def local_stack(
         PROJECT_ROOT / "template.yaml",
         api_port=0,
         moto_port=0,
-        parameter_overrides={"Stage": "local", **fake_recipients.parameter_overrides(recipients)},
+        # Usage plans raised far above what a test sends, so property tests explore instead of
+        # being throttled; throttling itself: tests/integration/test_local_stack_api.py.
+        parameter_overrides={
+            "Stage": "local",
+            **UNTHROTTLED,
+            **fake_recipients.parameter_overrides(recipients),
+        },
         run_schedules=False,
         stack_name="hashmatch-e2e",
         state_directory=tmp_path_factory.mktemp("local-stack"),
     )
     stack.start()
     fake_recipients.install(stack, recipients)
-    _forget_wiring()  # services cached by earlier tests must not point at another AWS
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        _forget_wiring()
+    physical_ids = {name: resource.physical_id for name, resource in stack.resources.items()}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # What the operator commands read besides the functions' settings (the organisations
+        # table); restored with the rest when e2e is done.
+        for name, value in local_operator_settings(physical_ids).items():
+            monkeypatch.setenv(name, value)
+        _forget_wiring()  # services cached by earlier tests must not point at another AWS
+        # As a deployed stack after its first minute: build_index has written the first
+        # snapshot (before it, POST /v1/match answers 503: matching fails closed without one).
+        stack.run_schedule("BuildIndexFunction")
+        try:
+            yield stack
+        finally:
+            stack.stop()
+            _forget_wiring()
 
 
 def _forget_wiring() -> None:

@@ -14,12 +14,12 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from hashmatch import bootstrap
-from hashmatch.access.model import Principal, Role
+from hashmatch.access.model import OrganisationKind, Principal, Role
 from hashmatch_client.sdk import ApiError, HashmatchClient
 from hashmatch_devtools.fake_recipients import FakeRecipients
 from hashmatch_devtools.localstack.stack import LocalStack
 from tests.e2e.helpers import wait_for
-from tests.factories import a_match_event
+from tests.factories import a_match_event, in_new_organisation
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 EUROPOL_ONLY = {"outcome": "forward", "europol_only": True, "internal_note": "unclear state"}
@@ -34,7 +34,13 @@ class Desk:
         def create(role: Role, owner: str) -> Any:
             return service.create(
                 role=role,
-                owner=owner,
+                organisation_id=in_new_organisation(
+                    service,
+                    owner,
+                    OrganisationKind.PROVIDER
+                    if role is Role.PROVIDER
+                    else OrganisationKind.AUTHORITY,
+                ),
                 purpose="review faults test",
                 legal_basis="test",
                 valid_for=timedelta(days=1),
@@ -105,7 +111,7 @@ def test_a_recipient_failing_twice_then_succeeding_receives_once_and_the_history
     desk, recipients
 ):
     report_id = desk.stored_report()
-    recipients.fail("europol", next_tries=2)
+    recipients.fail("europol", next_tries=2, report_id=report_id)
 
     desk.alice.decide(report_id, EUROPOL_ONLY)
 
@@ -117,7 +123,7 @@ def test_a_recipient_failing_twice_then_succeeding_receives_once_and_the_history
     ]
     taken = [m for m in recipients.received("europol") if m["report"]["report_id"] == report_id]
     assert len(taken) == 1
-    assert recipients.tries("europol") == 3
+    assert recipients.tries("europol", report_id) == 3
 
 
 def dead_letter_alarm_fires(stack: LocalStack) -> bool:

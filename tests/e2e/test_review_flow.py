@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 
 from hashmatch import bootstrap
-from hashmatch.access.model import Role
+from hashmatch.access.model import OrganisationKind, Role
 from hashmatch.reports.outbound import ForwardedReportMessage
 from hashmatch_client.cli.main import main as hashmatch
 from hashmatch_client.sdk import ApiError, HashmatchClient
 from hashmatch_devtools.fake_recipients import FakeRecipients
 from hashmatch_devtools.localstack.stack import LocalStack
 from tests.e2e.helpers import SHARED_PHOTOS, scan_and_report, shared_photos, wait_for
+from tests.factories import in_new_organisation
 
 NOTE = "seen side by side: a holiday photo, not the indicated material"
 
@@ -55,7 +56,13 @@ class Actors:
         def create(role: Role, name: str, **extra: Any) -> Any:
             return service.create(
                 role=role,
-                owner=name,
+                organisation_id=in_new_organisation(
+                    service,
+                    name,
+                    OrganisationKind.PROVIDER
+                    if role is Role.PROVIDER
+                    else OrganisationKind.AUTHORITY,
+                ),
                 purpose="review end-to-end test",
                 legal_basis="test",
                 valid_for=timedelta(days=1),

@@ -9,7 +9,7 @@ import pytest
 from functions.build_index import app as build_index
 from hashmatch import bootstrap
 from hashmatch.clock import SystemClock
-from hashmatch.errors import Conflict
+from hashmatch.errors import Conflict, IndexUnavailable
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import HashQuery, Matcher
 from tests.factories import flip_bits, pdq_hex, submission
@@ -38,7 +38,19 @@ def matched_ids(matcher: Matcher, value: str) -> list[str]:
     return [m.indicator_id for m in answer.results[0].hits]
 
 
+def test_the_first_build_writes_a_snapshot_even_with_no_indicators(lambda_context):
+    matcher = fresh_matcher()
+    with pytest.raises(IndexUnavailable):  # no snapshot: a fault, never "nothing matches"
+        matched_ids(matcher, pdq_hex(99))
+
+    outcome = build_index.lambda_handler({}, lambda_context)
+
+    assert (outcome["written"], outcome["version"], outcome["counts"]) == (True, 1, {})
+    assert matched_ids(matcher, pdq_hex(99)) == []
+
+
 def test_an_added_indicator_matches_after_the_next_build(lambda_context):
+    build_index.lambda_handler({}, lambda_context)
     value = pdq_hex(100)
     indicator = add(lambda_context, value)
     matcher = fresh_matcher()
@@ -47,7 +59,7 @@ def test_an_added_indicator_matches_after_the_next_build(lambda_context):
     outcome = build_index.lambda_handler({}, lambda_context)
 
     assert before == []
-    assert (outcome["written"], outcome["version"]) == (True, 1)
+    assert (outcome["written"], outcome["version"]) == (True, 2)
     assert matched_ids(matcher, flip_bits(value, 3)) == [indicator]
 
 

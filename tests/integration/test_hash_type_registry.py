@@ -14,12 +14,13 @@ from hashmatch import bootstrap
 from hashmatch.hashtypes import HASH_TYPES, HashType
 from tests.factories import ToyHash, flip_bits, submission
 from tests.integration.conftest import api_event
-from tests.integration.indicator_fixtures import call
+from tests.integration.indicator_fixtures import CURATOR, call
 
 STORED = "0123456789abcdef"
 PROVIDER = {
     "client_id": "cl_" + "t" * 24,
     "role": "provider",
+    "organisation_id": "org_" + "t" * 24,
     "owner": "Toy Hosting SA",
     "databases": "known",
     "hash_types": "toy64",
@@ -49,7 +50,8 @@ def test_a_registered_type_is_curated_indexed_and_matched_within_its_default_thr
         lambda_context,
         "POST",
         "/v1/indicators",
-        body={"items": [submission(STORED.upper(), hash_type="TOY64")]},
+        body={"items": [submission(STORED.upper(), hash_type="toy64")]},
+        principal={**CURATOR, "hash_types": "toy64"},
     )
     assert status == 200, added
     build_index.lambda_handler({}, lambda_context)
@@ -68,7 +70,8 @@ def test_a_registered_type_is_curated_indexed_and_matched_within_its_default_thr
     near, far, malformed = answer["items"]
     assert near["status"] == "matched"
     (found,) = near["matches"]
-    assert (found["distance"], found["threshold"], near["threshold"]) == (3, 4, 4)
+    assert (found["distance"], found["threshold"]) == (3, 4)
+    assert set(near["thresholds"].values()) == {4}
     assert near["quality_gate"] is None
     assert far["status"] == "no_match"
     assert malformed["rejection"]["code"] == "invalid-hash"

@@ -110,11 +110,12 @@ def test_the_same_match_request_retried_is_counted_once(deployment, lambda_conte
     principal = {
         "client_id": "cl_" + "p" * 24,
         "role": "provider",
+        "organisation_id": "org_" + "p" * 24,
         "owner": "Example Hosting SA",
         "databases": "known",
         "hash_types": "pdq",
     }
-    body = json.dumps({"items": [{"type": "pdq", "value": value}]})
+    body = json.dumps({"items": [{"type": "pdq", "value": value, "quality": 100}]})
 
     # When the same batch is sent three times with one Idempotency-Key, and once without
     for headers in ({"Idempotency-Key": "batch-1"},) * 3 + ({},):
@@ -125,8 +126,8 @@ def test_the_same_match_request_retried_is_counted_once(deployment, lambda_conte
     today = datetime.now(UTC).date()
     sums = bootstrap.counter_store().sums(today, today, ["queries", "matches"])
     assert sums == {
-        Count("queries", ("Example Hosting SA", "pdq", "matched", "-")): 2,
-        Count("matches", ("Example Hosting SA", "known", "image", "pdq")): 2,
+        Count("queries", ("org_" + "p" * 24, "pdq", "matched", "-")): 2,
+        Count("matches", ("org_" + "p" * 24, "known", "image", "pdq")): 2,
     }
 
 
@@ -143,4 +144,4 @@ def test_the_same_report_message_delivered_twice_is_counted_once(deployment, lam
     # Then it is counted once
     today = datetime.now(UTC).date()
     sums = bootstrap.counter_store().sums(today, today, ["reports_received", "repeat_reports"])
-    assert sums == {Count("reports_received", (PROVIDER.owner, "urgent", "image", "AT")): 1}
+    assert sums == {Count("reports_received", (PROVIDER.organisation_id, "urgent", "image", "AT")): 1}

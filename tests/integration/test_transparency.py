@@ -24,6 +24,7 @@ from tests.integration.conftest import Deployment, api_event
 AUDITOR = {
     "client_id": "cl_" + "u" * 24,
     "role": "auditor",
+    "organisation_id": "org_" + "u" * 24,
     "owner": "EU Centre",
     "databases": "",
     "hash_types": "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hashmatch.access.model import Principal, Role
+from hashmatch.access.model import Role
 from hashmatch.clock import FixedClock
 from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.matching.retention import MatchEventRetention
@@ -25,10 +25,11 @@ from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.statistics.counting import QueryCount, Statistics
 from hashmatch.statistics.model import QueryOutcome
 from hashmatch.statistics.retention import StatisticsRetention
-from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
+from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
+    InMemoryAnchorStore,
     InMemoryAuditLog,
     InMemoryCounterStore,
     InMemoryErasureProgressStore,
@@ -58,8 +59,8 @@ DECISIONS: dict[str, UnfoundedDecision | ForwardDecision] = {
     "unfounded": UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",)),
     "forwarded": ForwardDecision(outcome="forward", member_state="FR", internal_note="clear"),
 }
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU Centre")
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+REVIEWER = a_principal("r", Role.REVIEWER, "EU Centre")
 
 
 class RetentionWorld:
@@ -94,6 +95,7 @@ class RetentionWorld:
         self.curation = curation_service(
             self.indicators, self.clock, audit=self.audit, counters=self.counters
         )
+        self.anchors = InMemoryAnchorStore()
         self.erasure = Erasure(
             registry=self.registry,
             audit_retention=POLICY.audit_entries,
@@ -104,6 +106,7 @@ class RetentionWorld:
             audit=self.audit,
             sealer=self.sealer,
             statistics=self.statistics,
+            anchors=self.anchors,
         )
 
     # -- data of every class --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.indicators.model import Database, Indicator, MediaType, Provenance
 from hashmatch.reports.intake import ReportIntake
-from hashmatch.reports.model import ContentType, Filing, Report, ReportDetails, new_report_id
+from hashmatch.reports.model import Report
 from hashmatch.reports.review_requests import (
     ForwardDecision,
     InformationAnswer,
@@ -17,7 +17,7 @@ from hashmatch.reports.review_requests import (
     UnfoundedDecision,
 )
 from hashmatch.statistics.counting import Statistics
-from tests.factories import a_match_event
+from tests.factories import a_filing, a_match_event, a_principal
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryCounterStore,
@@ -29,10 +29,10 @@ from tests.fakes import (
 from tests.unit.retention_world import POLICY
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-OTHER_PROVIDER = Principal(client_id="cl_" + "b" * 24, role=Role.PROVIDER, owner="Other Cloud BV")
-ALICE = Principal(client_id="cl_" + "1" * 24, role=Role.REVIEWER, owner="EU Centre")
-BOB = Principal(client_id="cl_" + "2" * 24, role=Role.REVIEWER, owner="EU Centre")
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+OTHER_PROVIDER = a_principal("b", Role.PROVIDER, "Other Cloud BV")
+ALICE = a_principal("1", Role.REVIEWER, "EU Centre")
+BOB = a_principal("2", Role.REVIEWER, "EU Centre")
 
 
 def unfounded(*reasons: str, **changes: Any) -> UnfoundedDecision:
@@ -111,20 +111,8 @@ class ReviewWorld:
             )
             self.events.put_many([event])
             match_ids.append(event.match_id)
-        filing = Filing(
-            report_id=new_report_id(),
-            provider=principal.owner,
-            client_id=principal.client_id,
-            filed_at=now,
-            details=ReportDetails(
-                match_ids=tuple(match_ids),
-                content_ref="upload-7f3a",
-                content_type=ContentType.IMAGE,
-                detected_at=now,
-                urgent=urgent,
-                legal_basis="Regulation (EU) 2021/1232",
-                **details,
-            ),
+        filing = a_filing(
+            principal, now, tuple(match_ids), content_ref="upload-7f3a", urgent=urgent, **details
         )
         self.intake.take_in(filing)
         return filing.report_id

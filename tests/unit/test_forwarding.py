@@ -187,6 +187,7 @@ class Notifying:
                 client_id=PROVIDER.client_id,
                 key_digest="d" * 64,
                 role=Role.PROVIDER,
+                organisation_id=PROVIDER.organisation_id,
                 owner=PROVIDER.owner,
                 purpose="scanning uploads",
                 legal_basis="Regulation (EU) 2021/1232",

@@ -7,15 +7,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hashmatch.clock import FixedClock
-from hashmatch.errors import Conflict
+from hashmatch.errors import Conflict, IndexUnavailable
 from hashmatch.index import Snapshot
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.matching.matcher import HashQuery, Matcher
+from hashmatch.matching.matcher import INDEX_RETRY_AFTER_SECONDS, HashQuery, Matcher
+from hashmatch.observability import MetricName, metrics
 from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, InMemorySnapshotStore, curation_service
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left_over():
+    """Powertools keeps metrics process-wide until a handler flushes them: start each test empty."""
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
@@ -159,7 +168,8 @@ def test_the_matcher_finds_near_duplicates_within_the_threshold(service, builder
     )
 
     (match,) = answer.results[0].hits
-    assert (match.indicator_id, match.distance, answer.results[0].threshold) == (indicator, 5, 31)
+    assert (match.indicator_id, match.distance) == (indicator, 5)
+    assert answer.results[0].thresholds == {"known": 31, "new": 31, "solicitation": 31}
     assert (match.database, match.media_type) == ("known", "image")
     assert answer.results[1].hits == []
     assert answer.index_version == 1
@@ -244,10 +254,86 @@ def test_the_matcher_reads_the_snapshot_once_while_it_is_unchanged(
     assert snapshots.reads == reads
 
 
-def test_before_any_build_nothing_matches(matcher):
-    answer = matcher.search([HashQuery.parse("pdq", pdq_hex(15))])
+def test_before_any_build_matching_fails_closed_instead_of_answering_no_match(matcher):
+    with pytest.raises(IndexUnavailable) as refused:
+        matcher.search([HashQuery.parse("pdq", pdq_hex(15))])
 
-    assert (answer.index_version, answer.results[0].hits) == (0, [])
+    assert refused.value.retry_after_seconds == INDEX_RETRY_AFTER_SECONDS
+    assert metrics.metric_set[MetricName.INDEX_UNAVAILABLE]["Value"] == [1.0]
+
+
+def corrupted(snapshots: InMemorySnapshotStore) -> None:
+    """Replace the stored snapshot by a copy with one flipped byte in its arrays."""
+    assert snapshots.stored is not None
+    data = bytearray(snapshots.stored.data)
+    data[-100] ^= 0xFF
+    snapshots.write(bytes(data), replaces=snapshots.stored.etag)
+
+
+def test_a_corrupt_snapshot_is_refused_not_served(service, builder, snapshots, matcher):
+    add(service, pdq_hex(20))
+    builder.build()
+    corrupted(snapshots)
+
+    with pytest.raises(IndexUnavailable, match="checksum"):
+        matcher.search([HashQuery.parse("pdq", pdq_hex(20))])
+
+
+def test_a_warm_matcher_stops_answering_once_the_current_snapshot_is_corrupt(
+    service, builder, snapshots, matcher, clock
+):
+    # Given a matcher serving a good snapshot
+    value = pdq_hex(21)
+    add(service, value)
+    builder.build()
+    assert len(matcher.search([HashQuery.parse("pdq", value)]).results[0].hits) == 1
+
+    # When the snapshot is replaced by a corrupt one and the refresh interval passes
+    corrupted(snapshots)
+    clock.advance(timedelta(seconds=31))
+
+    # Then it refuses rather than answer from the older one it still holds, until a good one
+    with pytest.raises(IndexUnavailable):
+        matcher.search([HashQuery.parse("pdq", value)])
+    with pytest.raises(IndexUnavailable):  # and it looks again at every call meanwhile
+        matcher.search([HashQuery.parse("pdq", value)])
+    clock.advance(timedelta(seconds=1))
+    builder.build()
+    assert len(matcher.search([HashQuery.parse("pdq", value)]).results[0].hits) == 1
+
+
+def test_a_corrupt_snapshot_is_rebuilt_from_the_table_by_the_next_build(
+    service, builder, snapshots, clock
+):
+    ids = {add(service, pdq_hex(i)) for i in (22, 23)}
+    builder.build()
+    corrupted(snapshots)
+    clock.advance(timedelta(minutes=1))
+
+    outcome = builder.build()
+
+    assert (outcome.written, outcome.replaced_corrupt) == (True, True)
+    assert outcome.version == 2  # the corrupt one's header still said 1: versions keep rising
+    assert snapshot_ids(snapshots) == ids
+    assert metrics.metric_set[MetricName.INDEX_UNAVAILABLE]["Value"] == [1.0]
+
+
+def test_a_build_reports_how_long_the_oldest_unfolded_change_waited(service, builder, clock):
+    add(service, pdq_hex(24))
+    builder.build()
+    clock.advance(timedelta(minutes=3))
+    add(service, pdq_hex(25))
+    clock.advance(timedelta(minutes=4))
+    add(service, pdq_hex(26))
+    clock.advance(timedelta(minutes=1))
+    metrics.clear_metrics()
+
+    waited = builder.build()
+    caught_up = builder.build()
+
+    assert (waited.staleness_seconds, caught_up.staleness_seconds) == (300.0, 0.0)
+    assert metrics.metric_set[MetricName.INDEX_STALENESS_SECONDS]["Value"] == [300.0, 0.0]
+    assert metrics.metric_set[MetricName.INDEX_AGE_SECONDS]["Value"] == [0.0, 0.0]
 
 
 def test_matches_beyond_the_cap_are_flagged_truncated(service, store, snapshots, clock):

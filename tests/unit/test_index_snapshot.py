@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hashmatch.errors import InvalidInput
-from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, brute_force
+from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, SnapshotCorrupt, brute_force
 
 PDQ_RADIUS = 31
 
@@ -110,8 +112,57 @@ def test_loaded_arrays_are_views_not_copies() -> None:
     [b"", b"NOTASNAP" + bytes(32), b"HMSNAP\x00\x00" + (99).to_bytes(4, "little") + bytes(12)],
 )
 def test_garbage_or_unknown_format_is_rejected(blob: bytes) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(SnapshotCorrupt):
         Snapshot.from_bytes(blob)
+
+
+def header_of(blob: bytes) -> tuple[dict, int]:
+    """The JSON header of a snapshot file and the offset where it ends."""
+    (length,) = struct.unpack_from("<Q", blob, 16)
+    return json.loads(blob[24 : 24 + length]), 24 + length
+
+
+def test_a_flipped_bit_anywhere_in_the_arrays_is_refused_naming_its_version() -> None:
+    # Given an intact snapshot's bytes
+    blob = bytearray(make_snapshot(np.random.default_rng(11)).to_bytes())
+    _, header_end = header_of(bytes(blob))
+
+    # When one bit of the array region flips (a row's hash: the index would answer wrongly)
+    blob[header_end + (len(blob) - header_end) // 2] ^= 0x10
+
+    # Then loading refuses it, and the error still says which version it was
+    with pytest.raises(SnapshotCorrupt, match="checksum") as refused:
+        Snapshot.from_bytes(bytes(blob))
+    assert refused.value.version == 1
+
+
+def test_a_truncated_snapshot_is_refused() -> None:
+    blob = make_snapshot(np.random.default_rng(12)).to_bytes()
+
+    with pytest.raises(SnapshotCorrupt):
+        Snapshot.from_bytes(blob[: len(blob) - 64])
+
+
+def test_an_edited_header_is_refused_even_when_it_still_parses() -> None:
+    # Given a snapshot whose header claims another version (valid JSON, same length)
+    blob = make_snapshot(np.random.default_rng(13)).to_bytes()
+    edited = blob.replace(b'"snapshot_version": 1', b'"snapshot_version": 7', 1)
+    assert edited != blob
+
+    with pytest.raises(SnapshotCorrupt, match="checksum"):
+        Snapshot.from_bytes(edited)
+
+
+def test_a_snapshot_without_a_checksum_is_refused() -> None:
+    # Given a file as written before snapshots carried a checksum
+    blob = make_snapshot(np.random.default_rng(14)).to_bytes()
+    header, header_end = header_of(blob)
+    del header["checksum"]
+    text = json.dumps(header, sort_keys=True).encode().ljust(header_end - 24)
+    old_style = blob[:16] + struct.pack("<Q", header_end - 24) + text + blob[header_end:]
+
+    with pytest.raises(SnapshotCorrupt, match="no checksum"):
+        Snapshot.from_bytes(old_style)
 
 
 def test_apply_adds_rows_that_then_match() -> None:
@@ -249,3 +300,72 @@ def test_bad_radius_through_the_snapshot_is_rejected() -> None:
     snapshot = make_snapshot(np.random.default_rng(13), count=10)
     with pytest.raises(InvalidInput):
         snapshot.search("phash", [bytes(8)], 65)
+
+
+# -- scope before the cap (issue 11, item 10) ------------------------------------------------
+
+
+def crowded_snapshot(rng: np.random.Generator) -> tuple[Snapshot, bytes]:
+    """A query with 100 out-of-scope ("new") rows at distance 1 and one "known" at 10."""
+    query = pdq_values(rng, 1)[0]
+    records = [
+        AddIndicator("pdq", near(query, 1, rng), f"N{i:025d}", "new", "image") for i in range(100)
+    ]
+    records.append(AddIndicator("pdq", near(query, 10, rng), "K" + "0" * 25, "known", "image"))
+    records += [
+        AddIndicator("pdq", value, f"R{i:025d}", "known", "image")
+        for i, value in enumerate(pdq_values(rng, 500))
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    return snapshot, query
+
+
+def test_out_of_scope_rows_do_not_take_the_places_under_the_cap():
+    snapshot, query = crowded_snapshot(np.random.default_rng(11))
+
+    (hits,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=100, databases={"known"})
+
+    assert [(hit.indicator_id, hit.distance) for hit in hits.hits] == [("K" + "0" * 25, 10)]
+    assert hits.truncated is False
+
+
+def test_truncated_counts_only_rows_in_scope():
+    snapshot, query = crowded_snapshot(np.random.default_rng(12))
+
+    (scoped,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=50, databases={"new"})
+    (everything,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=101)
+
+    assert (len(scoped), scoped.truncated) == (50, True)
+    assert {hit.database for hit in scoped.hits} == {"new"}
+    assert (len(everything), everything.truncated) == (101, False)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_scoped_search_answers_as_brute_force_over_the_rows_in_scope(seed):
+    rng = np.random.default_rng(seed)
+    base = pdq_values(rng, 40)
+    records = [
+        AddIndicator(
+            "pdq",
+            near(base[i % 40], int(rng.integers(0, 40)), rng),
+            f"P{i:025d}",
+            ("known", "new", "solicitation")[int(rng.integers(0, 3))],
+            "image",
+        )
+        for i in range(2_000)
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    table = snapshot.tables["pdq"]
+    scope = {"known", "solicitation"}
+    cap = 5
+
+    for query in base[:10]:
+        (hits,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=cap, databases=scope)
+        rows, _ = brute_force(table.codes, np.frombuffer(query, dtype=np.uint64), PDQ_RADIUS)
+        expected = [
+            row_id(snapshot, "pdq", int(row))
+            for row in rows
+            if snapshot.databases[table.database[row]] in scope
+        ]
+        assert hits.indicator_ids == expected[:cap]
+        assert hits.truncated == (len(expected) > cap)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from hashmatch.errors import Conflict, InvalidInput
+from hashmatch.errors import Conflict, InvalidInput, NotFound
 from hashmatch.indicators.model import IndicatorStatus
 from hashmatch.indicators.retention import INDICATOR_PROVENANCE
 from hashmatch.matching.retention import MATCH_EVENTS
@@ -277,9 +277,10 @@ def test_a_hold_that_runs_out_lets_its_item_be_erased(world):
 
 
 def test_a_legal_hold_must_end_within_18_months(world):
+    report_id, _ = world.stored_report()
     request = LegalHoldRequest(
         target_class=HoldTarget.REPORT,
-        target_id="rp_" + "1" * 24,
+        target_id=report_id,
         authority="Parquet de Paris",
         reference="PR-1",
         until=START + POLICY.legal_hold_max + DAY,
@@ -291,7 +292,7 @@ def test_a_legal_hold_must_end_within_18_months(world):
     assert refused.value.errors[0]["loc"] == ["body", "until"]
 
 
-def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
+def test_a_legal_hold_naming_an_id_of_another_class_finds_no_such_target(world):
     request = LegalHoldRequest(
         target_class=HoldTarget.REPORT,
         target_id="mt_" + "1" * 24,
@@ -300,8 +301,31 @@ def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
         until=START + DAY,
     )
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         world.hold_service.place(REVIEWER, request)
+
+
+@pytest.mark.parametrize(
+    ("target_class", "target_id"),
+    [
+        (HoldTarget.REPORT, "rp_" + "1" * 24),
+        (HoldTarget.MATCH_EVENT, "mt_" + "1" * 24),
+        (HoldTarget.INDICATOR, "ind_" + "1" * 22),
+    ],
+)
+def test_a_legal_hold_on_a_target_that_does_not_exist_is_refused(world, target_class, target_id):
+    request = LegalHoldRequest(
+        target_class=target_class,
+        target_id=target_id,
+        authority="Parquet de Paris",
+        reference="PR-1",
+        until=START + DAY,
+    )
+
+    with pytest.raises(NotFound):
+        world.hold_service.place(REVIEWER, request)
+
+    assert world.hold_service.list_current() == []
 
 
 def test_a_hold_cannot_be_released_twice(world):
@@ -493,6 +517,9 @@ class Widgets:
 
     def is_item_id(self, item_id: str) -> bool:
         return item_id.startswith("wg_")
+
+    def exists(self, item_id: str) -> bool:
+        return item_id in self.items
 
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         due = sorted(

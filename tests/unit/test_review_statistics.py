@@ -7,17 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hashmatch.access.model import Principal, Role
 from hashmatch.reports.model import Step
 from hashmatch.reports.review_events import ReviewEvent
 from hashmatch.reports.review_records import UnfoundedReason
 from hashmatch.reports.review_statistics import CountedReviewEvents
 from hashmatch.statistics.counting import Statistics
-from tests.factories import a_match_event
+from tests.factories import a_match_event, a_principal
 from tests.fakes import InMemoryCounterStore, InMemoryMatchEventStore
 
 FILED = datetime(2026, 5, 4, 8, tzinfo=UTC)
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
+PROVIDER = a_principal("a")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.builder import IndexBuilder
@@ -28,7 +27,7 @@ from hashmatch.statistics.model import (
     decision_hours_bucket,
 )
 from hashmatch.statistics.ports import TallyMoved
-from tests.factories import CURATOR, a_filing, a_match_event, pdq_hex, submission
+from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_hex, submission
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryCounterStore,
@@ -40,13 +39,8 @@ from tests.fakes import (
 )
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-PROVIDER = Principal(
-    client_id="cl_" + "a" * 24,
-    role=Role.PROVIDER,
-    owner="Example Hosting SA",
-    databases=("known", "new"),
-    hash_types=("pdq",),
-)
+PROVIDER = a_principal("a", databases=("known", "new"), hash_types=("pdq",))
+ORG = PROVIDER.organisation_id
 
 
 class World:
@@ -67,6 +61,8 @@ class World:
             self.clock,
             event_retention=timedelta(days=90),
         )
+        # The service fails closed without a snapshot: an empty index to start from.
+        IndexBuilder(self.indicators, self.snapshots, self.clock).build()
         self.intake = ReportIntake(
             reports=self.reports,
             match_events=self.events,
@@ -102,7 +98,7 @@ def test_the_same_match_request_retried_is_counted_once(world):
     value = pdq_hex(1)
     world.indicator(1)
     IndexBuilder(world.indicators, world.snapshots, world.clock).build()
-    items = [MatchItem("pdq", value), MatchItem("pdq", pdq_hex(2))]
+    items = [MatchItem("pdq", value, quality=100), MatchItem("pdq", pdq_hex(2), quality=100)]
 
     # When the same request (one Idempotency-Key) arrives three times, the last after midnight
     for _ in range(2):
@@ -113,29 +109,31 @@ def test_the_same_match_request_retried_is_counted_once(world):
     # Then it is answered each time but counted once
     assert answer.items[0].matches
     assert world.counters.of("queries") == {
-        ("Example Hosting SA", "pdq", "matched", "-"): 1,
-        ("Example Hosting SA", "pdq", "no_match", "-"): 1,
+        (ORG, "pdq", "matched", "-"): 1,
+        (ORG, "pdq", "no_match", "-"): 1,
     }
-    assert world.counters.of("matches") == {("Example Hosting SA", "known", "image", "pdq"): 1}
+    assert world.counters.of("matches") == {(ORG, "known", "image", "pdq"): 1}
 
 
 def test_requests_without_a_key_or_with_other_keys_are_each_counted(world):
-    items = [MatchItem("pdq", pdq_hex(2))]
+    items = [MatchItem("pdq", pdq_hex(2), quality=100)]
 
     world.matching.match(PROVIDER, items)
     world.matching.match(PROVIDER, items)
     world.matching.match(PROVIDER, items, request_key="a")
     world.matching.match(PROVIDER, items, request_key="b")
 
-    assert world.counters.of("queries") == {("Example Hosting SA", "pdq", "no_match", "-"): 4}
+    assert world.counters.of("queries") == {(ORG, "pdq", "no_match", "-"): 4}
 
 
 def test_a_rejected_query_is_counted_with_its_reason(world):
-    world.matching.match(PROVIDER, [MatchItem("pdq", "zz"), MatchItem("md5", "0" * 32)])
+    world.matching.match(
+        PROVIDER, [MatchItem("pdq", "zz", quality=100), MatchItem("md5", "0" * 32)]
+    )
 
     assert world.counters.of("queries") == {
-        ("Example Hosting SA", "pdq", "rejected", "invalid-hash"): 1,
-        ("Example Hosting SA", "md5", "rejected", "hash-type-not-allowed"): 1,
+        (ORG, "pdq", "rejected", "invalid-hash"): 1,
+        (ORG, "md5", "rejected", "hash-type-not-allowed"): 1,
     }
 
 
@@ -148,9 +146,7 @@ def test_the_same_report_message_delivered_twice_is_counted_once(world):
     world.intake.take_in(filing)
     world.intake.take_in(filing)
 
-    assert world.counters.of("reports_received") == {
-        ("Example Hosting SA", "normal", "image", "unknown"): 1
-    }
+    assert world.counters.of("reports_received") == {(ORG, "normal", "image", "unknown"): 1}
     assert world.counters.of("repeat_reports") == {}
 
 
@@ -163,9 +159,7 @@ def test_a_count_lost_to_a_failure_is_made_by_the_redelivery(world):
     world.counters.failing = False
     world.intake.take_in(filing)
 
-    assert world.counters.of("reports_received") == {
-        ("Example Hosting SA", "normal", "image", "unknown"): 1
-    }
+    assert world.counters.of("reports_received") == {(ORG, "normal", "image", "unknown"): 1}
 
 
 def test_a_report_citing_an_indicator_an_earlier_report_cited_is_a_repeat(world):
@@ -176,7 +170,7 @@ def test_a_report_citing_an_indicator_an_earlier_report_cited_is_a_repeat(world)
     world.intake.take_in(world.filing_citing(second))
 
     # Then the second and third reports are repeats, and the tallies say 2 reports each
-    assert world.counters.of("repeat_reports") == {("Example Hosting SA",): 2}
+    assert world.counters.of("repeat_reports") == {(ORG,): 2}
     assert world.counters.year_tallies(2026) == {first: 2, second: 2}
 
 

@@ -10,23 +10,29 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hashmatch.access.model import Organisation, OrganisationKind
 from hashmatch.audit.model import AuditAction
 from hashmatch.clock import FixedClock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from hashmatch.index import DATABASES
 from hashmatch.statistics.counting import QueryCount, Statistics
 from hashmatch.statistics.model import QueryOutcome
 from hashmatch.statistics.query import Period, StatisticsQuery, counts_csv
+from hashmatch.transparency.error_rates import error_rates_in_force
 from hashmatch.transparency.publication import TransparencyService, digest_of
 from hashmatch.transparency.rendering import CSV_NAME, HTML_NAME, JSON_NAME
 from hashmatch.transparency.suppression import suppressed
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryCounterStore,
+    InMemoryOrganisationStore,
     InMemoryPublicationRecords,
     InMemoryPublishedReports,
 )
 
 THRESHOLDS = {"pdq": 31, "phash": 8, "dhash": 8}
+# Deployed per database: every database at the same thresholds.
+DEPLOYED = {database: THRESHOLDS for database in DATABASES}
 
 
 class World:
@@ -37,14 +43,16 @@ class World:
         self.reports = InMemoryPublishedReports()
         self.records = InMemoryPublicationRecords()
         self.audit = InMemoryAuditLog(self.clock)
+        self.organisations = InMemoryOrganisationStore()
         self.service = TransparencyService(
             counters=self.counters,
             reports=self.reports,
             records=self.records,
             audit=self.audit,
             clock=self.clock,
-            match_thresholds=THRESHOLDS,
+            match_thresholds=DEPLOYED,
             small_cell_threshold=5,
+            organisations=self.organisations,
         )
         self._reports = 0
 
@@ -160,6 +168,31 @@ def test_every_figure_is_counted_with_small_cells_shown_as_under_five(world):
     assert '"<5"' in report.suppression.rule
 
 
+def test_providers_counted_by_organisation_id_are_published_by_name(world):
+    # Given reports counted under two organisations' ids, one of them since renamed away
+    named = Organisation(
+        organisation_id="org_" + "b" * 24,
+        name="Example Hosting SA",
+        kind=OrganisationKind.PROVIDER,
+        created_at=world.clock.now(),
+    )
+    world.organisations.put_new(named)
+    world.reports_received(named.organisation_id, "DE", 6)
+    world.reports_received("org_" + "c" * 24, "DE", 7)
+    world.next_year()
+
+    report = world.service.draft(2026)
+
+    # Then the known one is named, the unknown one keeps its id; the sums still hold
+    assert rows_of(report, "reports_received") == {
+        ("Example Hosting SA",): 6,
+        ("org_" + "c" * 24,): 7,
+    }
+    assert (
+        rows_of(report, "reports_by_provider_and_member_state")[("Example Hosting SA", "DE")] == 6
+    )
+
+
 def test_the_change_is_against_the_previous_years_published_report(world):
     world.queries(40)
     world.reports_received("Big Host", "DE", 10)
@@ -222,8 +255,21 @@ def test_the_error_rates_are_those_at_the_deployed_thresholds(world):
     rates = {r.hash_type: r for r in world.service.draft(2026).error_rates.hash_types}
 
     assert {name: r.threshold for name, r in rates.items()} == THRESHOLDS
+    assert {name: r.databases for name, r in rates.items()}["pdq"] == sorted(DATABASES)
     assert len(rates["pdq"].recall_per_transformation) == 29
     assert rates["pdq"].pairs > 0
+
+
+def test_databases_at_different_thresholds_publish_the_rates_of_each():
+    deployed = {**DEPLOYED, "new": {**THRESHOLDS, "pdq": 24}}
+
+    rates = error_rates_in_force(deployed)
+
+    pdq = [(r.threshold, r.databases) for r in rates.hash_types if r.hash_type == "pdq"]
+    others = sorted(set(DATABASES) - {"new"})
+    assert pdq == [(24, ["new"]), (31, others)]
+    recall = {r.threshold: r.recall for r in rates.hash_types if r.hash_type == "pdq"}
+    assert recall[24] <= recall[31]  # a tighter threshold finds no more copies
 
 
 # -- publication ---------------------------------------------------------------------------------

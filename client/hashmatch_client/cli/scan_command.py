@@ -167,6 +167,8 @@ def _print_table(result: Any) -> None:
             print(f"{_short(outcome.path):50} {'-':6} {'-':13} {'-':>4}  ERROR {outcome.error}")
         for match in outcome.matches:
             report = f" -> {outcome.report_id}" if outcome.report_id else ""
+            if outcome.already_reported:
+                report += " (reported before)"
             if match.get("via") == "alternate":
                 report += " (via alternate)"
             print(

@@ -6,15 +6,23 @@ What it reproduces, because handlers and clients depend on it:
   ``{"message": "Missing Authentication Token"}``;
 - Lambda TOKEN (and REQUEST) authorizers: missing identity -> 401 without calling the authorizer;
   an ``Exception("Unauthorized")`` -> 401; any other error or a malformed answer -> 500
-  ``{"message": null}``; a policy that does not allow the method ARN (explicit Deny wins,
-  ``*``/``?`` wildcards as IAM) -> 403; answers cached per identity for ReauthorizeEvery seconds,
-  so a cached policy must cover every route the caller may use, as in API Gateway;
+  ``{"message": null}``, or the template's AUTHORIZER_CONFIGURATION_ERROR gateway response
+  (status, static headers, the application/json template as it is); a policy that does not
+  allow the method ARN (explicit Deny wins, ``*``/``?`` wildcards as IAM) -> 403; answers
+  cached per identity for ReauthorizeEvery seconds, so a cached policy must cover every route
+  the caller may use, as in API Gateway;
 - REST proxy (v1) events and responses; the authorizer's ``context`` values reach the handler as
   strings (REST APIs stringify them) plus ``principalId``; a handler exception or malformed
-  response -> 502 ``{"message": "Internal server error"}``.
+  response -> 502 ``{"message": "Internal server error"}``;
+- usage plans: each caller (its authorizer's ``usageIdentifierKey``) is throttled by the plan
+  that meters it, a token bucket of the plan's rate and burst, and counted against its daily
+  quota: 429 ``{"message": "Too Many Requests"}`` or ``{"message": "Limit Exceeded"}`` with
+  ``Retry-After``. Which plan meters whom is the plan's ``LocalStack`` Metadata (no API keys
+  here; see ``template.UsagePlanSpec``);
+- the 10 MB payload limit: a larger body is refused with 413 before it is read.
 
-Not emulated: usage plans and API keys, request validators, CORS preflight mocks, the 29 s
-integration timeout, IAM/Cognito authorizers (the template loader refuses those routes).
+Not emulated: API keys, request validators, CORS preflight mocks, the 29 s integration timeout,
+IAM/Cognito authorizers (the template loader refuses those routes).
 
 Paths under ``/_local/`` are reserved for the local stack's own controls (see ``control_api``).
 """
@@ -24,6 +32,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -36,7 +45,13 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hashmatch_devtools.localstack.lambda_runtime import LocalFunction
-from hashmatch_devtools.localstack.template import ApiSpec, AuthorizerSpec, RouteSpec
+from hashmatch_devtools.localstack.template import (
+    ApiSpec,
+    AuthorizerSpec,
+    GatewayResponseSpec,
+    RouteSpec,
+    UsagePlanSpec,
+)
 
 logger = logging.getLogger("local_stack.api")
 
@@ -68,6 +83,9 @@ class HttpResponse:
     headers: Sequence[tuple[str, str]]
     body: bytes
 
+    def with_header(self, name: str, value: str) -> HttpResponse:
+        return HttpResponse(self.status, [*self.headers, (name, value)], self.body)
+
     @classmethod
     def json(
         cls, status: int, payload: Any, extra_headers: Sequence[tuple[str, str]] = ()
@@ -95,6 +113,61 @@ AUTHORIZER_FAILURE = gateway_error(500, {"message": None}, "AuthorizerConfigurat
 INTERNAL_SERVER_ERROR = gateway_error(
     502, {"message": "Internal server error"}, "InternalServerErrorException"
 )
+# API Gateway's payload limit for REST APIs.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+REQUEST_TOO_LONG = gateway_error(413, {"message": "Request Too Long"}, "RequestTooLarge")
+SECONDS_PER_DAY = 86_400
+
+
+def _throttled(retry_after: float, message: str, error_type: str) -> HttpResponse:
+    return gateway_error(429, {"message": message}, error_type).with_header(
+        "Retry-After", str(max(1, math.ceil(retry_after)))
+    )
+
+
+class UsageMeter:
+    """Usage plans for one API: a token bucket (rate, burst) and a daily count per caller."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # tokens, at
+        self._days: dict[tuple[str, str], tuple[int, int]] = {}  # day, count
+
+    def admit(self, plan: UsagePlanSpec, caller: str) -> HttpResponse | None:
+        """None if the request may go on, else API Gateway's 429."""
+        now = self._clock()
+        key = (plan.logical_id, caller)
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(plan.burst_limit), now))
+            tokens = min(float(plan.burst_limit), tokens + (now - at) * plan.rate_limit)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return _throttled(
+                    (1 - tokens) / plan.rate_limit, "Too Many Requests", "TooManyRequestsException"
+                )
+            day = int(now // SECONDS_PER_DAY)
+            counted_day, count = self._days.get(key, (day, 0))
+            count = count if counted_day == day else 0
+            if plan.daily_quota is not None and count >= plan.daily_quota:
+                return _throttled(
+                    (day + 1) * SECONDS_PER_DAY - now, "Limit Exceeded", "LimitExceededException"
+                )
+            self._buckets[key] = (tokens - 1, now)
+            self._days[key] = (day, count + 1)
+        return None
+
+
+def _customised(default: HttpResponse, spec: GatewayResponseSpec | None) -> HttpResponse:
+    if spec is None:
+        return default
+    headers = dict(default.headers)
+    headers.update(spec.headers)
+    return HttpResponse(
+        status=spec.status or default.status,
+        headers=list(headers.items()),
+        body=default.body if spec.body is None else spec.body.encode(),
+    )
 
 
 class _CompiledRoute:
@@ -196,6 +269,7 @@ class _CachedAnswer:
     policy: Any
     context: Mapping[str, str]
     expires_at: float
+    usage_key: str
 
 
 class ApiGateway:
@@ -209,8 +283,10 @@ class ApiGateway:
         region: str,
         account_id: str,
         api_id: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
+        self.usage = UsageMeter(clock)
         self.routes = RouteTable(api.routes)
         self._functions = functions
         self._region = region
@@ -218,20 +294,34 @@ class ApiGateway:
         self.api_id = api_id
         self._cache: dict[tuple[str, tuple[str, ...]], _CachedAnswer] = {}
         self._cache_lock = threading.Lock()
+        # A Lambda authorizer that fails answers API Gateway's AUTHORIZER_CONFIGURATION_ERROR
+        # response (500), unless the template customises it (GatewayResponses).
+        self._authorizer_failure = _customised(
+            AUTHORIZER_FAILURE, api.gateway_responses.get("AUTHORIZER_CONFIGURATION_ERROR")
+        )
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         matched = self.routes.match(request.method, request.path)
         if matched is None:
             return MISSING_AUTHENTICATION_TOKEN
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return REQUEST_TOO_LONG
         route, path_parameters = matched
         request_id = str(uuid.uuid4())
         event = self._proxy_event(request, route, path_parameters, request_id)
         if route.authorizer is not None:
             spec = self.api.authorizers[route.authorizer]
             try:
-                event["requestContext"]["authorizer"] = self._authorize(spec, request, event)
+                answer = self._authorize(spec, request, event)
             except _AuthorizerFailure as failure:
                 return failure.response
+            refused = self._meter(answer)
+            if refused is not None:
+                return refused
+            event["requestContext"]["authorizer"] = {
+                **answer.context,
+                "principalId": answer.principal_id,
+            }
         try:
             result = self._functions[route.function_id].invoke(event)
             return _proxy_response(result, request_id)
@@ -249,9 +339,13 @@ class ApiGateway:
         with self._cache_lock:
             self._cache.clear()
 
+    def _meter(self, answer: _CachedAnswer) -> HttpResponse | None:
+        plan = next((p for p in self.api.usage_plans if p.meters(answer.context)), None)
+        return None if plan is None else self.usage.admit(plan, answer.usage_key)
+
     def _authorize(
         self, spec: AuthorizerSpec, request: HttpRequest, event: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    ) -> _CachedAnswer:
         identity = tuple(request.header(h) or "" for h in spec.identity_headers)
         if not all(identity):
             raise _AuthorizerFailure(UNAUTHORIZED)
@@ -271,10 +365,10 @@ class ApiGateway:
             allowed = policy_allows(answer.policy, method_arn)
         except ValueError:
             logger.exception("authorizer %s returned a malformed policy", spec.name)
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE) from None
+            raise _AuthorizerFailure(self._authorizer_failure) from None
         if not allowed:
             raise _AuthorizerFailure(ACCESS_DENIED)
-        return {**answer.context, "principalId": answer.principal_id}
+        return answer
 
     def _call_authorizer(
         self,
@@ -302,14 +396,14 @@ class ApiGateway:
             if str(error) == "Unauthorized":
                 raise _AuthorizerFailure(UNAUTHORIZED) from None
             logger.exception("authorizer %s failed", spec.name)
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE) from None
+            raise _AuthorizerFailure(self._authorizer_failure) from None
         if (
             not isinstance(answer, dict)
             or not isinstance(answer.get("principalId"), str)
             or not isinstance(answer.get("policyDocument"), dict)
         ):
             logger.error("authorizer %s returned a malformed answer: %r", spec.name, answer)
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE)
+            raise _AuthorizerFailure(self._authorizer_failure)
         context = answer.get("context") or {}
         if not isinstance(context, dict) or any(
             isinstance(v, dict | list) for v in context.values()
@@ -317,12 +411,13 @@ class ApiGateway:
             logger.error(
                 "authorizer %s: context values must be strings, numbers or booleans", spec.name
             )
-            raise _AuthorizerFailure(AUTHORIZER_FAILURE)
+            raise _AuthorizerFailure(self._authorizer_failure)
         return _CachedAnswer(
             principal_id=answer["principalId"],
             policy=answer["policyDocument"],
             context={k: _context_text(v) for k, v in context.items()},
             expires_at=now + spec.ttl_seconds,
+            usage_key=str(answer.get("usageIdentifierKey") or answer["principalId"]),
         )
 
     def _proxy_event(
@@ -365,7 +460,9 @@ class ApiGateway:
                 "requestId": request_id,
                 "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "requestTimeEpoch": int(now.timestamp() * 1000),
-                "path": f"/{self.api.stage_name}{request.path}",
+                # The stage is not in the local URL (as with a custom domain mapped to the
+                # stage): the path a handler builds a Location from must be followable here.
+                "path": request.path,
                 "protocol": "HTTP/1.1",
                 "stage": self.api.stage_name,
                 "domainPrefix": "127",
@@ -463,6 +560,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            # Refused unread, as API Gateway does; the unread body ends the connection.
+            self.close_connection = True
+            self._send(REQUEST_TOO_LONG)
+            return
         request = HttpRequest(
             method=self.command,
             path=unquote(split.path) or "/",
@@ -482,13 +584,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # A fault of the emulator itself: answer rather than drop the connection.
             logger.exception("local stack failed on %s %s", request.method, request.path)
             response = HttpResponse.json(500, {"message": "local stack error (see its log)"})
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        self._send(response)
         logger.info(
             "%s %s -> %d (%.0f ms)",
             request.method,
@@ -496,6 +592,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response.status,
             (time.perf_counter() - started) * 1000,
         )
+
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
 
     # BaseHTTPRequestHandler dispatches on these names; every method goes to the gateway.
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815

@@ -65,6 +65,16 @@ def describe(stack: LocalStack) -> str:
         f"  curl -s -X POST -d {clock_body} {stack.api_url}/_local/clock    (move the clock)",
         "",
         f"State file: {stack.state_file}",
+    ]
+    if stack.persist:
+        kept = "restored from" if stack.restored else "new, kept in"
+        lines.append(
+            f"Stores' data: {kept} {stack.saved_state.path} (saved every 30 s and at stop; "
+            "--fresh discards it)"
+        )
+    else:
+        lines.append("Stores' data: not kept (gone when the stack stops)")
+    lines += [
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 The same code path as the local stack (stores created from template.yaml by moto's
 CloudFormation, environments resolved through stack outputs), without a server: the caller has
-started `mock_aws` and set the AWS test environment.
+started `mock_aws` and set the AWS test environment. ``api_gateway()`` gives the template's API
+as the local stack emulates it (routes, the authorizer, gateway responses), called in-process.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from typing import Any
 
 import boto3
 
+from hashmatch_devtools.localstack.api_gateway import ApiGateway
+from hashmatch_devtools.localstack.lambda_runtime import load_function
 from hashmatch_devtools.localstack.resources import (
+    ACCOUNT_ID,
+    LOCAL_API_ID,
+    LocalTemplate,
     ProvisionedStores,
     load_local_template,
     provision_stores,
@@ -25,9 +31,28 @@ from hashmatch_devtools.localstack.resources import (
 class InProcessStores:
     stores: ProvisionedStores
     environment: dict[str, str]  # the union of every function's environment
+    template: LocalTemplate
 
     def physical_id(self, logical_id: str) -> str:
         return self.stores.resources[logical_id].physical_id
+
+    def api_gateway(self) -> ApiGateway:
+        """The template's (one) API, its handlers called in this process."""
+        model, identities = self.template.model, self.template.identities
+        functions = {
+            logical_id: load_function(
+                spec,
+                template_dir=model.directory,
+                name=identities.function_names[logical_id],
+                arn=identities.function_arn(logical_id),
+                environment=self.stores.environments[logical_id],
+            )
+            for logical_id, spec in model.functions.items()
+        }
+        (api,) = model.apis.values()
+        return ApiGateway(
+            api, functions, region=identities.region, account_id=ACCOUNT_ID, api_id=LOCAL_API_ID
+        )
 
 
 def provision_in_process(
@@ -54,4 +79,4 @@ def provision_in_process(
     environment: dict[str, str] = {}
     for variables in stores.environments.values():
         environment.update(variables)
-    return InProcessStores(stores=stores, environment=environment)
+    return InProcessStores(stores=stores, environment=environment, template=template)

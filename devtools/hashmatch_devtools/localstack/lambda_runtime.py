@@ -32,6 +32,11 @@ Handler = Callable[[Any, Any], Any]
 _INVOCATION_LOCK = threading.Lock()
 
 
+def between_invocations() -> threading.Lock:
+    """Hold it to keep every handler of this process from running meanwhile (a state save)."""
+    return _INVOCATION_LOCK
+
+
 @dataclass
 class LambdaContext:
     """The attributes and method of the Python runtime's context object that handlers use."""

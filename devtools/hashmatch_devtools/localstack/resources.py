@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.logs import logger
+from hashmatch_devtools.localstack.moto_dynamodb import make_writes_atomic
 from hashmatch_devtools.localstack.template import (
     FUNCTION_TYPE,
     ParameterResolver,
@@ -196,24 +198,45 @@ def provision_stores(
     clients: Mapping[str, Any],
     parameters: Mapping[str, str],
     identities: LocalIdentities,
+    existing: bool = False,
 ) -> ProvisionedStores:
-    """Deploy the stores into moto and return them with each function's resolved environment."""
+    """Deploy the stores into moto and return them with each function's resolved environment.
+
+    ``existing``: moto holds a restored state in which the stack may already exist (the local
+    stack's saved state): it is then kept with its data, and updated if the template's stores
+    changed since (new stores are created; moto applies what it can of changed ones).
+    """
+    # Concurrent requests must meet DynamoDB's atomicity, which moto lacks (moto_dynamodb).
+    make_writes_atomic()
     template, output_of_variable = build_moto_template(model, identities)
     stack_name = identities.stack_name
-    try:
-        cloudformation.create_stack(
-            StackName=stack_name,
-            TemplateBody=json.dumps(template),
-            Parameters=[
-                {"ParameterKey": key, "ParameterValue": value}
-                for key, value in parameters.items()
-                if key in template.get("Parameters", {})
-            ],
-        )
-    except Exception as error:
-        raise LocalStackError(f"moto could not create the template's stores: {error}") from error
+    stack_parameters = [
+        {"ParameterKey": key, "ParameterValue": value}
+        for key, value in parameters.items()
+        if key in template.get("Parameters", {})
+    ]
+    before: set[str] = set()
+    if existing and _stack_exists(cloudformation, stack_name):
+        before = {
+            item["LogicalResourceId"]
+            for item in cloudformation.describe_stack_resources(StackName=stack_name)[
+                "StackResources"
+            ]
+        }
+        _update_if_changed(cloudformation, stack_name, template, stack_parameters)
+    else:
+        try:
+            cloudformation.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=stack_parameters,
+            )
+        except Exception as error:
+            raise LocalStackError(
+                f"moto could not create the template's stores: {error}"
+            ) from error
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    if stack["StackStatus"] != "CREATE_COMPLETE":
+    if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise LocalStackError(f"moto stack {stack_name} is {stack['StackStatus']}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     described = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -234,7 +257,10 @@ def provision_stores(
             arn=outputs.get(f"{_ARN_OUTPUT_PREFIX}{logical_id}"),
             url=url,
         )
-    _apply_settings_moto_ignores(model, resources, clients, parameters)
+    # Stores kept from a restored state have their settings already (and a bucket with objects
+    # takes no Object Lock configuration any more): only new ones are set up.
+    created = {lid: r for lid, r in resources.items() if lid not in before}
+    _apply_settings_moto_ignores(model, created, clients, parameters)
 
     environments: dict[str, dict[str, str]] = {}
     for function in model.functions.values():
@@ -245,6 +271,35 @@ def provision_stores(
         environments[function.logical_id] = variables
     stripped = {lid: rtype for lid, rtype in model.resource_types.items() if lid not in resources}
     return ProvisionedStores(resources=resources, environments=environments, stripped=stripped)
+
+
+def _stack_exists(cloudformation: Any, stack_name: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError:  # ValidationError: no stack of that name
+        return False
+    return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
+
+
+def _update_if_changed(
+    cloudformation: Any, stack_name: str, template: dict[str, Any], parameters: list[Any]
+) -> None:
+    body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    current = json.loads(body) if isinstance(body, str) else body
+    if current == json.loads(json.dumps(template)):
+        return
+    logger.info("the template's stores changed since the state was saved: updating them")
+    try:
+        cloudformation.update_stack(
+            StackName=stack_name, TemplateBody=json.dumps(template), Parameters=parameters
+        )
+    except Exception as error:
+        raise LocalStackError(
+            f"moto could not update the saved stores to the template ({error}); start with "
+            "--fresh to discard the saved state"
+        ) from error
 
 
 def _apply_settings_moto_ignores(
@@ -277,24 +332,33 @@ def _apply_settings_moto_ignores(
                 clients["s3"].put_public_access_block(
                     Bucket=resource.physical_id, PublicAccessBlockConfiguration=block
                 )
-            lock = properties.get("ObjectLockConfiguration")
-            if properties.get("ObjectLockEnabled") is True and isinstance(lock, dict):
+            lock = _object_lock_configuration(properties, parameters)
+            if lock is not None:
+                # Versioning is on by now (Object Lock needs it), and the bucket is empty.
                 clients["s3"].put_object_lock_configuration(
-                    Bucket=resource.physical_id,
-                    ObjectLockConfiguration=_with_parameters(lock, parameters),
+                    Bucket=resource.physical_id, ObjectLockConfiguration=lock
                 )
 
 
-def _with_parameters(value: Any, parameters: Mapping[str, str]) -> Any:
-    """``value`` with each ``!Ref Parameter`` replaced by its value (numbers as numbers)."""
-    if isinstance(value, list):
-        return [_with_parameters(item, parameters) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"Ref"} and value["Ref"] in parameters:
-        text = parameters[value["Ref"]]
-        return int(text) if text.isdigit() else text
-    return {key: _with_parameters(item, parameters) for key, item in value.items()}
+def _object_lock_configuration(
+    properties: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The bucket's ObjectLockConfiguration for the S3 API (Days/Years resolved), if it has one."""
+    if properties.get("ObjectLockEnabled") is not True:
+        return None
+    configuration = properties.get("ObjectLockConfiguration") or {}
+    retention = (configuration.get("Rule") or {}).get("DefaultRetention") or {}
+    lock: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+    if retention:
+        default: dict[str, Any] = {"Mode": retention["Mode"]}
+        for unit in ("Days", "Years"):
+            if unit in retention:
+                value = retention[unit]
+                if isinstance(value, dict) and set(value) == {"Ref"}:
+                    value = parameters[value["Ref"]]
+                default[unit] = int(value)
+        lock["Rule"] = {"DefaultRetention": default}
+    return lock
 
 
 class _Sanitizer:

@@ -25,9 +25,14 @@ from hashmatch_devtools.localstack.environment import (
     merged_function_environment,
 )
 from hashmatch_devtools.localstack.errors import LocalStackError
-from hashmatch_devtools.localstack.lambda_runtime import LocalFunction, load_function
+from hashmatch_devtools.localstack.lambda_runtime import (
+    LocalFunction,
+    between_invocations,
+    load_function,
+)
 from hashmatch_devtools.localstack.logs import logger
 from hashmatch_devtools.localstack.moto_server import MotoServer
+from hashmatch_devtools.localstack.persistence import MotoState
 from hashmatch_devtools.localstack.pollers import SqsPoller
 from hashmatch_devtools.localstack.resources import (
     ACCOUNT_ID,
@@ -74,7 +79,11 @@ class LocalStack:
         stack_name: str = "hashmatch-local",
         host: str = "127.0.0.1",
         state_directory: Path | None = None,
+        persist: bool = False,
+        fresh: bool = False,
     ) -> None:
+        """``persist``: keep the stores' data in ``state_directory`` across restarts
+        (:mod:`.persistence`); ``fresh``: discard what was kept before starting."""
         self.template_path = Path(template_path).resolve()
         self._state_directory = state_directory or self.template_path.parent / STATE_DIRECTORY
         self.region = region
@@ -99,6 +108,11 @@ class LocalStack:
         self._environment = SavedEnvironment()
         self._stop_requested = threading.Event()
         self._started = False
+        self.saved_state = MotoState(self._state_directory, quiet=between_invocations)
+        self.persist = persist
+        self._fresh = fresh
+        self.restored = False  # the stores came back from the saved state
+        self._saving = False  # set once started: a stack that failed to start saves nothing
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -127,6 +141,9 @@ class LocalStack:
         self._parameters = template.parameters
         identities = template.identities
         moto = self._start_moto()
+        if self.persist and self._fresh:
+            self.saved_state.discard()
+        self.restored = self.persist and self.saved_state.restore() is not None
         clients = {name: moto.client(name) for name in ("sqs", "dynamodb", "s3")}
         self._stores = stores = provision_stores(
             model,
@@ -134,6 +151,7 @@ class LocalStack:
             clients=clients,
             parameters=self._parameters,
             identities=identities,
+            existing=self.restored,
         )
         # The clock override is set later by a control request: remember its value from before
         # the start, so stop() puts it back (otherwise a moved clock outlives the stack).
@@ -177,6 +195,9 @@ class LocalStack:
                     "%s: event %s is not driven by the local stack", function.logical_id, event
                 )
         write_state_file(self)
+        if self.persist:
+            self._saving = True
+            self.saved_state.start_autosave()
         logger.info("local stack started: API %s, AWS %s", self.api_url, self.aws_endpoint)
 
     def stop(self) -> None:
@@ -194,6 +215,10 @@ class LocalStack:
             self._http_server.shutdown()
             self._http_server.server_close()
             self._http_server = None
+        if self._saving:
+            self.saved_state.stop_autosave()
+            self.saved_state.save()  # everything above is stopped: nothing changes meanwhile
+            self._saving = False
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

@@ -22,6 +22,7 @@ from hashmatch_devtools.localstack.errors import LocalStackError
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 API_TYPE = "AWS::Serverless::Api"
+USAGE_PLAN_TYPE = "AWS::ApiGateway::UsagePlan"
 # SAM's name for the API it creates when Api events give no RestApiId.
 IMPLICIT_API_ID = "ServerlessRestApi"
 DEFAULT_TIMEOUT_SECONDS = 3
@@ -52,12 +53,44 @@ class AuthorizerSpec:
 
 
 @dataclass(frozen=True)
+class UsagePlanSpec:
+    """A usage plan's throttle and quota, and which callers it meters.
+
+    API Gateway meters an API key that an operator joined to the plan; the local stack has no
+    API keys, so a plan says in its Metadata (``LocalStack: {AuthorizerContext: {name:
+    [values]}}``) which authorizer answers it applies to (e.g. ``role: [provider]``)."""
+
+    logical_id: str
+    rate_limit: float
+    burst_limit: int
+    daily_quota: int | None
+    applies_to: Mapping[str, frozenset[str]]
+
+    def meters(self, context: Mapping[str, str]) -> bool:
+        return bool(self.applies_to) and all(
+            context.get(name) in values for name, values in self.applies_to.items()
+        )
+
+
+@dataclass(frozen=True)
+class GatewayResponseSpec:
+    """A customised gateway response (the Api's GatewayResponses): what API Gateway answers
+    instead of its default for that response type (e.g. AUTHORIZER_FAILURE)."""
+
+    status: int | None  # None: the default response's status
+    headers: tuple[tuple[str, str], ...]
+    body: str | None  # the application/json template, used as it is (no VTL locally)
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     stage_name: str
     routes: tuple[RouteSpec, ...]
     authorizers: Mapping[str, AuthorizerSpec]
     binary_media_types: tuple[str, ...] = ()
+    usage_plans: tuple[UsagePlanSpec, ...] = ()
+    gateway_responses: Mapping[str, GatewayResponseSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -360,8 +393,63 @@ def _read_apis(
             binary_media_types=tuple(
                 str(t).replace("~1", "/") for t in properties.get("BinaryMediaTypes") or ()
             ),
+            usage_plans=_read_usage_plans(resources, api_id, resolver),
+            gateway_responses={
+                str(kind): _read_gateway_response(spec, resolver)
+                for kind, spec in (properties.get("GatewayResponses") or {}).items()
+            },
         )
     return apis
+
+
+def _read_usage_plans(
+    resources: Mapping[str, Any], api_id: str, resolver: ParameterResolver
+) -> tuple[UsagePlanSpec, ...]:
+    plans = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != USAGE_PLAN_TYPE:
+            continue
+        properties = resource.get("Properties") or {}
+        stages = properties.get("ApiStages") or []
+        if not any(referenced_logical_id(stage.get("ApiId")) == api_id for stage in stages):
+            continue
+        throttle = properties.get("Throttle") or {}
+        quota = properties.get("Quota") or {}
+        local = ((resource.get("Metadata") or {}).get("LocalStack") or {}).get(
+            "AuthorizerContext"
+        ) or {}
+        plans.append(
+            UsagePlanSpec(
+                logical_id=logical_id,
+                rate_limit=float(resolver.resolve(throttle.get("RateLimit", 10_000))),
+                burst_limit=_integer(throttle.get("BurstLimit", 5_000), resolver),
+                daily_quota=_integer(quota["Limit"], resolver)
+                if quota.get("Period") == "DAY" and "Limit" in quota
+                else None,
+                applies_to={
+                    str(name): frozenset(str(value) for value in values)
+                    for name, values in local.items()
+                },
+            )
+        )
+    return tuple(plans)
+
+
+def _read_gateway_response(
+    spec: Mapping[str, Any], resolver: ParameterResolver
+) -> GatewayResponseSpec:
+    headers = ((spec.get("ResponseParameters") or {}).get("Headers")) or {}
+    templates = spec.get("ResponseTemplates") or {}
+    status = spec.get("StatusCode")
+    return GatewayResponseSpec(
+        status=None if status is None else _integer(status, resolver),
+        # Values are mapping expressions; a static value is quoted: 'value'.
+        headers=tuple(
+            (str(name), _scalar_text(resolver.resolve(value)).strip("'"))
+            for name, value in headers.items()
+        ),
+        body=templates.get("application/json"),
+    )
 
 
 def _with_authorizer(

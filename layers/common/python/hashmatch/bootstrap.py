@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from hashmatch.access.model import Role
+from hashmatch.access.model import Organisation, Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
 from hashmatch.adapters.aws import (
@@ -30,6 +30,7 @@ from hashmatch.adapters.dynamodb_erasure_progress import DynamoDBErasureProgress
 from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
+from hashmatch.adapters.dynamodb_organisations import DynamoDBOrganisationStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.dynamodb_statistics import (
     DynamoDBCounterStore,
@@ -39,11 +40,13 @@ from hashmatch.adapters.https_post import http_pool
 from hashmatch.adapters.https_recipients import HttpsRecipients
 from hashmatch.adapters.https_webhooks import HttpsWebhooks
 from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
+from hashmatch.adapters.s3_audit_anchors import S3AuditAnchorStore
 from hashmatch.adapters.s3_published_reports import S3PublishedReports
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.adapters.secretsmanager_credentials import SecretsManagerCredentials
 from hashmatch.adapters.sqs_outbound import SQSNotificationQueue, SQSOutboundQueue, SQSRedelivery
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
+from hashmatch.audit.anchors import AuditAnchoring
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
@@ -67,6 +70,7 @@ from hashmatch.retention.holds import LegalHoldService
 from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.settings import (
+    AuditAnchorSettings,
     AuditCheckpointSettings,
     AuditSettings,
     ClientsSettings,
@@ -78,6 +82,7 @@ from hashmatch.settings import (
     MatchEventsSettings,
     MatchSettings,
     NotificationSettings,
+    OrganisationSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
@@ -121,6 +126,16 @@ class _AuditLogOnFirstUse:
 
 
 @cache
+def audit_anchors() -> S3AuditAnchorStore:
+    return S3AuditAnchorStore(s3_client(), load_settings(AuditAnchorSettings).audit_anchor_bucket)
+
+
+@cache
+def audit_anchoring() -> AuditAnchoring:
+    return AuditAnchoring(audit_log(), audit_anchors(), SystemClock())
+
+
+@cache
 def checkpoint_sealer() -> KMSCheckpointSealer:
     key = load_settings(AuditCheckpointSettings).audit_checkpoint_key
     return KMSCheckpointSealer(kms_client(), key)
@@ -145,7 +160,31 @@ def client_service() -> ClientService:
                 Role.AUDITOR: settings.staff_usage_plan_id,
             },
         )
-    return ClientService(client_store(), SystemClock(), _AuditLogOnFirstUse(), usage_plans)
+    return ClientService(
+        client_store(),
+        SystemClock(),
+        _AuditLogOnFirstUse(),
+        usage_plans,
+        organisations=_OrganisationsOnFirstUse(),
+    )
+
+
+class _OrganisationsOnFirstUse:
+    """The organisations table, resolved when first used: the authorizer builds the client
+    service only to authenticate, and has no organisations table to name (nor access to one)."""
+
+    def _store(self) -> DynamoDBOrganisationStore:
+        table = load_settings(OrganisationSettings).organisations_table
+        return DynamoDBOrganisationStore(dynamodb_client(), table)
+
+    def put_new(self, organisation: Organisation) -> None:
+        self._store().put_new(organisation)
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self._store().get(organisation_id)
+
+    def list_all(self) -> list[Organisation]:
+        return self._store().list_all()
 
 
 @cache
@@ -242,6 +281,7 @@ def transparency() -> TransparencyService:
         clock=SystemClock(),
         match_thresholds=load_settings(MatchSettings).match_thresholds,
         small_cell_threshold=load_settings(TransparencySettings).small_cell_threshold,
+        organisations=_OrganisationsOnFirstUse(),
     )
 
 
@@ -388,6 +428,7 @@ def erasure() -> Erasure:
         audit=audit_log(),
         sealer=checkpoint_sealer(),
         statistics=statistics(),
+        anchors=audit_anchors(),
     )
 
 
@@ -400,6 +441,7 @@ def match_service() -> MatchService:
         SystemClock(),
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,
+        quality_required=load_settings(MatchSettings).quality_required,
     )
 
 

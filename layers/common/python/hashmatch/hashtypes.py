@@ -72,12 +72,19 @@ class HashType:
     def byte_length(self) -> int:
         return self.bits // 8
 
+    @property
+    def value_pattern(self) -> str:
+        """Every spelling ``parse`` accepts, as a regular expression (no anchors): hex digits
+        of either case (and, for PDQ, base64). The API documents it; ``parse`` enforces it."""
+        return f"[0-9a-fA-F]{{{self.hex_length}}}"
+
     def parse(self, value: str) -> str:
-        """Validate ``value`` and return it as lower-case hex; raise InvalidHash if malformed."""
+        """Validate ``value`` and return it as lower-case hex; raise InvalidHash if malformed.
+
+        Taken as sent: surrounding blanks make it malformed, not trimmed."""
         if not isinstance(value, str):
             raise InvalidHash(f"{self.name} hash must be a string, got {type(value).__name__}")
-        text = value.strip()
-        return self._parse_hex(text, self._length_hint())
+        return self._parse_hex(value, self._length_hint())
 
     def to_bytes(self, hex_value: str) -> bytes:
         """The raw bytes of a hash (parsed first, so any accepted spelling works)."""
@@ -147,13 +154,16 @@ class PdqHash(HashType):
     # 32 bytes are 44 base64 characters with one '=' of padding, 43 without.
     _BASE64_LENGTHS: ClassVar[frozenset[int]] = frozenset({43, 44})
 
+    @property
+    def value_pattern(self) -> str:
+        return "[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=?|[A-Za-z0-9_-]{43}=?"
+
     def parse(self, value: str) -> str:
         if not isinstance(value, str):
             raise InvalidHash(f"pdq hash must be a string, got {type(value).__name__}")
-        text = value.strip()
-        if len(text) in self._BASE64_LENGTHS:
-            return self._parse_base64(text)
-        return self._parse_hex(text, self._length_hint())
+        if len(value) in self._BASE64_LENGTHS:
+            return self._parse_base64(value)
+        return self._parse_hex(value, self._length_hint())
 
     def _length_hint(self) -> str:
         return "64 hex digits (or 44-char base64)"

@@ -43,6 +43,16 @@ class ClientsSettings(_EnvSettings):
     staff_usage_plan_id: str | None = None
 
 
+class OrganisationSettings(_EnvSettings):
+    # Operator commands only: the authorizer reads a client's organisation id from its record.
+    organisations_table: str
+
+
+class MetricsSettings(_EnvSettings):
+    # The stack's name: a dimension of every custom metric, so each stack's alarms see its own.
+    stack_name: str
+
+
 class LoggingSettings(_EnvSettings):
     stage: str = "local"
 
@@ -119,10 +129,14 @@ class NotificationSettings(_EnvSettings):
 
 
 class MatchSettings(_EnvSettings):
-    # {"pdq": 31, "phash": 8, "dhash": 8}: the threshold applied per hash type, from the
-    # template's <Type>MatchThreshold Parameters (checked against each type's maximum by the
-    # match service; every Hamming type of the registry has one: tests/template).
-    match_thresholds: Json[dict[str, NonNegativeInt]]
+    # {"known": {"pdq": 31, "phash": 8, "dhash": 8}, "new": {...}, "solicitation": {...}}: the
+    # threshold applied per database and hash type, from the template's
+    # <Database><Type>MatchThreshold Parameters (checked against each type's maximum by the
+    # match service; every database has one per Hamming type of the registry: tests/template).
+    match_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
+    # "true" (the template's default, MatchRequiresQuality): a PDQ item without a quality is
+    # rejected; "false" lets it through ungated.
+    quality_required: bool
 
 
 class RetentionSettings(_EnvSettings):
@@ -138,6 +152,11 @@ class AuditSettings(_EnvSettings):
 class AuditCheckpointSettings(_EnvSettings):
     # The KMS key that seals checkpoints (erase_expired seals, `hashmatch audit verify` checks).
     audit_checkpoint_key: str
+
+
+class AuditAnchorSettings(_EnvSettings):
+    # The Object Lock bucket the chain's head and checkpoints are anchored in (docs/audit.md).
+    audit_anchor_bucket: str
 
 
 class LegalHoldSettings(_EnvSettings):

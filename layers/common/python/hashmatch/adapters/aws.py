@@ -33,6 +33,9 @@ _RETRYABLE_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "RequestLimitExceeded",
+        "SlowDown",  # S3
+        "RequestThrottled",  # SQS
+        "KmsThrottled",  # SQS, when the queue's key throttles
         "InternalServerError",
         "ServiceUnavailable",
         "KMSInternalException",

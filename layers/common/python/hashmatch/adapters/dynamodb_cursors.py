@@ -1,5 +1,6 @@
 """Paging cursors: a query's LastEvaluatedKey, handed to the caller as opaque text and taken
-back only for the listing that issued it (same index, same partition), else InvalidInput."""
+back only for the listing that issued it (same index, same partition), else NotFound: a cursor
+this listing did not issue names no page of it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hashmatch.errors import InvalidInput
+from hashmatch.errors import NotFound
 
 
 def encode_cursor(last_key: Mapping[str, Any]) -> str:
@@ -21,9 +22,9 @@ def decode_cursor(
     cursor: str, fixed: Mapping[str, str], free: Iterable[str], *, parameter: str = "next"
 ) -> dict[str, Any]:
     """The ExclusiveStartKey of ``cursor``: exactly the attributes ``fixed`` (which must hold
-    these values: the listing's partition) and ``free`` (any string), or InvalidInput."""
-    invalid = InvalidInput(
-        "the cursor is not valid for this listing",
+    these values: the listing's partition) and ``free`` (any string), or NotFound."""
+    invalid = NotFound(
+        "no such page: the cursor was not issued for this listing",
         errors=[{"loc": ["query", parameter], "msg": "not a cursor of this listing"}],
     )
     try:

@@ -21,6 +21,7 @@ from hashmatch.index.snapshot import (
     Hits,
     RemoveIndicator,
     Snapshot,
+    SnapshotCorrupt,
     TypeTable,
     encode_values,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "RemoveIndicator",
     "SearchResult",
     "Snapshot",
+    "SnapshotCorrupt",
     "TypeTable",
     "brute_force",
     "default_chunk_count",

@@ -12,6 +12,11 @@ File layout (format version 1), little-endian:
 Loading is ``np.frombuffer`` over the bytes (or an mmap): no copy, no parsing of the arrays, and
 the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read.
 
+The header's ``checksum`` is the SHA-256 of the header without it (JSON, sorted keys) followed by
+every byte from the first array to the end of the file. ``from_bytes`` verifies it before using
+anything the header describes: a truncated, corrupt or unchecksummed file raises
+:class:`SnapshotCorrupt`, never a half-read index.
+
 Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
 bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
 ``databases`` and ``media_types`` lists). Callers never see rows: ``Snapshot.search`` answers
@@ -24,6 +29,7 @@ or knows with another width or kind, is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import struct
@@ -49,6 +55,17 @@ _PREAMBLE = struct.Struct("<8sIIQ")
 DATABASES: tuple[str, ...] = ("known", "new", "solicitation")
 MEDIA_TYPES: tuple[str, ...] = ("image", "video")
 DEFAULT_ID_WIDTH = 26  # a ULID; 32 for hex ids
+CHECKSUM_KEY = "checksum"
+
+
+class SnapshotCorrupt(Exception):
+    """The bytes are not a complete, intact snapshot this code can read (a server fault: the
+    snapshot must be rebuilt, never served). ``version``: the header's snapshot version when the
+    header itself was readable, else None."""
+
+    def __init__(self, detail: str, *, version: int | None = None) -> None:
+        super().__init__(detail)
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,21 @@ class TypeTable:
             np.empty(0, f"S{id_width}"),
             np.empty(0, np.uint8),
             np.empty(0, np.uint8),
+        )
+
+    def holds_only(self, databases: Sequence[int]) -> bool:
+        """Whether every row is in one of ``databases`` (codes): then scoping changes nothing."""
+        present = np.flatnonzero(np.bincount(self.database, minlength=1))
+        return bool(np.isin(present, databases).all())
+
+    def in_scope(
+        self, result: SearchResult, databases: Sequence[int], max_matches: int
+    ) -> SearchResult:
+        """The rows of ``result`` in ``databases``, nearest first, capped at ``max_matches``."""
+        keep = np.isin(self.database[result.rows], databases)
+        rows, distances = result.rows[keep], result.distances[keep]
+        return SearchResult(
+            rows[:max_matches], distances[:max_matches], bool(rows.shape[0] > max_matches)
         )
 
     def search_rows(
@@ -312,23 +344,32 @@ class Snapshot:
     ) -> list[Hits]:
         """Every stored row within ``radius`` of each raw digest of one type, decoded.
 
-        ``radius`` is one value or one per query (ignored by exact types); ``databases`` (None:
-        all) keeps only hits in those databases. An absent type matches nothing.
+        ``radius`` is one value or one per query (ignored by exact types). ``databases`` (None:
+        all) is the caller's scope, applied inside the search: the nearest ``max_matches`` rows
+        *in scope* are returned, and ``truncated`` says more rows in scope matched. Rows out of
+        scope neither take a place under the cap nor count towards ``truncated``. An absent
+        type matches nothing.
         """
         table = self.tables.get(hash_type)
         if table is None:
             table = TypeTable.empty(HASH_TYPES.lookup(hash_type), self.id_width)
-        results = table.search_rows(
-            encode_values(table.hash_type, values), radius, max_matches=max_matches
-        )
+        encoded = encode_values(table.hash_type, values)
         wanted = (
             None
             if databases is None
-            else {self.databases.index(db) for db in databases if db in self.databases}
+            else sorted({self.databases.index(db) for db in databases if db in self.databases})
         )
-        return [self._decoded(table, result, wanted) for result in results]
+        if wanted is None or table.holds_only(wanted):
+            results = table.search_rows(encoded, radius, max_matches=max_matches)
+        else:
+            # Uncapped, then scoped, then capped: the index's own cap would otherwise spend
+            # places on rows the caller may not see (and the search costs the same either way:
+            # the cap only trims the sorted answer).
+            everything = table.search_rows(encoded, radius, max_matches=max(table.size, 1))
+            results = [table.in_scope(result, wanted, max_matches) for result in everything]
+        return [self._decoded(table, result) for result in results]
 
-    def _decoded(self, table: TypeTable, result: SearchResult, wanted: set[int] | None) -> Hits:
+    def _decoded(self, table: TypeTable, result: SearchResult) -> Hits:
         hits: list[Hit] = []
         if len(result):
             ids = table.ids[result.rows]
@@ -337,8 +378,6 @@ class Snapshot:
             for raw_id, db, medium, distance in zip(
                 ids.tolist(), codes, media, result.distances.tolist(), strict=True
             ):
-                if wanted is not None and db not in wanted:
-                    continue
                 hits.append(
                     Hit(
                         indicator_id=raw_id.decode("ascii"),
@@ -404,30 +443,41 @@ class Snapshot:
             }
             offset = _aligned(offset + array.nbytes)
         header = dict(self.metadata(), arrays=directory)
-        header_bytes = json.dumps(header, sort_keys=True).encode()
-        preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_bytes))
-        head = preamble + header_bytes
-        parts: list[bytes | memoryview] = [head, bytes(_aligned(len(head)) - len(head))]
+        data_parts: list[bytes | memoryview] = []
         written = 0
         for name, array in arrays.items():
-            parts.append(bytes(directory[name]["offset"] - written))
+            data_parts.append(bytes(directory[name]["offset"] - written))
             data = np.ascontiguousarray(array)
-            parts.append(data.reshape(-1).view(np.uint8).data)
+            data_parts.append(data.reshape(-1).view(np.uint8).data)
             written = directory[name]["offset"] + data.nbytes
-        return parts
+        checksum = _checksum(_header_text(header), data_parts)
+        header_bytes = _header_text({**header, CHECKSUM_KEY: checksum})
+        preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_bytes))
+        head = preamble + header_bytes
+        return [head, bytes(_aligned(len(head)) - len(head)), *data_parts]
 
     @classmethod
     def from_bytes(cls, buffer: bytes | bytearray | memoryview | mmap.mmap) -> Snapshot:
-        """Load without copying the arrays (they are read-only views of ``buffer``)."""
-        if len(buffer) < _PREAMBLE.size:
-            raise InvalidInput("not a hashmatch snapshot: too short")
-        magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
-        if magic != MAGIC:
-            raise InvalidInput("not a hashmatch snapshot: bad magic")
-        if fmt != FORMAT_VERSION:
-            raise InvalidInput(f"unsupported snapshot format version {fmt}")
-        header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
-        data_start = _aligned(_PREAMBLE.size + header_len)
+        """Load without copying the arrays (they are read-only views of ``buffer``).
+
+        Raises SnapshotCorrupt unless the bytes are a whole snapshot whose checksum matches.
+        """
+        header, data_start = _verified_header(buffer)
+        try:
+            return cls._from_verified(buffer, header, data_start)
+        except (KeyError, TypeError, ValueError) as error:  # checksummed, yet not readable
+            raise SnapshotCorrupt(
+                f"the snapshot's layout cannot be read: {type(error).__name__}",
+                version=header.get("snapshot_version"),
+            ) from error
+
+    @classmethod
+    def _from_verified(
+        cls,
+        buffer: bytes | bytearray | memoryview | mmap.mmap,
+        header: dict[str, Any],
+        data_start: int,
+    ) -> Snapshot:
 
         def array(name: str) -> np.ndarray:
             entry = header["arrays"][name]
@@ -445,9 +495,10 @@ class Snapshot:
                 hash_type.bits,
                 hash_type.kind.value,
             ):
-                raise InvalidInput(
+                raise SnapshotCorrupt(
                     f"the snapshot's hash type {name!r} ({info['bits']} bits, {info['kind']}) is "
-                    "not one this code knows: rebuild the index"
+                    "not one this code knows: rebuild the index",
+                    version=header.get("snapshot_version"),
                 )
             codes = array(f"{name}/codes")
             index: HammingIndex | ExactIndex
@@ -488,6 +539,50 @@ class Snapshot:
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         return cls.from_bytes(mapped)
+
+
+def _header_text(header: dict[str, Any]) -> bytes:
+    return json.dumps(header, sort_keys=True).encode()
+
+
+def _checksum(header_text: bytes, data: Iterable[bytes | memoryview]) -> str:
+    digest = hashlib.sha256(header_text)
+    for part in data:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _verified_header(
+    buffer: bytes | bytearray | memoryview | mmap.mmap,
+) -> tuple[dict[str, Any], int]:
+    """The header and where the arrays start, once the checksum over both has matched."""
+    if len(buffer) < _PREAMBLE.size:
+        raise SnapshotCorrupt("not a hashmatch snapshot: too short")
+    magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
+    if magic != MAGIC:
+        raise SnapshotCorrupt("not a hashmatch snapshot: bad magic")
+    if fmt != FORMAT_VERSION:
+        raise SnapshotCorrupt(f"unsupported snapshot format version {fmt}")
+    data_start = _aligned(_PREAMBLE.size + header_len)
+    if len(buffer) < _PREAMBLE.size + header_len:
+        raise SnapshotCorrupt("the snapshot is truncated inside its header")
+    try:
+        header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SnapshotCorrupt("the snapshot's header is not JSON") from error
+    if not isinstance(header, dict):
+        raise SnapshotCorrupt("the snapshot's header is not a JSON object")
+    version = header.get("snapshot_version")
+    version = version if isinstance(version, int) else None
+    expected = header.pop(CHECKSUM_KEY, None)
+    if not isinstance(expected, str):
+        raise SnapshotCorrupt("the snapshot carries no checksum", version=version)
+    data = memoryview(buffer)[data_start:] if len(buffer) > data_start else b""
+    if _checksum(_header_text(header), [data]) != expected:
+        raise SnapshotCorrupt(
+            "the snapshot's checksum does not match: it is truncated or corrupt", version=version
+        )
+    return header, data_start
 
 
 def _member_of(

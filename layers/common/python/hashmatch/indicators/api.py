@@ -6,37 +6,42 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hashmatch.api.problems import ProblemItem
-from hashmatch.errors import InvalidInput
-from hashmatch.indicators.model import Indicator, IndicatorPage, Reason
+from hashmatch.indicators.model import Indicator, IndicatorPage, Reason, SubmissionShape
 from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutcome, ItemResult
 
 
 class IndicatorBatchRequest(BaseModel):
-    """Items are checked one by one by the service, so a bad item never hides the good ones."""
+    """Indicators to add. A batch with an item that breaks the schema is refused whole (422,
+    each fault named); the service then decides item by item whether each is acceptable, so a
+    refused item never hides the good ones (207)."""
 
-    items: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=MAX_BATCH_ITEMS,
-        description=(
-            "Each: hash_type, hash, database (known|new|solicitation), media_type (image|video), "
-            "optional quality, provenance {authority, member_state, assessment_reference, "
-            "assessed_at}"
-        ),
-    )
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SubmissionShape] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+    def submitted(self) -> list[dict[str, Any]]:
+        """The items as submitted (what the service validates one by one)."""
+        return [item.model_dump(exclude_none=True) for item in self.items]
 
 
 class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class SuspendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class ReinstateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason | None = None
 
 
@@ -46,6 +51,7 @@ class ProvenanceView(BaseModel):
     assessment_reference: str
     assessed_at: datetime
     submitted_by: str
+    quality_override: str | None = None
 
 
 class _IndicatorIdentity(BaseModel):
@@ -133,13 +139,8 @@ class BatchResponse(BaseModel):
 
 
 def batch_status(result: BatchResult) -> HTTPStatus:
-    """200: every item stored or found; 207: some invalid (each reported, nothing changed for
-    them); a batch with no valid item at all is refused as a whole with 422 problem+json."""
-    if result.all_invalid:
-        raise InvalidInput(
-            f"every one of the {len(result.items)} items is invalid; nothing was changed",
-            errors=result.faults(),
-        )
+    """200: every item stored or found; 207: some or all refused (each reported with its
+    faults; nothing changed for them)."""
     return HTTPStatus.MULTI_STATUS if result.count(ItemOutcome.INVALID) else HTTPStatus.OK
 
 

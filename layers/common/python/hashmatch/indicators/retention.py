@@ -27,6 +27,9 @@ class ProvenanceRetention:
     def is_item_id(self, item_id: str) -> bool:
         return _INDICATOR_ID.fullmatch(item_id) is not None
 
+    def exists(self, item_id: str) -> bool:
+        return self._indicators.get(item_id) is not None
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         return self._indicators.provenance_due_on(day, after=after, limit=limit)
 

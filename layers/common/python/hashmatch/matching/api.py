@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hashmatch.hashtypes import HASH_TYPES
+from hashmatch.ids import MATCH_ID_PATTERN
+from hashmatch.input_types import FreeText, Quality
 from hashmatch.matching.limits import (
     MAX_ALTERNATES_PER_ITEM,
     MAX_HASHES_PER_REQUEST,
@@ -15,6 +17,7 @@ from hashmatch.matching.limits import (
 from hashmatch.matching.service import BatchAnswer, MatchItem
 
 HashText = Annotated[str, Field(max_length=128)]
+OpaqueRef = Annotated[FreeText, Field(max_length=256)]
 
 
 def _type_names() -> str:
@@ -27,13 +30,12 @@ class MatchQuery(BaseModel):
 
     type: str = Field(max_length=16, description=_type_names())
     value: str = Field(max_length=128, description="The hash: hex (PDQ also as base64)")
-    ref: str | None = Field(
-        default=None,
-        max_length=256,
-        description="Your own opaque content id: echoed back, never stored",
+    ref: OpaqueRef | None = Field(
+        default=None, description="Your own opaque content id: echoed back, never stored"
     )
-    quality: int | None = Field(
-        default=None, ge=0, le=100, description="PDQ quality; below 50 the item is rejected"
+    quality: Quality | None = Field(
+        default=None,
+        description="PDQ quality (0-100), required for PDQ; below 50 the item is rejected",
     )
     alternates: list[HashText] = Field(
         default_factory=list,
@@ -82,7 +84,15 @@ class MatchRequest(BaseModel):
 
 
 class MatchView(BaseModel):
-    match_id: str = Field(description="Cite it in POST /v1/reports")
+    match_id: str = Field(description="Cite it in POST /v1/reports", pattern=MATCH_ID_PATTERN)
+    indicator_ref: str = Field(
+        description=(
+            "The matched indicator as your organisation sees it: the same in every answer to "
+            "you (not to others), so two matches of one indicator can be told apart from two "
+            "indicators (hashmatch scan files one report per content and indicators)"
+        ),
+        pattern=r"^ir_[0-9a-f]{24}$",
+    )
     database: str
     media_type: str
     distance: int = Field(description="The smallest distance over the value and alternates")
@@ -103,7 +113,11 @@ class ItemView(BaseModel):
     ref: str | None = None
     status: Literal["matched", "no_match", "rejected"]
     matches: list[MatchView] = Field(default_factory=list)
-    threshold: int | None = Field(default=None, description="The threshold applied")
+    thresholds: dict[str, int] = Field(
+        default_factory=dict,
+        description="The threshold applied in each database you may see (each match also says "
+        "its own)",
+    )
     truncated: bool = Field(default=False, description="More matches than returned")
     quality_gate: int | None = Field(default=None, description="Minimum PDQ quality applied")
     rejection: RejectionView | None = None
@@ -125,6 +139,7 @@ def match_response(result: BatchAnswer) -> MatchResponse:
                 matches=[
                     MatchView(
                         match_id=match.match_id,
+                        indicator_ref=match.indicator_ref,
                         database=match.database,
                         media_type=match.media_type,
                         distance=match.distance,
@@ -133,7 +148,7 @@ def match_response(result: BatchAnswer) -> MatchResponse:
                     )
                     for match in item.matches
                 ],
-                threshold=item.threshold,
+                thresholds=item.thresholds,
                 truncated=item.truncated,
                 quality_gate=item.quality_gate,
                 rejection=RejectionView(code=item.rejection.code, detail=item.rejection.detail)

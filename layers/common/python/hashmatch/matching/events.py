@@ -11,15 +11,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MATCH_ID_PREFIX = "mt_"
-MATCH_ID_PATTERN = r"^mt_[0-9a-f]{24}$"
+from hashmatch.ids import MATCH_ID_PATTERN, MATCH_ID_PREFIX
 
 
 class MatchEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     match_id: str = Field(pattern=MATCH_ID_PATTERN)
-    provider: str = Field(description="the provider organisation (the client's owner)")
+    provider: str = Field(description="the provider's organisation id (org_...)")
     client_id: str
     indicator_id: str
     database: str

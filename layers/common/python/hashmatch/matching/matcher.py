@@ -4,34 +4,43 @@ The snapshot is loaded on first use (a cold start) and its etag checked at most 
 ``refresh_interval`` (30 s by default); a changed etag loads the new snapshot. Candidates found
 in the index are confirmed against the store (one strongly consistent batch read per call), so
 an indicator revoked or suspended after the snapshot was built is never returned.
+
+Matching fails closed: when the current snapshot is missing, cannot be read or fails its
+checksum, or its freshness cannot be checked, ``search`` raises IndexUnavailable (HTTP 503 with
+Retry-After) and counts the ``IndexUnavailable`` metric (an alarm watches it). It never answers
+from an empty index, and never from an older snapshot once it knows a newer one exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from hashmatch.clock import Clock
+from hashmatch.errors import DependencyUnavailable, IndexUnavailable
 from hashmatch.hashtypes import HashType, get_hash_type
-from hashmatch.index import Hit, Hits, Snapshot
-from hashmatch.indicators.builder import empty_snapshot
-from hashmatch.indicators.ports import IndicatorStore, SnapshotStore
-from hashmatch.observability import logger
+from hashmatch.index import Hit, Hits, Snapshot, SnapshotCorrupt
+from hashmatch.index.snapshot import DATABASES
+from hashmatch.indicators.ports import IndicatorStore, SnapshotStore, StoredSnapshot
+from hashmatch.observability import MetricName, logger, metrics
 
 DEFAULT_REFRESH_INTERVAL = timedelta(seconds=30)
 DEFAULT_MAX_MATCHES = 100
+# build_index runs every minute and replaces a missing or corrupt snapshot on its next run.
+INDEX_RETRY_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
 class HashQuery:
-    """One parsed hash to match: its type, raw digest, the threshold to apply and the databases
-    the caller may see (None: all)."""
+    """One parsed hash to match: its type, raw digest, and the threshold to apply in each
+    database the caller may see, as (database, threshold) pairs (none: nothing can match)."""
 
     hash_type: HashType
     digest: bytes
-    threshold: int
-    databases: frozenset[str] | None = None
+    thresholds: tuple[tuple[str, int], ...]
 
     @classmethod
     def parse(
@@ -40,25 +49,27 @@ class HashQuery:
         value: str,
         *,
         threshold: int | None = None,
-        databases: frozenset[str] | None = None,
+        databases: Collection[str] = DATABASES,
     ) -> HashQuery:
-        """A query from text (tools and tests; the match service parses its items itself)."""
+        """A query from text, one threshold in every database (tools and tests; the match
+        service builds its queries itself)."""
         hash_type = get_hash_type(type_name)
-        return cls(
-            hash_type,
-            hash_type.to_bytes(value),
+        radius = (
             hash_type.default_threshold
             if threshold is None
-            else hash_type.check_threshold(threshold),
-            databases,
+            else hash_type.check_threshold(threshold)
         )
+        return cls(hash_type, hash_type.to_bytes(value), tuple((db, radius) for db in databases))
+
+    def threshold_in(self, database: str) -> int:
+        return dict(self.thresholds)[database]
 
 
 @dataclass(frozen=True)
 class QueryHits:
-    hits: list[Hit]  # active indicators within the threshold, nearest first
-    threshold: int
-    truncated: bool  # more indicators were within the threshold than the cap returns
+    hits: list[Hit]  # active indicators within their database's threshold, nearest first
+    thresholds: dict[str, int]  # the threshold applied, per database in scope
+    truncated: bool  # more indicators in scope were within the threshold than the cap returns
 
 
 @dataclass(frozen=True)
@@ -91,53 +102,105 @@ class Matcher:
         return self._current().version
 
     def search(self, queries: Sequence[HashQuery]) -> SearchAnswer:
-        """Every active indicator within each query's threshold (nearest first, capped)."""
+        """Every active indicator within each query's threshold in its database, nearest first,
+        capped (the cap counts only the databases in scope).
+
+        Databases sharing a threshold are searched together (one index search per type and
+        threshold, however many queries), so per-database thresholds cost a search each only
+        where they differ.
+        """
         snapshot = self._current()
-        found: list[Hits | None] = [None] * len(queries)
-        groups: dict[tuple[str, frozenset[str] | None], list[int]] = {}
+        groups: dict[tuple[str, int, frozenset[str]], list[int]] = {}
         for position, query in enumerate(queries):
-            groups.setdefault((query.hash_type.name, query.databases), []).append(position)
-        for (type_name, databases), positions in groups.items():
+            databases_at: dict[int, set[str]] = {}
+            for database, threshold in query.thresholds:
+                databases_at.setdefault(threshold, set()).add(database)
+            for threshold, names in databases_at.items():
+                key = (query.hash_type.name, threshold, frozenset(names))
+                groups.setdefault(key, []).append(position)
+        parts: list[list[Hits]] = [[] for _ in queries]
+        for (type_name, threshold, databases), positions in groups.items():
             results = snapshot.search(
                 type_name,
                 [queries[p].digest for p in positions],
-                [queries[p].threshold for p in positions],
+                threshold,
                 max_matches=self._max_matches,
                 databases=databases,
             )
             for position, result in zip(positions, results, strict=True):
-                found[position] = result
-        answers = [hits for hits in found if hits is not None]
-        active = self._store.active_ids({hit.indicator_id for hits in answers for hit in hits.hits})
+                parts[position].append(result)
+        merged = [self._merged(found) for found in parts]
+        active = self._store.active_ids({hit.indicator_id for hits, _ in merged for hit in hits})
         return SearchAnswer(
             index_version=snapshot.version,
             results=[
                 QueryHits(
-                    [hit for hit in hits.hits if hit.indicator_id in active],
-                    query.threshold,
-                    hits.truncated,
+                    [hit for hit in hits if hit.indicator_id in active],
+                    dict(query.thresholds),
+                    truncated,
                 )
-                for query, hits in zip(queries, answers, strict=True)
+                for query, (hits, truncated) in zip(queries, merged, strict=True)
             ],
         )
+
+    def _merged(self, parts: Sequence[Hits]) -> tuple[list[Hit], bool]:
+        """One query's hits over its searches, nearest first, within the cap."""
+        hits = sorted(
+            (hit for part in parts for hit in part.hits),
+            key=lambda hit: (hit.distance, hit.indicator_id),
+        )
+        truncated = any(part.truncated for part in parts) or len(hits) > self._max_matches
+        return hits[: self._max_matches], truncated
 
     def _current(self) -> Snapshot:
         now = self._clock.now()
         if self._snapshot is None:
             self._load(now)
         elif self._checked_at is None or now - self._checked_at >= self._refresh_interval:
-            self._checked_at = now
-            if self._snapshots.current_etag() != self._etag:
+            # _checked_at moves only when the check succeeds: a failed one is retried next call.
+            if self._current_etag() != self._etag:
                 self._load(now)
+            self._checked_at = now
         assert self._snapshot is not None
         return self._snapshot
 
+    def _current_etag(self) -> str | None:
+        try:
+            etag = self._snapshots.current_etag()
+        except DependencyUnavailable as error:
+            raise _unavailable(
+                "the index snapshot's freshness cannot be checked",
+                retry_after=error.retry_after_seconds,
+            ) from error
+        if etag is None:
+            raise _unavailable("the index snapshot has disappeared")
+        return etag
+
     def _load(self, now: datetime) -> None:
-        stored = self._snapshots.read()
-        self._checked_at = now
+        stored = self._read()
+        try:
+            snapshot = Snapshot.from_bytes(stored.data)
+        except SnapshotCorrupt as error:
+            raise _unavailable(f"the index snapshot is unusable: {error}") from error
+        self._snapshot, self._etag, self._checked_at = snapshot, stored.etag, now
+        logger.info("index snapshot loaded", extra={"index_version": snapshot.version})
+
+    def _read(self) -> StoredSnapshot:
+        try:
+            stored = self._snapshots.read()
+        except DependencyUnavailable as error:
+            raise _unavailable(
+                "the index snapshot cannot be read", retry_after=error.retry_after_seconds
+            ) from error
         if stored is None:
-            logger.warning("no index snapshot yet: nothing can match until build_index runs")
-            self._snapshot, self._etag = empty_snapshot(), None
-            return
-        self._snapshot, self._etag = Snapshot.from_bytes(stored.data), stored.etag
-        logger.info("index snapshot loaded", extra={"index_version": self._snapshot.version})
+            raise _unavailable("there is no index snapshot (build_index writes one every minute)")
+        return stored
+
+
+def _unavailable(detail: str, *, retry_after: int = INDEX_RETRY_AFTER_SECONDS) -> IndexUnavailable:
+    """The error to raise, counted and logged once (ids only: the detail names no content)."""
+    metrics.add_metric(name=MetricName.INDEX_UNAVAILABLE, unit=MetricUnit.Count, value=1)
+    logger.error("matching refused: index unavailable", extra={"reason": detail})
+    return IndexUnavailable(
+        f"matching is unavailable: {detail}; retry later", retry_after_seconds=retry_after
+    )

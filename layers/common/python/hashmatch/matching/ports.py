@@ -17,6 +17,15 @@ class MatchEventStore(Protocol):
     def get_many(self, match_ids: Sequence[str]) -> dict[str, MatchEvent]:
         """The events that exist among ``match_ids``, by id (missing ids are absent)."""
 
+    def claim(self, match_ids: Sequence[str], report_id: str) -> None:
+        """Mark every event as cited by ``report_id``, all or none, atomically: the filing's
+        decision that these matches are this report's. Conflict (one ``errors`` item per id)
+        if any is gone or cited by another report; claiming again for the same report is
+        harmless. A claimed event keeps its expiry until ``cite`` (intake) removes it."""
+
+    def release(self, match_ids: Sequence[str], report_id: str) -> None:
+        """Undo ``claim`` for the events ``report_id`` claimed (its filing was not queued)."""
+
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         """Mark events as cited by a report (they then live as long as the report)."""
 

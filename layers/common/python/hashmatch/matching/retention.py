@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from datetime import datetime
 
-from hashmatch.matching.events import MATCH_ID_PATTERN
+from hashmatch.ids import MATCH_ID_PATTERN
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.retention.ports import DueItem, HoldTarget
 
@@ -24,6 +24,9 @@ class MatchEventRetention:
 
     def is_item_id(self, item_id: str) -> bool:
         return _MATCH_ID.fullmatch(item_id) is not None
+
+    def exists(self, item_id: str) -> bool:
+        return item_id in self._events.get_many([item_id])
 
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         return self._events.due_on(day, after=after, limit=limit)

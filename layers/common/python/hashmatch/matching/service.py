@@ -8,10 +8,17 @@ with ``via`` saying whether the value or an alternate got there. An item is coun
 however many alternates it has. Queries without a match leave no record, only a counter. Match
 events are stored before the answer is given, so a match id in an answer can always be cited by
 a report; if storing fails the whole request fails with a retryable error.
+
+Nothing is counted twice: the events are stored first and the counters added after, in one
+transaction keyed by the request (its Idempotency-Key, else its request id). If either fails, the
+events this request stored are deleted again (no answer ever showed their ids) and the request
+fails with a retryable error, so the provider's retry counts its queries once and stores its
+events once; a retry of a request that was answered (its answer lost) is counted once too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,17 +27,19 @@ from datetime import timedelta
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
-from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import HASH_TYPES, get_hash_type
-from hashmatch.index import Hit
+from hashmatch.errors import DependencyUnavailable, HashmatchError, InvalidInput
+from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
+from hashmatch.index import DATABASES, Hit
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
 from hashmatch.matching.ports import MatchEventStore
+from hashmatch.observability import logger
 from hashmatch.statistics.counting import MatchCount, QueryCount, Statistics
 from hashmatch.statistics.model import NONE, QueryOutcome
 
 VIA_VALUE = "value"
+INDICATOR_REF_PREFIX = "ir_"
 VIA_ALTERNATE = "alternate"
 
 
@@ -51,6 +60,15 @@ class ItemMatch:
     distance: int
     threshold: int
     via: str = VIA_VALUE
+    indicator_ref: str = ""
+
+
+def indicator_ref(organisation_id: str, indicator_id: str) -> str:
+    """The indicator as one organisation sees it: the same in every answer to that
+    organisation, different for every other, and no way back to the indicator's id. It lets a
+    provider tell that two matches are of one indicator (one report, not two)."""
+    digest = hashlib.sha256(f"{organisation_id}:{indicator_id}".encode()).hexdigest()
+    return INDICATOR_REF_PREFIX + digest[:24]
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class ItemAnswer:
     hash_type: str
     ref: str | None
     matches: list[ItemMatch] = field(default_factory=list)
-    threshold: int | None = None
+    thresholds: dict[str, int] = field(default_factory=dict)  # per database in scope
     truncated: bool = False
     quality_gate: int | None = None
     rejection: Rejection | None = None
@@ -91,18 +109,21 @@ class MatchService:
         clock: Clock,
         *,
         event_retention: timedelta,
-        thresholds: Mapping[str, int] | None = None,
+        thresholds: Mapping[str, Mapping[str, int]] | None = None,
+        quality_required: bool = True,
     ) -> None:
         self._matcher = matcher
         self._events = events
         self._statistics = statistics
         self._clock = clock
         self._event_retention = event_retention
-        # Checked against each type's maximum here: a bad setting fails at start, not per item.
-        self._thresholds = {
-            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
-            for name, value in (thresholds or {}).items()
-        }
+        # Per database, per hash type; checked against each type's maximum here, so a bad
+        # setting fails at start, not per item. A type a database does not name gets the
+        # type's default.
+        self._thresholds = checked_thresholds(thresholds or {})
+        # A hash of a gated type (PDQ) must state its quality, or the gate could be skipped by
+        # leaving it out; the template's MatchRequiresQuality may relax this.
+        self._quality_required = quality_required
 
     def match(
         self, principal: Principal, items: Sequence[MatchItem], *, request_key: str | None = None
@@ -131,14 +152,14 @@ class MatchService:
             for found, via in merged:
                 event = MatchEvent(
                     match_id=new_match_id(),
-                    provider=principal.owner,
+                    provider=principal.organisation_id,
                     client_id=principal.client_id,
                     indicator_id=found.indicator_id,
                     database=found.database,
                     media_type=found.media_type,
                     hash_type=hash_type.name,
                     distance=found.distance,
-                    threshold=answer.results[start].threshold,
+                    threshold=answer.results[start].thresholds[found.database],
                     index_version=answer.index_version,
                     matched_at=now,
                     expires_at=now + self._event_retention,
@@ -153,6 +174,7 @@ class MatchService:
                         found.distance,
                         event.threshold,
                         via,
+                        indicator_ref(principal.organisation_id, found.indicator_id),
                     )
                 )
             value_answer = answer.results[start]
@@ -160,25 +182,42 @@ class MatchService:
                 hash_type=hash_type.name,
                 ref=item.ref,
                 matches=matches,
-                threshold=value_answer.threshold,
+                thresholds=value_answer.thresholds,
                 truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=hash_type.min_quality,
             )
         final = [result for result in results if result is not None]
-        # Counted before the events are stored: a retry after a failure below finds the request
-        # counted (same key) and is not counted again.
-        self._statistics.queries_answered(
-            request_key=f"{principal.owner}:{request_key or secrets.token_hex(12)}",
-            day=now.date(),
-            provider=principal.owner,
-            queries=_query_counts(final),
-            matches=Counter(
-                MatchCount(event.database, event.media_type, event.hash_type) for event in events
-            ),
-        )
-        if events:
-            self._events.put_many(events)
+        try:
+            if events:
+                self._events.put_many(events)
+            # Counted once per request key: a retry of a request whose answer was lost (same
+            # Idempotency-Key) stores its events again but adds nothing to the counters.
+            self._statistics.queries_answered(
+                request_key=f"{principal.organisation_id}:{request_key or secrets.token_hex(12)}",
+                day=now.date(),
+                provider=principal.organisation_id,
+                queries=_query_counts(final),
+                matches=Counter(
+                    MatchCount(event.database, event.media_type, event.hash_type)
+                    for event in events
+                ),
+            )
+        except DependencyUnavailable:
+            self._forget(events)
+            raise
         return BatchAnswer(index_version=answer.index_version, items=final)
+
+    def _forget(self, events: Sequence[MatchEvent]) -> None:
+        """Delete the events of a request that failed (best effort: one that stays is never
+        cited, since no answer named it, and goes on its due day like any uncited event)."""
+        try:
+            for event in events:
+                self._events.delete_uncited(event.match_id, event.expires_at)
+        except DependencyUnavailable:
+            logger.warning(
+                "match events of a failed request stay until their erasure",
+                extra={"events": len(events)},
+            )
 
     def _queries_for(
         self, principal: Principal, item: MatchItem
@@ -192,6 +231,12 @@ class MatchService:
         if hash_type.name not in principal.hash_types:
             return Rejection(
                 "hash-type-not-allowed", f"this client may not use {hash_type.name}"
+            ), []
+        if hash_type.min_quality is not None and item.quality is None and self._quality_required:
+            return Rejection(
+                "quality-missing",
+                f"a {hash_type.name} hash needs its quality (0-100) so the quality gate "
+                f"({hash_type.min_quality}) can be applied",
             ), []
         quality_problem = hash_type.quality_problem(item.quality)
         if quality_problem is not None:
@@ -208,12 +253,14 @@ class MatchService:
                 digests.append(hash_type.to_bytes(alternate))
             except HashmatchError as error:
                 return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
-        threshold = self._thresholds.get(hash_type.name, hash_type.default_threshold)
-        databases = frozenset(principal.databases)
-        return None, [
-            HashQuery(hash_type=hash_type, digest=d, threshold=threshold, databases=databases)
-            for d in digests
-        ]
+        thresholds = tuple(
+            (database, self._threshold(database, hash_type))
+            for database in sorted(set(principal.databases) & set(DATABASES))
+        )
+        return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
+
+    def _threshold(self, database: str, hash_type: HashType) -> int:
+        return self._thresholds.get(database, {}).get(hash_type.name, hash_type.default_threshold)
 
 
 def _query_counts(results: Sequence[ItemAnswer]) -> Counter[QueryCount]:
@@ -227,6 +274,22 @@ def _query_counts(results: Sequence[ItemAnswer]) -> Counter[QueryCount]:
         )
         for result in results
     )
+
+
+def checked_thresholds(
+    thresholds: Mapping[str, Mapping[str, int]],
+) -> dict[str, dict[str, int]]:
+    """``{database: {hash type: threshold}}`` with every name known and every threshold within
+    its type's maximum; InvalidInput names the first that is not."""
+    checked: dict[str, dict[str, int]] = {}
+    for database, per_type in thresholds.items():
+        if database not in DATABASES:
+            raise InvalidInput(f"match thresholds name an unknown database {database!r}")
+        checked[database] = {
+            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
+            for name, value in per_type.items()
+        }
+    return checked
 
 
 def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:

@@ -21,19 +21,17 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
 )
 
 from hashmatch.access.model import Principal
-from hashmatch.matching.events import MATCH_ID_PATTERN
-from hashmatch.reports.countries import ISO_3166_ALPHA_2
+from hashmatch.countries import CountryCode
+from hashmatch.ids import MATCH_ID_PATTERN, REPORT_ID_PATTERN, REPORT_ID_PREFIX
+from hashmatch.input_types import EventTime, Flag, FreeText
 from hashmatch.reports.review_records import Claim, InformationRequest, Outbound, ReviewDecision
 
-REPORT_ID_PREFIX = "rp_"
-REPORT_ID_PATTERN = r"^rp_[0-9a-f]{24}$"
 _REPORT_ID = re.compile(REPORT_ID_PATTERN)
 MAX_MATCH_IDS = 100
 MAX_CONTENT_REF_LENGTH = 256
@@ -84,16 +82,6 @@ class ContentType(StrEnum):
     VIDEO = "video"
 
 
-def _country_code(value: str) -> str:
-    if value not in ISO_3166_ALPHA_2:
-        raise ValueError(f"{value!r} is not an assigned ISO 3166-1 alpha-2 code")
-    return value
-
-
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
 def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat a value")
@@ -102,27 +90,21 @@ def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
 
 ReportId = Annotated[str, StringConstraints(pattern=REPORT_ID_PATTERN)]
 MatchId = Annotated[str, StringConstraints(pattern=MATCH_ID_PATTERN)]
-CountryCode = Annotated[
-    str,
-    BeforeValidator(_upper),
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-    AfterValidator(_country_code),
-]
-ContentRef = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT_REF_LENGTH)]
-LegalBasis = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_LEGAL_BASIS_LENGTH, strip_whitespace=True)
-]
+ContentRef = Annotated[FreeText, Field(max_length=MAX_CONTENT_REF_LENGTH)]
+LegalBasis = Annotated[FreeText, Field(max_length=MAX_LEGAL_BASIS_LENGTH)]
 # Another body the content was reported to ("NCMEC", "national police"): a short name, no free text.
 ReportedTo = Annotated[
     str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._()-]*$")
 ]
 MatchIds = Annotated[
     tuple[MatchId, ...],
-    Field(min_length=1, max_length=MAX_MATCH_IDS),
+    Field(min_length=1, max_length=MAX_MATCH_IDS, json_schema_extra={"uniqueItems": True}),
     AfterValidator(_unique),
 ]
 ReportedToList = Annotated[
-    tuple[ReportedTo, ...], Field(max_length=MAX_ALSO_REPORTED_TO), AfterValidator(_unique)
+    tuple[ReportedTo, ...],
+    Field(max_length=MAX_ALSO_REPORTED_TO, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique),
 ]
 
 
@@ -158,13 +140,16 @@ class ReportDetails(BaseModel):
     )
     content_ref: ContentRef = Field(description="Your own opaque id of the content (<= 256 chars)")
     content_type: ContentType
-    detected_at: AwareDatetime = Field(description="When you detected it (with a time zone)")
-    urgent: bool = Field(default=False, description="Imminent risk to a child: reviewed first")
+    detected_at: EventTime = Field(
+        description="When you detected it (RFC 3339 with a time zone; not before 2000, not in "
+        "the future)"
+    )
+    urgent: Flag = Field(default=False, description="Imminent risk to a child: reviewed first")
     suspected_member_state: CountryCode | None = Field(
         default=None, description="ISO 3166-1 alpha-2 code of the state concerned, if known"
     )
     legal_basis: LegalBasis = Field(description="The legal basis you report under (<= 200 chars)")
-    removed: bool = Field(default=False, description="You have removed or disabled the content")
+    removed: Flag = Field(default=False, description="You have removed or disabled the content")
     also_reported_to: ReportedToList = Field(
         default=(), description="Other bodies you reported it to (short names, up to 10)"
     )
@@ -197,7 +182,7 @@ class Filing(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     report_id: ReportId
-    provider: str = Field(description="the provider organisation (the client's owner)")
+    provider: str = Field(description="the provider's organisation id (org_...)")
     client_id: str
     filed_at: AwareDatetime
     details: ReportDetails
@@ -278,7 +263,7 @@ def received(filing: Filing) -> StatusChange:
 def reporting_organisation(principal: Principal) -> str:
     """The organisation a provider client reports for: the one place reports meet clients
     (a report, its match events and its idempotency key belong to this organisation)."""
-    return principal.owner
+    return principal.organisation_id
 
 
 def is_own_report(principal: Principal, report: Report) -> bool:

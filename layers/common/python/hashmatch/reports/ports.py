@@ -98,7 +98,7 @@ class ReportStore(Protocol):
         """A provider's reports, newest first, optionally of one status only.
 
         ``cursor`` is the opaque ``cursor`` of the previous page; one that this store did not
-        issue for this provider and status raises InvalidInput.
+        issue for this provider and status raises NotFound (the page it names does not exist).
         """
 
 

@@ -37,6 +37,9 @@ class ReportRetention:
     def is_item_id(self, item_id: str) -> bool:
         return is_report_id(item_id)
 
+    def exists(self, item_id: str) -> bool:
+        return self._reports.get(item_id) is not None
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         return self._reports.due_on(day, after=after, limit=limit)
 
@@ -86,6 +89,9 @@ class ReportPartRetention:
 
     def is_item_id(self, item_id: str) -> bool:
         return is_report_id(item_id)
+
+    def exists(self, item_id: str) -> bool:
+        return self._reports.get(item_id) is not None
 
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         return self._reports.parts_due_on(self.part, day, after=after, limit=limit)

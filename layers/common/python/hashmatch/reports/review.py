@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from hashmatch.access.model import Principal, Role
@@ -613,11 +614,21 @@ class InformationAnswers(_Workflow):
         return provided
 
 
-def queue_status_of(value: ReportStatus | None) -> ReportStatus:
+# The statuses the review queue lists: every one a stored report can be in (a report only
+# received is still on its way to the table). Spelled out so the API's schema names them.
+class QueueStatus(StrEnum):
+    STORED = ReportStatus.STORED.value
+    AWAITING_PROVIDER = ReportStatus.AWAITING_PROVIDER.value
+    AWAITING_CONFIRMATION = ReportStatus.AWAITING_CONFIRMATION.value
+    FORWARDED = ReportStatus.FORWARDED.value
+    UNFOUNDED = ReportStatus.UNFOUNDED.value
+
+
+def queue_status_of(value: QueueStatus | ReportStatus | None) -> ReportStatus:
     """The queue lists undecided (stored) reports unless another status is asked for."""
-    if value is ReportStatus.RECEIVED:
+    if value is not None and value.value not in set(QueueStatus):
         raise InvalidInput(
             "received reports are not stored yet",
             errors=[{"loc": ["query", "status"], "msg": "not a status of stored reports"}],
         )
-    return value or ReportStatus.STORED
+    return ReportStatus(value.value) if value is not None else ReportStatus.STORED

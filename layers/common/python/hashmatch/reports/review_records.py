@@ -18,7 +18,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from hashmatch.reports.countries import EU_MEMBER_STATES
+from hashmatch.countries import EU_MEMBER_STATES
 
 INFORMATION_REQUEST_ID_PATTERN = r"^ir_[0-9a-f]{24}$"
 DELIVERY_ID_PATTERN = r"^dl_[0-9a-f]{24}$"
@@ -44,17 +44,6 @@ Text = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH, strip_whitespace=True),
     AfterValidator(_readable),
-]
-
-
-def _eu_member_state(value: str) -> str:
-    if value not in EU_MEMBER_STATES:
-        raise ValueError(f"{value!r} is not the ISO 3166-1 alpha-2 code of an EU Member State")
-    return value
-
-
-MemberState = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_eu_member_state)
 ]
 
 

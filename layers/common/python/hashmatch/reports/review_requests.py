@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from hashmatch.countries import MemberState
 from hashmatch.reports.model import ReportId
 from hashmatch.reports.review_records import (
     INFORMATION_REQUEST_ID_PATTERN,
-    MemberState,
     Text,
     UnfoundedReason,
 )
@@ -22,9 +22,28 @@ class _Request(BaseModel):
 class UnfoundedDecision(_Request):
     """The report is manifestly unfounded: it goes back to the provider with the reasons."""
 
+    # The rules below, said in the schema too: `duplicate_of` names a report exactly when a
+    # reason is `duplicate`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {
+                "properties": {"reasons": {"contains": {"const": UnfoundedReason.DUPLICATE}}},
+                "required": ["reasons"],
+            },
+            "then": {
+                "required": ["duplicate_of"],
+                "properties": {"duplicate_of": {"type": "string"}},
+            },
+            "else": {"properties": {"duplicate_of": {"type": "null"}}},
+        }
+    )
+
     outcome: Literal["manifestly_unfounded"]
     reasons: tuple[UnfoundedReason, ...] = Field(
-        min_length=1, max_length=len(UnfoundedReason), description="One or more reason codes"
+        min_length=1,
+        max_length=len(UnfoundedReason),
+        description="One or more reason codes, each once",
+        json_schema_extra={"uniqueItems": True},
     )
     duplicate_of: ReportId | None = Field(
         default=None, description="With reason `duplicate`: the report this one repeats"
@@ -42,6 +61,29 @@ class UnfoundedDecision(_Request):
 
 class ForwardDecision(_Request):
     """The report goes to Europol and (unless europol_only) the competent Member State."""
+
+    # The one-destination rule below, said in the schema too (so a client generated from the
+    # OpenAPI document knows it): a Member State, or europol_only true, never both nor neither.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["member_state"],
+                    "properties": {
+                        "member_state": {"type": "string"},
+                        "europol_only": {"const": False},
+                    },
+                },
+                {
+                    "required": ["europol_only"],
+                    "properties": {
+                        "europol_only": {"const": True},
+                        "member_state": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
 
     outcome: Literal["forward"]
     member_state: MemberState | None = Field(

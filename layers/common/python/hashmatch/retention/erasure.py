@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditAction
-from hashmatch.audit.ports import CheckpointSealer
+from hashmatch.audit.ports import AnchorStore, CheckpointSealer
 from hashmatch.clock import Clock
 from hashmatch.observability import logger
 from hashmatch.retention.holds import LegalHoldService, LegalHoldStore
@@ -68,6 +68,7 @@ class Erasure:
         audit: ChainedAuditLog,
         sealer: CheckpointSealer,
         statistics: ErasureCounter,
+        anchors: AnchorStore,
     ) -> None:
         self._statistics = statistics
         self._registry = registry
@@ -78,6 +79,7 @@ class Erasure:
         self._hold_service = hold_service
         self._audit = audit
         self._sealer = sealer
+        self._anchors = anchors
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -138,7 +140,9 @@ class Erasure:
     def _advance(self, progress: ErasureProgress, cutoff: datetime) -> ErasureProgress:
         """One page of work: a page of one data class on one day, or the final audit erasure."""
         if progress.day > progress.last_day:
-            erased = self._audit.erase_before(cutoff - self._audit_retention, self._sealer)
+            erased = self._audit.erase_before(
+                cutoff - self._audit_retention, self._sealer, anchors=self._anchors
+            )
             return _counted(progress, Counter({AUDIT_ENTRIES: erased})).model_copy(
                 update={"state": "receipt"}
             )

@@ -50,6 +50,9 @@ class ErasableData(Protocol):
     def is_item_id(self, item_id: str) -> bool:
         """Whether ``item_id`` has the shape of one of its ids (legal holds check it)."""
 
+    def exists(self, item_id: str) -> bool:
+        """Whether the item is there to be held (a hold on nothing is refused)."""
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         """Items due on ``day`` (YYYY-MM-DD), by id, after ``after``; at most ``limit``."""
 

@@ -34,6 +34,9 @@ class StatisticsRetention:
     def is_item_id(self, item_id: str) -> bool:
         return False  # nothing to hold
 
+    def exists(self, item_id: str) -> bool:
+        return False  # nothing to hold
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         """Each day of a year published ``period`` before ``day``, and that year's tallies."""
         items: list[DueItem] = []

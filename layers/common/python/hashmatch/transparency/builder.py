@@ -207,6 +207,8 @@ class ReportInputs:
     previous_digest: str | None
     audit_head: AuditHead | None
     notes: Sequence[str] = ()
+    # Counters name a provider by its organisation id; the report names it for people.
+    provider_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,7 +235,11 @@ def build_report(inputs: ReportInputs) -> TransparencyReport:
             draft.values[total_cell] = inputs.counts.total(spec.dimension, **spec.where)
             rows_source = spec.rows_dimension or spec.dimension
             where = {} if spec.rows_dimension else dict(spec.where)
-            breakdown = inputs.counts.by(rows_source, *spec.breakdown, **where)
+            breakdown = _named(
+                inputs.counts.by(rows_source, *spec.breakdown, **where),
+                spec.breakdown,
+                inputs.provider_names,
+            )
         if not spec.breakdown:
             breakdown = {}
         keys = list(breakdown) if spec.from_tallies else sorted(breakdown)
@@ -280,6 +286,24 @@ def _reports_per_indicator(tallies: Mapping[str, int]) -> dict[tuple[str, ...], 
         (label,): sum(1 for n in tallies.values() if n >= low and (high is None or n <= high))
         for label, low, high in REPORTS_PER_INDICATOR_BUCKETS
     }
+
+
+def _named(
+    breakdown: Mapping[tuple[str, ...], int],
+    dimensions: Sequence[str],
+    provider_names: Mapping[str, str],
+) -> dict[tuple[str, ...], int]:
+    """The rows with each provider's organisation id replaced by its name (an id without a
+    known name stays as it is; two ids of one name are one row)."""
+    if "provider" not in dimensions:
+        return dict(breakdown)
+    position = list(dimensions).index("provider")
+    named: dict[tuple[str, ...], int] = {}
+    for key, count in breakdown.items():
+        values = list(key)
+        values[position] = provider_names.get(values[position], values[position])
+        named[tuple(values)] = named.get(tuple(values), 0) + count
+    return named
 
 
 def _two_way_sums(draft: _Draft, rows_of: Mapping[str, list[tuple[str, ...]]]) -> None:

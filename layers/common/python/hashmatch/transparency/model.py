@@ -68,6 +68,7 @@ class TransformationRecall(BaseModel):
 class HashTypeErrorRates(BaseModel):
     hash_type: str
     threshold: int = Field(description="The deployed match threshold (Hamming distance)")
+    databases: list[str] = Field(description="The databases matched at this threshold")
     recall: float = Field(description="Modified copies found, over every transformation")
     recall_per_transformation: list[TransformationRecall]
     false_match_rate: float = Field(

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from hashmatch.access.ports import OrganisationStore
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditAction
 from hashmatch.clock import Clock
@@ -63,16 +64,18 @@ class TransparencyService:
         records: PublicationRecords,
         audit: ChainedAuditLog,
         clock: Clock,
-        match_thresholds: Mapping[str, int],
+        match_thresholds: Mapping[str, Mapping[str, int]],
         small_cell_threshold: int,
+        organisations: OrganisationStore | None = None,
     ) -> None:
+        self._organisations = organisations
         self._counters = counters
         self._query = StatisticsQuery(counters, clock)
         self._reports = reports
         self._records = records
         self._audit = audit
         self._clock = clock
-        self._thresholds = dict(match_thresholds)
+        self._thresholds = {db: dict(per_type) for db, per_type in match_thresholds.items()}
         self._small_cells = small_cell_threshold
 
     # -- building --------------------------------------------------------------------------
@@ -106,8 +109,14 @@ class TransparencyService:
                 previous_digest=digest_of(previous_body) if previous_body else None,
                 audit_head=AuditHead(seq=head.seq, digest=head.digest) if head else None,
                 notes=notes,
+                provider_names=self._provider_names(),
             )
         )
+
+    def _provider_names(self) -> dict[str, str]:
+        if self._organisations is None:
+            return {}
+        return {o.organisation_id: o.name for o in self._organisations.list_all()}
 
     # -- publishing ------------------------------------------------------------------------
 

@@ -325,12 +325,13 @@ def _error_rates(report: TransparencyReport) -> str:
         f'<p class="meta">Evaluated on {_e(rates.evaluated_on)} on {_e(rates.dataset)}, with '
         f"<code>{_e(rates.command)}</code> (hashes fingerprint <code>{_e(rates.fingerprint)}"
         f"</code>). {_e(rates.note)}</p>",
-        "<table><thead><tr><th>hash type</th><th>threshold</th><th>recall</th>"
+        "<table><thead><tr><th>hash type</th><th>threshold</th><th>databases</th><th>recall</th>"
         "<th>false matches</th><th>false-match rate</th></tr></thead><tbody>",
     ]
     for item in rates.hash_types:
         parts.append(
             f"<tr><td>{_e(item.hash_type)}</td><td class='n'>{item.threshold}</td>"
+            f"<td>{_e(', '.join(item.databases))}</td>"
             f"<td class='n'>{item.recall * 100:.1f}%</td>"
             f"<td class='n'>{item.false_matches} / {item.pairs:,}</td>"
             f"<td class='n'>{item.false_match_rate:.2e}</td></tr>"
@@ -343,7 +344,10 @@ def _error_rates(report: TransparencyReport) -> str:
         )
         labels = [t.transformation for t in item.recall_per_transformation]
         values = [t.recall for t in item.recall_per_transformation]
-        parts.append(_column_chart(f"recall_{item.hash_type}", labels, values, percent=True))
+        # One chart per type, unless databases match it at different thresholds.
+        several = sum(1 for other in rates.hash_types if other.hash_type == item.hash_type) > 1
+        chart_id = f"recall_{item.hash_type}" + (f"_{item.threshold}" if several else "")
+        parts.append(_column_chart(chart_id, labels, values, percent=True))
     parts.append("</section>")
     return "".join(parts)
 
