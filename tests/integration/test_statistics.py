@@ -144,4 +144,6 @@ def test_the_same_report_message_delivered_twice_is_counted_once(deployment, lam
     # Then it is counted once
     today = datetime.now(UTC).date()
     sums = bootstrap.counter_store().sums(today, today, ["reports_received", "repeat_reports"])
-    assert sums == {Count("reports_received", (PROVIDER.organisation_id, "urgent", "image", "AT")): 1}
+    assert sums == {
+        Count("reports_received", (PROVIDER.organisation_id, "urgent", "image", "AT")): 1
+    }
