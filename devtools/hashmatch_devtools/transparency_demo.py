@@ -164,7 +164,11 @@ class Demo:
 
     def match(self, who: str, values: list[str], key: str) -> list[list[str]]:
         answer = self.call(
-            who, "POST", "/v1/match", {"items": [{"type": "pdq", "value": v} for v in values]}, key
+            who,
+            "POST",
+            "/v1/match",
+            {"items": [{"type": "pdq", "value": v, "quality": 100} for v in values]},
+            key,
         )
         matches = [[m["match_id"] for m in item.get("matches", [])] for item in answer["items"]]
         self.seeded.keep(*(m for found in matches for m in found))

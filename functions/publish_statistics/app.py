@@ -69,7 +69,12 @@ def read_statistics(
     period_from: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD)")],
     period_to: Annotated[date, Query(alias="to", description="Last day (YYYY-MM-DD)")],
     dimension: Annotated[
-        str | None, Query(max_length=64, description="Only this dimension")
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this dimension",
+            json_schema_extra={"enum": list(ALL_DIMENSIONS)},
+        ),
     ] = None,
 ) -> Response[Any]:
     counts = bootstrap.statistics_query().counts(
