@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.permissions import RECORDER, TemplateRoles, violations
+from tests.permissions import RECORDER, TemplateRoles, missing_settings, violations
 
 _FOUND = pytest.StashKey[list[str]]()
 
@@ -18,9 +18,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not RECORDER.calls:
+    if not RECORDER.calls and not RECORDER.settings:
         return
-    found = violations(RECORDER, TemplateRoles.load())
+    roles = TemplateRoles.load()
+    found = violations(RECORDER, roles) + missing_settings(RECORDER, roles)
     session.config.stash[_FOUND] = found
     if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -35,9 +36,12 @@ def pytest_terminal_summary(
     if not found:
         terminalreporter.write_line(
             f"permissions: the {len(RECORDER.calls)} AWS calls handlers made are each allowed "
-            "by their function's role in template.yaml"
+            "by their function's role in template.yaml, and the settings they loaded are in "
+            "their function's environment"
         )
         return
-    terminalreporter.section("AWS calls their function's role does not allow", red=True)
+    terminalreporter.section(
+        "What handlers needed that their function in template.yaml does not give them", red=True
+    )
     for line in found:
         terminalreporter.write_line(line)

@@ -17,6 +17,12 @@ of the session every call is checked against the statements of that function's r
 
 Conditions are not evaluated (they only narrow a grant). A call from test code or an operator
 command (no handler on the stack) is not checked: operators act with their own credentials.
+
+The same goes for settings: the tiers run every handler in one process with the union of the
+functions' environments, so a function whose template environment lacks a variable its
+settings require works here and fails in Lambda. Each settings model a handler loads is recorded
+too, and every variable it requires must be in that function's environment (or the template's
+Globals).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ class Recorder:
     def __init__(self) -> None:
         self.physical: dict[str, str] = {}  # a physical name, ARN or URL -> its logical id
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.settings: set[tuple[str, type[Any]]] = set()  # (handler module, settings model)
         self._lock = threading.Lock()
         self._installed = False
 
@@ -94,6 +101,20 @@ class Recorder:
             return original(client, operation_name, api_params)
 
         BaseClient._make_api_call = recorded  # type: ignore[attr-defined]
+
+        from hashmatch import settings
+
+        load = settings._load
+
+        def loaded(model: type[Any]) -> Any:
+            function = _calling_handler()
+            if function is not None:
+                with recorder._lock:
+                    recorder.settings.add((function, model))
+            return load(model)  # type: ignore[arg-type]
+
+        loaded.cache_clear = load.cache_clear  # type: ignore[attr-defined]
+        settings._load = loaded  # type: ignore[assignment]
         self._installed = True
 
     def know(self, resources: Mapping[str, Any]) -> None:
@@ -129,9 +150,12 @@ def needs(
     params: Mapping[str, Any],
     logical: Mapping[str, str],
     encrypted: Mapping[str, str],
+    template_ids: Iterable[str] = (),
 ) -> list[Need]:
     """The permissions one call needs. ``logical`` maps physical names to logical ids;
-    ``encrypted`` maps a logical id to the logical id of the KMS key that encrypts it."""
+    ``encrypted`` maps a logical id to the logical id of the KMS key that encrypts it;
+    ``template_ids`` are the template's logical ids (a store the deployment made outside
+    CloudFormation is named ``<stack>-<logical id>``)."""
     if (service, operation) in _FREE:
         return []
     call = f"{service}:{operation}"
@@ -141,6 +165,9 @@ def needs(
             return logical[value]
         for physical, logical_id in logical.items():  # an ARN or URL that ends in the name
             if value.endswith(("/" + physical, ":" + physical)) or physical.endswith("/" + value):
+                return logical_id
+        for logical_id in template_ids:
+            if value.endswith("-" + logical_id):
                 return logical_id
         return f"<not in the template: {value}>"
 
@@ -244,12 +271,19 @@ def allowed(statements: Iterable[Mapping[str, Any]], need: Need) -> bool:
 @dataclass(frozen=True)
 class TemplateRoles:
     statements: dict[str, list[dict[str, Any]]]  # handler module name -> its role's statements
+    environments: dict[str, frozenset[str]]  # handler module name -> its variables' names
     logical_ids: dict[str, str]  # handler module name -> the function's logical id
     encrypted: dict[str, str]  # logical id of a store -> logical id of its KMS key
+    resource_ids: frozenset[str]  # every logical id in the template
 
     @classmethod
     def load(cls, path: Path = ROOT / "template.yaml") -> TemplateRoles:
-        resources = load_template(path).body["Resources"]
+        body = load_template(path).body
+        resources = body["Resources"]
+        shared = (((body.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
+            "Variables"
+        ) or {}
+        environments: dict[str, frozenset[str]] = {}
         statements: dict[str, list[dict[str, Any]]] = {}
         logical_ids: dict[str, str] = {}
         encrypted: dict[str, str] = {}
@@ -263,10 +297,12 @@ class TemplateRoles:
                     s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]
                 ]
                 logical_ids[module] = logical_id
+                own = (properties.get("Environment") or {}).get("Variables") or {}
+                environments[module] = frozenset(shared) | frozenset(own)
             key = _encryption_key(kind, properties)
             if key is not None:
                 encrypted[logical_id] = key
-        return cls(statements, logical_ids, encrypted)
+        return cls(statements, environments, logical_ids, encrypted, frozenset(resources))
 
 
 def _encryption_key(kind: str, properties: Mapping[str, Any]) -> str | None:
@@ -308,6 +344,7 @@ def violations(recorder: Recorder, roles: TemplateRoles) -> list[str]:
             params,
             recorder.physical,
             roles.encrypted,
+            roles.resource_ids,
         ):
             if not allowed(roles.statements[module], need):
                 missing.setdefault((need.function, need.action, need.resource), need.call)
@@ -315,3 +352,17 @@ def violations(recorder: Recorder, roles: TemplateRoles) -> list[str]:
         f"{function}: {action} on {resource} (needed by {call})"
         for (function, action, resource), call in sorted(missing.items())
     ]
+
+
+def missing_settings(recorder: Recorder, roles: TemplateRoles) -> list[str]:
+    """Each variable a settings model a handler loaded requires that its function lacks."""
+    missing: set[str] = set()
+    for module, model in recorder.settings:
+        environment = roles.environments.get(module)
+        if environment is None:
+            continue  # reported by violations()
+        for name, field in model.model_fields.items():
+            if field.is_required() and name.upper() not in environment:
+                function = roles.logical_ids[module]
+                missing.add(f"{function}: environment variable {name.upper()} ({model.__name__})")
+    return sorted(missing)

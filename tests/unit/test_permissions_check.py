@@ -133,3 +133,30 @@ def test_a_queue_url_names_its_queue():
     found = needs("F", "sqs", "ReceiveMessage", {"QueueUrl": "https://sqs/q-queue"}, PHYSICAL, {})
 
     assert found == [Need("F", "sqs:ReceiveMessage", "Queue", "sqs:ReceiveMessage")]
+
+
+def test_a_required_setting_missing_from_the_functions_environment_is_reported(tmp_path):
+    from pydantic import BaseModel
+
+    from tests.permissions import missing_settings
+
+    class ThingSettings(BaseModel):
+        things_table: str
+        page_size: int = 10
+
+    path = tmp_path / "template.yaml"
+    path.write_text(TEMPLATE)
+    recorder = Recorder()
+    recorder.settings.add(("do_things", ThingSettings))
+
+    assert missing_settings(recorder, TemplateRoles.load(path)) == [
+        "DoFunction: environment variable THINGS_TABLE (ThingSettings)"
+    ]
+    path.write_text(
+        TEMPLATE.replace(
+            "      Role: !GetAtt DoFunctionRole.Arn\n",
+            "      Role: !GetAtt DoFunctionRole.Arn\n"
+            "      Environment: {Variables: {THINGS_TABLE: !Ref Things}}\n",
+        )
+    )
+    assert missing_settings(recorder, TemplateRoles.load(path)) == []

@@ -81,8 +81,10 @@ from hashmatch.settings import (
     LegalHoldSettings,
     MatchEventsSettings,
     MatchSettings,
+    MatchThresholdSettings,
     NotificationSettings,
     OrganisationSettings,
+    PublishedReportSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
@@ -268,7 +270,9 @@ def publication_records() -> DynamoDBPublicationRecords:
 
 @cache
 def published_reports() -> S3PublishedReports:
-    return S3PublishedReports(s3_client(), load_settings(TransparencySettings).transparency_bucket)
+    return S3PublishedReports(
+        s3_client(), load_settings(PublishedReportSettings).transparency_bucket
+    )
 
 
 @cache
@@ -279,7 +283,7 @@ def transparency() -> TransparencyService:
         records=publication_records(),
         audit=audit_log(),
         clock=SystemClock(),
-        match_thresholds=load_settings(MatchSettings).match_thresholds,
+        match_thresholds=load_settings(MatchThresholdSettings).match_thresholds,
         small_cell_threshold=load_settings(TransparencySettings).small_cell_threshold,
         organisations=_OrganisationsOnFirstUse(),
     )
