@@ -46,6 +46,7 @@ class Seeded:
     secrets: set[str] = field(default_factory=set)
     published: dict[int, dict[str, Any]] = field(default_factory=dict)
     report_ids: list[str] = field(default_factory=list)
+    organisations: dict[str, str] = field(default_factory=dict)  # name -> organisation id
 
     def keep(self, *values: str) -> None:
         self.secrets.update(value for value in values if value)
@@ -109,6 +110,7 @@ class Demo:
                 organisations[owner] = service.create_organisation(
                     name=owner, kind=kind
                 ).organisation_id
+                self.seeded.organisations[owner] = organisations[owner]
             created = service.create(
                 role=role,
                 organisation_id=organisations[owner],
@@ -407,6 +409,7 @@ def run_demo(stack: LocalStack, out: Path) -> Seeded:
                     "years": list(seeded.years),
                     "published": {str(y): p for y, p in seeded.published.items()},
                     "secrets": sorted(seeded.secrets),
+                    "organisations": seeded.organisations,
                 },
                 indent=2,
             )

@@ -67,7 +67,9 @@ def read_audit_log(
 @traced
 def read_statistics(
     period_from: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD)")],
-    period_to: Annotated[date, Query(alias="to", description="Last day (YYYY-MM-DD)")],
+    period_to: Annotated[
+        date, Query(alias="to", description="Last day (YYYY-MM-DD), not before `from`")
+    ],
     dimension: Annotated[
         str | None,
         Query(

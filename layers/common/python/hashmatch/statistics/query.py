@@ -18,8 +18,6 @@ from hashmatch.statistics.model import (
 )
 from hashmatch.statistics.ports import CounterStore
 
-# Days one request may cover (ten years): counters live about two years, so this is all of them.
-MAX_PERIOD_DAYS = 3660
 ACTIVE_CHANGE = "indicators_active_change"
 
 
@@ -109,11 +107,6 @@ def check_period(period: Period) -> None:
         raise InvalidInput(
             "from is after to",
             errors=[{"loc": ["query", "from"], "msg": "must not be after `to`"}],
-        )
-    if (period.last - period.first).days + 1 > MAX_PERIOD_DAYS:
-        raise InvalidInput(
-            f"a period covers at most {MAX_PERIOD_DAYS} days",
-            errors=[{"loc": ["query", "to"], "msg": f"at most {MAX_PERIOD_DAYS} days after from"}],
         )
 
 
