@@ -68,7 +68,8 @@ def read_audit_log(
 def read_statistics(
     period_from: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD)")],
     period_to: Annotated[
-        date, Query(alias="to", description="Last day (YYYY-MM-DD), not before `from`")
+        date,
+        Query(alias="to", description="Last day (YYYY-MM-DD); before `from`, the period is empty"),
     ],
     dimension: Annotated[
         str | None,

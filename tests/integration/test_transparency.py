@@ -109,10 +109,19 @@ def test_a_period_of_any_length_is_summed(lambda_context):
 
 
 @pytest.mark.usefixtures("deployment")
+def test_a_period_whose_from_is_after_its_to_has_no_days_and_sums_nothing(lambda_context):
+    count_queries(f"{LAST_YEAR}-03-01", 4)
+
+    answer = statistics(lambda_context, {"from": f"{LAST_YEAR}-03-02", "to": f"{LAST_YEAR}-03-01"})
+
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["counters"] == []
+
+
+@pytest.mark.usefixtures("deployment")
 @pytest.mark.parametrize(
     "query",
     [
-        {"from": "2026-03-02", "to": "2026-03-01"},
         {"from": "2026-03-01", "to": "2026-03-02", "dimension": "people"},
         {"from": "2026-03-01"},
         {"from": "yesterday", "to": "2026-03-01"},

@@ -77,7 +77,10 @@ class StatisticsQuery:
                     {"loc": ["query", "dimension"], "msg": "one of " + ", ".join(ALL_DIMENSIONS)}
                 ],
             )
-        check_period(period)
+        if period.first > period.last:
+            # No day is in it: an empty period, summed as nothing (a sum over days, not a
+            # request error: the OpenAPI document cannot say that `from` must not be after `to`).
+            return PeriodCounts(period, {})
         counted = [name for name in wanted if name in DIMENSIONS]
         counts = dict(self._counters.sums(period.first, period.last, counted)) if counted else {}
         if INDICATORS_ACTIVE in wanted:
@@ -100,14 +103,6 @@ class StatisticsQuery:
             if number:
                 active[Count(INDICATORS_ACTIVE, count.values)] = number
         return active
-
-
-def check_period(period: Period) -> None:
-    if period.first > period.last:
-        raise InvalidInput(
-            "from is after to",
-            errors=[{"loc": ["query", "from"], "msg": "must not be after `to`"}],
-        )
 
 
 def counts_csv(counts: PeriodCounts) -> str:
