@@ -27,6 +27,7 @@ from hashmatch.indicators.service import ItemOutcome
 from hashmatch.matching.api import MatchQuery
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.service import MatchItem, MatchService
+from hashmatch.statistics.counting import Statistics
 from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import (
     InMemoryCounterStore,
@@ -284,7 +285,7 @@ class World:
         self.service = MatchService(
             Matcher(snapshots, self.indicators, clock),
             self.events,
-            InMemoryCounterStore(),
+            Statistics(InMemoryCounterStore()),
             clock,
             event_retention=timedelta(days=90),
             agreement_thresholds=None if agreement is None else {"known": {"pdq": agreement}},
