@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hashmatch.hashtypes import HASH_TYPES
 from hashmatch.ids import MATCH_ID_PATTERN
@@ -63,20 +63,9 @@ class MatchQuery(BaseModel):
     alternate_companions: list[HashText] = Field(
         default_factory=list,
         max_length=MAX_ALTERNATES_PER_ITEM,
-        description="The companion of each alternate, in the same order (one per alternate, or"
-        " none); needs `companion`",
+        description="The companion of each alternate, in the same order: one per alternate, or"
+        " none; needs `companion` (otherwise the item is rejected, `invalid-input`)",
     )
-
-    @model_validator(mode="after")
-    def _companions_pair_up(self) -> MatchQuery:
-        if self.alternate_companions and self.companion is None:
-            raise ValueError("alternate_companions need companion too")
-        if self.alternate_companions and len(self.alternate_companions) != len(self.alternates):
-            raise ValueError(
-                f"{len(self.alternate_companions)} alternate_companions for "
-                f"{len(self.alternates)} alternates: one per alternate, or none"
-            )
-        return self
 
 
 class MatchRequest(BaseModel):
