@@ -1,0 +1,506 @@
+/* hmkernel: see hmkernel.h. Why each step looks the way it does: docs/matching.md. */
+#include "hmkernel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* How many probes, buckets or candidates ahead a software prefetch is issued. Random reads are
+ * latency-bound (~14 ns each on the test VM); prefetching this far ahead keeps enough misses in
+ * flight. Measured at 1M/10M PDQ (docs/matching.md, "Native kernel"). */
+#ifndef HM_PREFETCH_AHEAD
+#define HM_PREFETCH_AHEAD 128
+#endif
+/* Keys below this count are insertion-sorted (a radix pass costs 2^11 histogram slots). */
+#define HM_SMALL_SORT 48
+#define HM_RADIX_BITS 11
+#define HM_RADIX_SIZE (1 << HM_RADIX_BITS)
+
+#define HM_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    int32_t radius;
+    int64_t max_matches;
+    const uint8_t *labels;
+    const uint8_t *allowed;
+    int64_t scan_above;
+} hm_opts;
+#define HM_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 1)
+
+struct hm_ws {
+    int64_t *keys;
+    int64_t keys_cap;
+    uint32_t *range_start;
+    uint32_t *range_len;
+    uint8_t *range_chunk;
+    int64_t ranges_cap;
+    uint32_t *cand;
+    uint8_t *cand_chunk;
+    int64_t cand_cap;
+    uint64_t *hits;
+    uint64_t *sort_tmp;
+    int64_t hits_cap;
+    int64_t *out_rows;
+    int32_t *out_dist;
+    int64_t out_len;
+    int64_t out_cap;
+};
+
+int32_t hm_abi_version(void) { return HM_ABI_VERSION; }
+
+hm_ws *hm_ws_new(void) { return (hm_ws *)calloc(1, sizeof(hm_ws)); }
+
+void hm_ws_free(hm_ws *ws) {
+    if (!ws) return;
+    free(ws->keys);
+    free(ws->range_start);
+    free(ws->range_len);
+    free(ws->range_chunk);
+    free(ws->cand);
+    free(ws->cand_chunk);
+    free(ws->hits);
+    free(ws->sort_tmp);
+    free(ws->out_rows);
+    free(ws->out_dist);
+    free(ws);
+}
+
+void hm_ws_take(const hm_ws *ws, int64_t *rows, int32_t *distances) {
+    if (ws->out_len) {
+        memcpy(rows, ws->out_rows, (size_t)ws->out_len * sizeof(int64_t));
+        memcpy(distances, ws->out_dist, (size_t)ws->out_len * sizeof(int32_t));
+    }
+}
+
+/* Grow *p (of *cap elements of `size` bytes) to hold at least `need`; 0 on success. */
+static int grow(void **p, int64_t *cap, int64_t need, size_t size) {
+    if (need <= *cap) return 0;
+    int64_t next = *cap ? *cap : 256;
+    while (next < need) next *= 2;
+    void *q = realloc(*p, (size_t)next * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = next;
+    return 0;
+}
+
+/* Several arrays share one capacity: grow each, then set the shared capacity. */
+static int grow_many(int64_t *cap, int64_t need, int count, void **ptrs[], const size_t sizes[]) {
+    if (need <= *cap) return 0;
+    int64_t next = *cap ? *cap : 256;
+    while (next < need) next *= 2;
+    for (int i = 0; i < count; i++) {
+        void *q = realloc(*ptrs[i], (size_t)next * sizes[i]);
+        if (!q) return -1;
+        *ptrs[i] = q;
+    }
+    *cap = next;
+    return 0;
+}
+
+static int ensure_hits(hm_ws *ws, int64_t need) {
+    void **ptrs[] = {(void **)&ws->hits, (void **)&ws->sort_tmp};
+    const size_t sizes[] = {sizeof(uint64_t), sizeof(uint64_t)};
+    return grow_many(&ws->hits_cap, need, 2, ptrs, sizes);
+}
+
+HM_INLINE uint32_t chunk_value(const uint64_t *code, int32_t start, int32_t width) {
+    int32_t word = start >> 6, shift = start & 63;
+    uint64_t v = code[word] >> shift;
+    if (shift + width > 64) v |= code[word + 1] << (64 - shift);
+    return (uint32_t)(v & ((UINT64_C(1) << width) - 1));
+}
+
+/* A row may straddle two cache lines (numpy's large arrays start 16 bytes into a page, and a
+ * snapshot buffer can start anywhere): prefetch both ends. With only the first line prefetched,
+ * the load of word 2 stalled on 63% of the verify loop's samples (perf, 10M PDQ). */
+HM_INLINE void prefetch_row(const uint64_t *codes, uint32_t row, int32_t words) {
+    const uint64_t *code = codes + (int64_t)row * words;
+    HM_PREFETCH(code);
+    if (words > 1) HM_PREFETCH(code + words - 1);
+}
+
+HM_INLINE int32_t distance(const uint64_t *a, const uint64_t *b, int32_t words) {
+    int32_t d = 0;
+    for (int32_t w = 0; w < words; w++) d += __builtin_popcountll(a[w] ^ b[w]);
+    return d;
+}
+
+static int32_t bit_length(uint64_t x) { return x ? 64 - __builtin_clzll(x) : 0; }
+
+/* -- ordering ----------------------------------------------------------------------------- */
+
+static void insertion_sort(uint64_t *keys, int64_t n) {
+    for (int64_t i = 1; i < n; i++) {
+        uint64_t k = keys[i];
+        int64_t j = i - 1;
+        while (j >= 0 && keys[j] > k) {
+            keys[j + 1] = keys[j];
+            j--;
+        }
+        keys[j + 1] = k;
+    }
+}
+
+/* Stable LSD radix sort of keys on bits [low, high); digits on which every key agrees are
+ * skipped. Keys are (distance << row_bits) | row: low = 0 orders by (distance, row); low =
+ * row_bits orders by distance only and keeps the incoming order within a distance (a scan
+ * already produces rows ascending). */
+static void sort_keys(uint64_t *keys, uint64_t *tmp, int64_t n, int32_t low, int32_t high) {
+    if (n < 2) return;
+    if (n < HM_SMALL_SORT) {
+        /* Sorting whole keys is right for both uses: scan hits ascend by row already. */
+        insertion_sort(keys, n);
+        return;
+    }
+    static const int32_t max_digits = (64 + HM_RADIX_BITS - 1) / HM_RADIX_BITS;
+    int32_t digits = (high - low + HM_RADIX_BITS - 1) / HM_RADIX_BITS;
+    if (digits > max_digits) digits = max_digits;
+    uint64_t *src = keys, *dst = tmp;
+    for (int32_t d = 0; d < digits; d++) {
+        int32_t shift = low + d * HM_RADIX_BITS;
+        int64_t count[HM_RADIX_SIZE] = {0};
+        for (int64_t i = 0; i < n; i++) count[(src[i] >> shift) & (HM_RADIX_SIZE - 1)]++;
+        if (count[(src[0] >> shift) & (HM_RADIX_SIZE - 1)] == n) continue;
+        int64_t sum = 0;
+        for (int32_t b = 0; b < HM_RADIX_SIZE; b++) {
+            int64_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (int64_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & (HM_RADIX_SIZE - 1)]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != keys) memcpy(keys, src, (size_t)n * sizeof(uint64_t));
+}
+
+/* Keep the nearest max_matches of ws->hits[0..nh) in (distance, row) order and append them to
+ * the output. `ordered_rows`: the hits already ascend by row (scan). */
+static int emit(hm_ws *ws, int64_t nh, int64_t max_matches, int32_t row_bits, int ordered_rows,
+                int64_t *count_out, uint8_t *truncated_out) {
+    uint64_t *hits = ws->hits;
+    int64_t keep = nh;
+    if (nh > max_matches) {
+        /* Only the hits up to the distance at which max_matches is reached need sorting. */
+        int64_t per_distance[257] = {0};
+        for (int64_t i = 0; i < nh; i++) per_distance[hits[i] >> row_bits]++;
+        int64_t cum = 0;
+        int32_t cut = 0;
+        for (; cut < 257; cut++) {
+            cum += per_distance[cut];
+            if (cum >= max_matches) break;
+        }
+        uint64_t limit = ((uint64_t)(cut + 1)) << row_bits;
+        int64_t j = 0;
+        for (int64_t i = 0; i < nh; i++)
+            if (hits[i] < limit) hits[j++] = hits[i];
+        keep = j;
+    }
+    sort_keys(hits, ws->sort_tmp, keep, ordered_rows ? row_bits : 0, row_bits + 9);
+    int64_t out = keep < max_matches ? keep : max_matches;
+    void **ptrs[] = {(void **)&ws->out_rows, (void **)&ws->out_dist};
+    const size_t sizes[] = {sizeof(int64_t), sizeof(int32_t)};
+    if (grow_many(&ws->out_cap, ws->out_len + out, 2, ptrs, sizes)) return -1;
+    uint64_t row_mask = (UINT64_C(1) << row_bits) - 1;
+    int64_t *rows = ws->out_rows + ws->out_len;
+    int32_t *dist = ws->out_dist + ws->out_len;
+    for (int64_t i = 0; i < out; i++) {
+        rows[i] = (int64_t)(hits[i] & row_mask);
+        dist[i] = (int32_t)(hits[i] >> row_bits);
+    }
+    ws->out_len += out;
+    *count_out = out;
+    *truncated_out = nh > max_matches;
+    return 0;
+}
+
+/* -- search ------------------------------------------------------------------------------- */
+
+/* Every allowed row within the radius, by a linear scan (rows ascending). */
+HM_INLINE int64_t scan_one(hm_ws *ws, const hm_index *ix, const uint64_t *q, const hm_opts *o,
+                           int32_t words, int32_t row_bits) {
+    const uint64_t *code = ix->codes;
+    const int32_t radius = o->radius;
+    int64_t nh = 0;
+    for (int64_t i = 0; i < ix->n; i++, code += words) {
+        int32_t d = distance(code, q, words);
+        if (d > radius) continue;
+        if (o->labels && !o->allowed[o->labels[i]]) continue;
+        if (nh >= ws->hits_cap && ensure_hits(ws, nh + 1)) return -1;
+        ws->hits[nh++] = ((uint64_t)d << row_bits) | (uint64_t)i;
+    }
+    return nh;
+}
+
+/* A bucket's rows, both ends (a short bucket can straddle two lines; longer ones stream). */
+HM_INLINE void prefetch_range(const uint32_t *rows, const hm_ws *ws, int64_t r) {
+    const uint32_t *first = rows + ws->range_start[r];
+    HM_PREFETCH(first);
+    HM_PREFETCH(first + ws->range_len[r] - 1);
+}
+
+/* Multi-index hashing for one query. Returns the hit count, -1 when out of memory, or -2 when
+ * the candidates exceed o->scan_above (the caller scans instead). */
+HM_INLINE int64_t mih_one(hm_ws *ws, const hm_index *ix, const hm_plan *plan, const uint64_t *q,
+                          const hm_opts *o, int32_t words, int32_t row_bits) {
+    const int64_t probes = plan->nprobes;
+    const int32_t m = ix->nchunks;
+    uint32_t qc[256];
+    for (int32_t c = 0; c < m; c++) qc[c] = chunk_value(q, ix->chunk_start[c], ix->chunk_width[c]);
+    if (grow((void **)&ws->keys, &ws->keys_cap, probes, sizeof(int64_t))) return -1;
+    {
+        void **ptrs[] = {(void **)&ws->range_start, (void **)&ws->range_len,
+                         (void **)&ws->range_chunk};
+        const size_t sizes[] = {sizeof(uint32_t), sizeof(uint32_t), sizeof(uint8_t)};
+        if (grow_many(&ws->ranges_cap, probes, 3, ptrs, sizes)) return -1;
+    }
+    int64_t *keys = ws->keys;
+    for (int64_t p = 0; p < probes; p++) {
+        int32_t c = plan->probe_chunk[p];
+        keys[p] = ix->table_base[c] + (int64_t)(qc[c] ^ plan->probe_mask[p]);
+    }
+    /* 1. Bucket boundaries: one random read per probe, prefetched ahead. */
+    const uint32_t *offsets = ix->offsets;
+    for (int64_t p = 0; p < probes && p < HM_PREFETCH_AHEAD; p++) HM_PREFETCH(offsets + keys[p]);
+    int64_t nranges = 0, total = 0;
+    for (int64_t p = 0; p < probes; p++) {
+        if (p + HM_PREFETCH_AHEAD < probes) HM_PREFETCH(offsets + keys[p + HM_PREFETCH_AHEAD]);
+        uint32_t s = offsets[keys[p]], e = offsets[keys[p] + 1];
+        if (e > s) {
+            ws->range_start[nranges] = s;
+            ws->range_len[nranges] = e - s;
+            ws->range_chunk[nranges] = (uint8_t)plan->probe_chunk[p];
+            nranges++;
+            total += e - s;
+        }
+    }
+    if (o->scan_above >= 0 && total > o->scan_above) return -2;
+    /* 2. Candidate rows: one random read per non-empty bucket. */
+    {
+        void **ptrs[] = {(void **)&ws->cand, (void **)&ws->cand_chunk};
+        const size_t sizes[] = {sizeof(uint32_t), sizeof(uint8_t)};
+        if (grow_many(&ws->cand_cap, total, 2, ptrs, sizes)) return -1;
+    }
+    if (ensure_hits(ws, total)) return -1;
+    const uint32_t *rows = ix->rows;
+    uint32_t *cand = ws->cand;
+    uint8_t *cand_chunk = ws->cand_chunk;
+    int64_t k = 0;
+    for (int64_t r = 0; r < nranges && r < HM_PREFETCH_AHEAD; r++) prefetch_range(rows, ws, r);
+    for (int64_t r = 0; r < nranges; r++) {
+        if (r + HM_PREFETCH_AHEAD < nranges) prefetch_range(rows, ws, r + HM_PREFETCH_AHEAD);
+        const uint32_t *src = rows + ws->range_start[r];
+        uint32_t len = ws->range_len[r];
+        uint8_t chunk = ws->range_chunk[r];
+        for (uint32_t i = 0; i < len; i++) {
+            cand[k] = src[i];
+            cand_chunk[k] = chunk;
+            k++;
+        }
+    }
+    /* 3. Verify: one random read of the hash per candidate. A row is kept only through the
+     * first chunk that reaches it (no earlier probed chunk within its sub-radius), which
+     * removes the duplicates of rows reached through several chunks without a set. */
+    const uint64_t *codes = ix->codes;
+    const int32_t radius = o->radius;
+    const int32_t *sub = plan->sub_radius;
+    uint64_t *hits = ws->hits;
+    int64_t nh = 0;
+    for (int64_t j = 0; j < k && j < HM_PREFETCH_AHEAD; j++) prefetch_row(codes, cand[j], words);
+    for (int64_t j = 0; j < k; j++) {
+        if (j + HM_PREFETCH_AHEAD < k) prefetch_row(codes, cand[j + HM_PREFETCH_AHEAD], words);
+        uint32_t row = cand[j];
+        const uint64_t *code = codes + (int64_t)row * words;
+        int32_t d = distance(code, q, words);
+        if (d > radius) continue;
+        int dup = 0;
+        for (int32_t c = 0; c < cand_chunk[j]; c++) {
+            if (sub[c] < 0) continue;
+            uint32_t v = chunk_value(code, ix->chunk_start[c], ix->chunk_width[c]);
+            if (__builtin_popcount(v ^ qc[c]) <= sub[c]) {
+                dup = 1;
+                break;
+            }
+        }
+        if (dup) continue;
+        if (o->labels && !o->allowed[o->labels[row]]) continue;
+        hits[nh++] = ((uint64_t)d << row_bits) | row;
+    }
+    return nh;
+}
+
+HM_INLINE int64_t search_words(hm_ws *ws, const hm_index *ix, const hm_plan *plan,
+                               const uint64_t *queries, int64_t nq, const hm_opts *o,
+                               int64_t *counts, uint8_t *truncated, uint8_t *scanned,
+                               int32_t words) {
+    int32_t row_bits = bit_length((uint64_t)(ix->n > 1 ? ix->n - 1 : 1));
+    ws->out_len = 0;
+    for (int64_t q = 0; q < nq; q++) {
+        const uint64_t *query = queries + q * words;
+        int64_t nh = -2;
+        if (plan->nprobes > 0 && o->scan_above >= 0 && ix->n > 0)
+            nh = mih_one(ws, ix, plan, query, o, words, row_bits);
+        if (nh == -1) return -1;
+        scanned[q] = nh == -2;
+        if (nh == -2) nh = scan_one(ws, ix, query, o, words, row_bits);
+        if (nh < 0) return -1;
+        if (emit(ws, nh, o->max_matches, row_bits, scanned[q], counts + q, truncated + q)) return -1;
+    }
+    return ws->out_len;
+}
+
+int64_t hm_search(hm_ws *ws, const hm_index *ix, const hm_plan *plan, const uint64_t *queries,
+                  int64_t nq, int32_t radius, int64_t max_matches, const uint8_t *labels,
+                  const uint8_t *allowed, int64_t scan_above, int64_t *counts, uint8_t *flags,
+                  int64_t *rows, int32_t *distances, int64_t cap) {
+    const hm_opts o = {radius, max_matches, labels, allowed, scan_above};
+    uint8_t *truncated = flags, *scanned = flags + nq;
+    int64_t total;
+    /* The common widths get their own copies with the word loop unrolled. */
+    switch (ix->words) {
+        case 4: total = search_words(ws, ix, plan, queries, nq, &o, counts, truncated, scanned, 4); break;
+        case 1: total = search_words(ws, ix, plan, queries, nq, &o, counts, truncated, scanned, 1); break;
+        default:
+            total = search_words(ws, ix, plan, queries, nq, &o, counts, truncated, scanned, ix->words);
+    }
+    if (total >= 0 && total <= cap) hm_ws_take(ws, rows, distances);
+    return total;
+}
+
+/* -- building and updating the tables ------------------------------------------------------ */
+
+int32_t hm_build_tables(const hm_index *ix, uint32_t *offsets, uint32_t *rows) {
+    const int64_t n = ix->n;
+    const int32_t words = ix->words;
+    for (int32_t c = 0; c < ix->nchunks; c++) {
+        const int32_t start = ix->chunk_start[c], width = ix->chunk_width[c];
+        const int64_t buckets = INT64_C(1) << width;
+        uint32_t *off = offsets + ix->table_base[c];
+        uint32_t *out = rows + (int64_t)c * n;
+        const uint32_t base = (uint32_t)((int64_t)c * n);
+        memset(off, 0, (size_t)(buckets + 1) * sizeof(uint32_t));
+        const uint64_t *code = ix->codes;
+        for (int64_t i = 0; i < n; i++, code += words) off[chunk_value(code, start, width) + 1]++;
+        /* off[v] becomes the start of bucket v (as a position in the local segment). */
+        for (int64_t v = 1; v <= buckets; v++) off[v] += off[v - 1];
+        code = ix->codes;
+        for (int64_t i = 0; i < n; i++, code += words) out[off[chunk_value(code, start, width)]++] = (uint32_t)i;
+        /* Each off[v] now holds the end of bucket v: shift back by one, add the segment base. */
+        memmove(off + 1, off, (size_t)buckets * sizeof(uint32_t));
+        off[0] = 0;
+        for (int64_t v = 0; v <= buckets; v++) off[v] += base;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int32_t hm_update_tables(const hm_index *old, const int64_t *removed, int64_t nremoved,
+                         const uint64_t *added, int64_t nadded, uint32_t *offsets,
+                         uint32_t *rows) {
+    const int64_t n = old->n, kept = n - nremoved, new_n = kept + nadded;
+    const int32_t words = old->words;
+    /* Renumbering through a per-64-row table: removed-before count and removed-bit mask. It is
+     * n / 64 * 12 bytes (1.9 MB at 10M rows), so it stays in cache while each chunk's rows are
+     * mapped; a full n-entry renumbering array (40 MB) would miss on every row. */
+    const int64_t blocks = (n + 63) / 64;
+    uint64_t *mask = (uint64_t *)calloc((size_t)(blocks ? blocks : 1), sizeof(uint64_t));
+    uint32_t *before = (uint32_t *)malloc((size_t)(blocks ? blocks : 1) * sizeof(uint32_t));
+    uint64_t *removed_values = (uint64_t *)malloc((size_t)(nremoved ? nremoved : 1) * sizeof(uint64_t));
+    uint64_t *added_values = (uint64_t *)malloc((size_t)(nadded ? nadded : 1) * sizeof(uint64_t));
+    if (!mask || !before || !removed_values || !added_values) {
+        free(mask);
+        free(before);
+        free(removed_values);
+        free(added_values);
+        return -1;
+    }
+    for (int64_t j = 0; j < nremoved; j++) mask[removed[j] >> 6] |= UINT64_C(1) << (removed[j] & 63);
+    uint32_t running = 0;
+    for (int64_t b = 0; b < blocks; b++) {
+        before[b] = running;
+        running += (uint32_t)__builtin_popcountll(mask[b]);
+    }
+    for (int32_t c = 0; c < old->nchunks; c++) {
+        const int32_t start = old->chunk_start[c], width = old->chunk_width[c];
+        const int64_t buckets = INT64_C(1) << width;
+        const uint32_t *old_off = old->offsets + old->table_base[c];
+        const uint32_t *old_rows = old->rows + (int64_t)c * n;
+        uint32_t *off = offsets + old->table_base[c];
+        uint32_t *out = rows + (int64_t)c * new_n;
+        const int64_t old_base = (int64_t)c * n, new_base = (int64_t)c * new_n;
+        for (int64_t j = 0; j < nremoved; j++)
+            removed_values[j] = chunk_value(old->codes + removed[j] * words, start, width);
+        for (int64_t j = 0; j < nadded; j++)
+            added_values[j] = ((uint64_t)chunk_value(added + j * words, start, width) << 32) | (uint64_t)j;
+        qsort(removed_values, (size_t)nremoved, sizeof(uint64_t), cmp_u64);
+        qsort(added_values, (size_t)nadded, sizeof(uint64_t), cmp_u64);
+        /* New boundary of bucket v: old one, minus removed rows below v, plus added rows below v. */
+        int64_t ir = 0, ia = 0;
+        for (int64_t v = 0; v <= buckets; v++) {
+            while (ir < nremoved && (int64_t)removed_values[ir] < v) ir++;
+            while (ia < nadded && (int64_t)(added_values[ia] >> 32) < v) ia++;
+            off[v] = (uint32_t)(new_base + ((int64_t)old_off[v] - old_base) - ir + ia);
+        }
+        /* Survivors keep their order (renumbered), each added row goes at its bucket's end. */
+        int64_t pos = 0, w = 0;
+        for (int64_t a = 0; a <= nadded; a++) {
+            int64_t end = a < nadded ? (int64_t)old_off[(added_values[a] >> 32) + 1] - old_base : n;
+            for (; pos < end; pos++) {
+                uint32_t r = old_rows[pos];
+                uint64_t bits = mask[r >> 6];
+                uint32_t bit = r & 63;
+                if ((bits >> bit) & 1) continue;
+                out[w++] = r - before[r >> 6] - (uint32_t)__builtin_popcountll(bits & ((UINT64_C(1) << bit) - 1));
+            }
+            if (a < nadded) out[w++] = (uint32_t)(kept + (int64_t)(added_values[a] & 0xFFFFFFFFu));
+        }
+    }
+    free(mask);
+    free(before);
+    free(removed_values);
+    free(added_values);
+    return 0;
+}
+
+/* -- ids ---------------------------------------------------------------------------------- */
+
+static uint64_t hash_bytes(const uint8_t *p, int32_t width) {
+    uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+    for (int32_t i = 0; i < width; i++) h = (h ^ p[i]) * UINT64_C(1099511628211);
+    return h ^ (h >> 29);
+}
+
+int32_t hm_member_of(const uint8_t *ids, int64_t n, int32_t width, const uint8_t *wanted,
+                     int64_t k, uint8_t *out) {
+    /* Open addressing at load <= 1/2: an absent id (almost every row) probes ~1.5 slots. */
+    int64_t size = 2;
+    while (size < 2 * k) size *= 2;
+    int64_t *slots = (int64_t *)malloc((size_t)size * sizeof(int64_t));
+    if (!slots) return -1;
+    for (int64_t s = 0; s < size; s++) slots[s] = -1;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t s = (int64_t)(hash_bytes(wanted + j * width, width) & (uint64_t)(size - 1));
+        while (slots[s] >= 0) s = (s + 1) & (size - 1);
+        slots[s] = j;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *id = ids + i * width;
+        int64_t s = (int64_t)(hash_bytes(id, width) & (uint64_t)(size - 1));
+        uint8_t found = 0;
+        while (slots[s] >= 0) {
+            if (memcmp(wanted + slots[s] * width, id, (size_t)width) == 0) {
+                found = 1;
+                break;
+            }
+            s = (s + 1) & (size - 1);
+        }
+        out[i] = found;
+    }
+    free(slots);
+    return 0;
+}
