@@ -1,17 +1,37 @@
-"""Snapshots: round trip through bytes and files, metadata, and incremental apply()."""
+"""Snapshots: round trip through bytes and files, metadata, and incremental apply().
+
+Every test runs with both search kernels (selected through HASHMATCH_INDEX_KERNEL).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hashmatch.errors import InvalidInput
-from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, brute_force
+from hashmatch.index import (
+    AddIndicator,
+    RemoveIndicator,
+    Snapshot,
+    TypeTable,
+    brute_force,
+    encode_values,
+)
+from hashmatch.index.kernel import KERNEL_ENV
+from hashmatch.index.snapshot import _PREAMBLE, DEFAULT_SPECS, MAGIC
+from tests.unit.test_index_hamming import KERNELS
 
 PDQ_RADIUS = 31
+
+
+@pytest.fixture(autouse=True, params=KERNELS)
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(KERNEL_ENV, request.param)
+    return str(request.param)
 
 
 def pdq_values(rng: np.random.Generator, count: int) -> list[bytes]:
@@ -244,3 +264,147 @@ def test_bad_radius_through_the_snapshot_is_rejected() -> None:
     snapshot = make_snapshot(np.random.default_rng(13), count=10)
     with pytest.raises(InvalidInput):
         snapshot.search("phash", [bytes(8)], 65)
+
+
+def test_the_kernel_in_use_is_the_one_selected(kernel: str) -> None:
+    snapshot = make_snapshot(np.random.default_rng(14), count=50)
+    loaded = Snapshot.from_bytes(snapshot.to_bytes())
+    for table in (snapshot.tables["pdq"], loaded.tables["pdq"]):
+        assert table.index.kernel == kernel  # type: ignore[union-attr]
+
+
+def version_1_file() -> bytes:
+    """A file as format version 1 wrote it: the same preamble, no checksum in the header."""
+    header = json.dumps({"snapshot_version": 1, "types": {}, "arrays": {}}).encode()
+    return _PREAMBLE.pack(MAGIC, 1, 0, len(header)) + header
+
+
+def test_an_old_format_file_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(InvalidInput, match=r"format version 1.*reads version 2"):
+        Snapshot.from_bytes(version_1_file())
+
+
+def test_a_corrupt_payload_fails_its_checksum() -> None:
+    # Given a snapshot file with one payload byte flipped
+    blob = bytearray(make_snapshot(np.random.default_rng(15), count=100).to_bytes())
+    blob[-100] ^= 1
+    # When loaded, Then the checksum catches it (and can be skipped on request)
+    with pytest.raises(InvalidInput, match="checksum"):
+        Snapshot.from_bytes(bytes(blob))
+    Snapshot.from_bytes(bytes(blob), verify=False)
+
+
+def test_a_truncated_file_is_refused() -> None:
+    blob = make_snapshot(np.random.default_rng(16), count=100).to_bytes()
+    with pytest.raises(InvalidInput, match="truncated"):
+        Snapshot.from_bytes(blob[:-64])
+
+
+@pytest.mark.parametrize("range_bytes", [4_096, 100_000, 10**9])
+def test_ranged_reads_load_the_same_snapshot(range_bytes: int) -> None:
+    # Given a snapshot read through a ranged reader (as from S3), in ranges of several sizes
+    rng = np.random.default_rng(17)
+    snapshot = make_snapshot(rng)
+    blob = snapshot.to_bytes()
+    reads: list[tuple[int, int]] = []
+
+    def read(offset: int, length: int) -> bytes:
+        reads.append((offset, length))
+        return blob[offset : offset + length]
+
+    # When loaded, Then it answers like the original, having read every byte once
+    loaded = Snapshot.from_ranges(read, len(blob), range_bytes=range_bytes, workers=3)
+    same_answers(snapshot, loaded, rng)
+    assert sum(length for _, length in reads) == len(blob)
+
+
+def test_ranged_reads_verify_the_checksum() -> None:
+    blob = bytearray(make_snapshot(np.random.default_rng(18), count=100).to_bytes())
+    blob[-100] ^= 1
+    with pytest.raises(InvalidInput, match="checksum"):
+        Snapshot.from_ranges(lambda o, n: bytes(blob[o : o + n]), len(blob), range_bytes=4_096)
+
+
+def test_search_within_databases_skips_other_rows_before_the_cap() -> None:
+    # Given PDQ rows alternating between the known and new databases, queried at their own hash
+    rng = np.random.default_rng(19)
+    snapshot = make_snapshot(rng)
+    table = snapshot.tables["pdq"]
+    queries = [table.codes[i].tobytes() for i in range(10)]
+    # When only "new" may be seen
+    results = snapshot.search("pdq", queries, PDQ_RADIUS, databases={"new"})
+    # Then every match is a "new" row, and the answer equals the oracle over "new" rows
+    new_code = snapshot.databases.index("new")
+    for query, result in zip(queries, results, strict=True):
+        words = np.frombuffer(query, dtype=np.uint64)
+        rows, _ = brute_force(
+            table.codes, words, PDQ_RADIUS, labels=table.database, allowed=1 << new_code
+        )
+        np.testing.assert_array_equal(result.rows, rows)
+        assert set(table.database[result.rows].tolist()) <= {new_code}
+
+
+def test_the_database_scope_applies_before_max_matches() -> None:
+    # Given 5 copies of one hash in "known", then 2 copies in "new"
+    value = bytes(range(32))
+    records = [AddIndicator("pdq", value, f"K{i}", "known", "image") for i in range(5)]
+    records += [AddIndicator("pdq", value, f"N{i}", "new", "image") for i in range(2)]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    # When a client who may only see "new" asks for at most 2 matches
+    (result,) = snapshot.search("pdq", [value], 0, max_matches=2, databases=["new"])
+    # Then it gets both "new" rows, not truncated (the "known" rows do not take up the cap)
+    assert sorted(snapshot.ids_of("pdq", result.rows)) == ["N0", "N1"]
+    assert not result.truncated
+
+
+def test_exact_types_are_scoped_to_databases_too() -> None:
+    digest = hashlib.md5(b"x", usedforsecurity=False).digest()
+    records = [
+        AddIndicator("md5", digest, "A", "known", "image"),
+        AddIndicator("md5", digest, "B", "solicitation", "image"),
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    (result,) = snapshot.search("md5", [digest], databases={"solicitation"})
+    assert snapshot.ids_of("md5", result.rows) == ["B"]
+
+
+@pytest.mark.parametrize("databases", [{"nope"}, "known"])
+def test_unknown_databases_are_rejected(databases: object) -> None:
+    snapshot = make_snapshot(np.random.default_rng(20), count=10)
+    with pytest.raises(InvalidInput):
+        snapshot.search("pdq", [bytes(32)], 31, databases=databases)  # type: ignore[arg-type]
+
+
+def test_removing_an_id_removes_every_row_it_has() -> None:
+    # Given a table where one indicator id owns three rows (augmented indicators)
+    rng = np.random.default_rng(21)
+    spec = DEFAULT_SPECS["pdq"]
+    values = pdq_values(rng, 6)
+    ids = np.array([b"X", b"A", b"X", b"B", b"X", b"C"], dtype="S26")
+    zeros = np.zeros(6, dtype=np.uint8)
+    table = TypeTable.build(spec, encode_values(spec, values), ids, zeros, zeros.copy())
+    snapshot = Snapshot(1, "w", "t", {"pdq": table})
+    # When that id is removed
+    updated = snapshot.apply([RemoveIndicator("X")], version=2, watermark="w", created_at="t")
+    # Then all three of its rows are gone and the others remain
+    assert updated.ids_of("pdq", np.arange(updated.tables["pdq"].size)) == ["A", "B", "C"]
+    for value in (values[0], values[2], values[4]):
+        assert len(updated.search("pdq", [value], 0)[0]) == 0
+
+
+def test_applied_tables_equal_a_fresh_build() -> None:
+    # Given a snapshot, some removals and additions
+    rng = np.random.default_rng(22)
+    snapshot = make_snapshot(rng)
+    removed = [RemoveIndicator(i) for i in snapshot.ids_of("pdq", np.arange(0, 3_000, 13))]
+    added = [
+        AddIndicator("pdq", v, f"A{i}", "new", "image") for i, v in enumerate(pdq_values(rng, 50))
+    ]
+    updated = snapshot.apply([*removed, *added], version=2, watermark="w", created_at="t")
+    # When the same rows are indexed from scratch
+    table = updated.tables["pdq"]
+    fresh = TypeTable.build(table.spec, table.codes, table.ids, table.database, table.media_type)
+    # Then the patched chunk tables are identical
+    patched_index, fresh_index = table.index, fresh.index
+    np.testing.assert_array_equal(patched_index.tables.rows, fresh_index.tables.rows)  # type: ignore[union-attr]
+    np.testing.assert_array_equal(patched_index.tables.offsets, fresh_index.tables.offsets)  # type: ignore[union-attr]

@@ -277,7 +277,8 @@ class NativeKernel:
         struct = index.struct
         offsets = np.empty(offsets_size, dtype=np.uint32)
         rows = np.empty(struct.n * struct.nchunks, dtype=np.uint32)
-        self._lib.hm_build_tables(ctypes.byref(struct), address(offsets), address(rows))
+        if self._lib.hm_build_tables(ctypes.byref(struct), address(offsets), address(rows)):
+            raise MemoryError("hm_build_tables")
         return offsets, rows
 
     def update_tables(

@@ -1,16 +1,20 @@
 """Index snapshots: every hash type's arrays and row payload, with metadata, in one file.
 
-File layout (format version 1), little-endian:
+File layout (format version 2), little-endian:
 
     8 bytes   magic b"HMSNAP\\0\\0"
     4 bytes   uint32 format version
     4 bytes   uint32 reserved (0)
     8 bytes   uint64 length of the JSON header
-    JSON      metadata and an array directory {name: {dtype, shape, offset}}
-    arrays    raw, each starting on a 64-byte boundary (offsets relative to the data start)
+    JSON      metadata, an array directory {name: {dtype, shape, offset}}, and the payload's
+              length and sha256 (``payload_bytes``, ``payload_sha256``)
+    arrays    raw, each starting on a 64-byte boundary (offsets relative to the data start);
+              the payload is everything from the data start to its end
 
 Loading is ``np.frombuffer`` over the bytes (or an mmap): no copy, no parsing of the arrays, and
-the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read.
+the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read and
+its checksum verified. Version 1 (no checksum) is refused. ``Snapshot.from_ranges`` reads a
+snapshot in parallel ranges (an S3 object) and verifies the checksum as the ranges arrive.
 
 Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
 bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
@@ -19,10 +23,12 @@ bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,11 +40,16 @@ from hashmatch.errors import InvalidInput
 from hashmatch.index.bits import U32, U64, as_words
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
 from hashmatch.index.hamming import ChunkTables, HammingIndex, MatchResult
+from hashmatch.index.kernel import native_kernel
 
 MAGIC = b"HMSNAP\x00\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sIIQ")
+# from_ranges: bytes per ranged read and reads in flight. Measured against a moto S3 server
+# (bench/cold_start.py): see docs/matching.md, "Cold start".
+RANGE_BYTES = 16 * 2**20
+RANGE_WORKERS = 8
 
 DATABASES: tuple[str, ...] = ("known", "new", "solicitation")
 MEDIA_TYPES: tuple[str, ...] = ("image", "video")
@@ -122,6 +133,7 @@ class TypeTable:
         media_type: npt.NDArray[np.uint8],
         *,
         chunks: int | None = None,
+        kernel: str | None = None,
     ) -> TypeTable:
         """Build the index for ``codes`` (native words: see ``encode_values``)."""
         if spec.kind == "exact":
@@ -133,15 +145,28 @@ class TypeTable:
                 database[order],
                 media_type[order],
             )
-        return cls(spec, HammingIndex(codes, spec.bits, chunks=chunks), ids, database, media_type)
+        index = HammingIndex(codes, spec.bits, chunks=chunks, kernel=kernel)
+        return cls(spec, index, ids, database, media_type)
 
     def search(
-        self, queries: U64, radius: int | Sequence[int], *, max_matches: int = 1000
+        self,
+        queries: U64,
+        radius: int | Sequence[int],
+        *,
+        max_matches: int = 1000,
+        allowed_databases: int | None = None,
     ) -> list[MatchResult]:
-        """Queries as encoded words (``encode_values``); radius ignored for exact types."""
+        """Queries as encoded words (``encode_values``); radius ignored for exact types.
+
+        ``allowed_databases``: a bit mask over database codes; rows of other databases are
+        skipped inside the search, before ``max_matches``.
+        """
+        labels = None if allowed_databases is None else self.database
         if isinstance(self.index, ExactIndex):
-            return self.index.lookup(queries)
-        return self.index.search_batch(queries, radius, max_matches=max_matches)
+            return self.index.lookup(queries, labels=labels, allowed=allowed_databases)
+        return self.index.search_batch(
+            queries, radius, max_matches=max_matches, labels=labels, allowed=allowed_databases
+        )
 
 
 def encode_values(spec: HashTypeSpec, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
@@ -165,6 +190,8 @@ class Snapshot:
     databases: tuple[str, ...] = DATABASES
     media_types: tuple[str, ...] = MEDIA_TYPES
     specs: dict[str, HashTypeSpec] = field(default_factory=lambda: dict(DEFAULT_SPECS))
+    # The search kernel of the indexes this snapshot builds (None: hashmatch.index.kernel).
+    kernel: str | None = None
 
     # -- building ------------------------------------------------------------------------------
 
@@ -178,9 +205,10 @@ class Snapshot:
         created_at: str,
         id_width: int = DEFAULT_ID_WIDTH,
         specs: dict[str, HashTypeSpec] | None = None,
+        kernel: str | None = None,
     ) -> Snapshot:
         """Build from scratch (full rebuild). Later records with the same id replace earlier."""
-        empty = cls(version, watermark, created_at, {}, id_width=id_width)
+        empty = cls(version, watermark, created_at, {}, id_width=id_width, kernel=kernel)
         if specs is not None:
             empty.specs = dict(specs)
         return empty.apply(records, version=version, watermark=watermark, created_at=created_at)
@@ -221,6 +249,7 @@ class Snapshot:
             databases=self.databases,
             media_types=self.media_types,
             specs=self.specs,
+            kernel=self.kernel,
         )
 
     def _check_change(self, change: Change) -> None:
@@ -254,7 +283,9 @@ class Snapshot:
         added_db = np.array([self.databases.index(a.database) for a in adds], np.uint8)
         added_media = np.array([self.media_types.index(a.media_type) for a in adds], np.uint8)
         if old is None:
-            return TypeTable.build(spec, added_codes, added_ids, added_db, added_media)
+            return TypeTable.build(
+                spec, added_codes, added_ids, added_db, added_media, kernel=self.kernel
+            )
         keep = (
             ~_member_of(old.ids, dropped_ids) if dropped_ids.size else np.ones(old.size, dtype=bool)
         )
@@ -267,7 +298,7 @@ class Snapshot:
             # Patch the sorted chunk tables instead of rebuilding them (no re-sort).
             return TypeTable(spec, old.index.updated(keep, added_codes), ids, database, media)
         codes = np.concatenate([old.codes[keep], added_codes])
-        return TypeTable.build(spec, codes, ids, database, media)
+        return TypeTable.build(spec, codes, ids, database, media, kernel=self.kernel)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -293,11 +324,18 @@ class Snapshot:
         radius: int | Sequence[int] = 0,
         *,
         max_matches: int = 1000,
+        databases: Collection[str] | None = None,
     ) -> list[MatchResult]:
-        """Match raw digests of one type; an absent type matches nothing."""
+        """Match raw digests of one type; an absent type matches nothing.
+
+        ``databases``: the only databases whose rows may match (default: all). Rows of the
+        others are skipped inside the search, so ``max_matches`` and ``truncated`` count only
+        rows the caller may see.
+        """
         spec = self.specs.get(hash_type)
         if spec is None:
             raise InvalidInput(f"unknown hash type {hash_type!r}")
+        allowed = None if databases is None else self._database_mask(databases)
         queries = encode_values(spec, values)
         table = self.tables.get(hash_type)
         if table is None:
@@ -307,9 +345,20 @@ class Snapshot:
                 np.empty(0, f"S{self.id_width}"),
                 np.empty(0, np.uint8),
                 np.empty(0, np.uint8),
+                kernel=self.kernel,
             )
             return empty.search(queries, radius, max_matches=max_matches)
-        return table.search(queries, radius, max_matches=max_matches)
+        return table.search(queries, radius, max_matches=max_matches, allowed_databases=allowed)
+
+    def _database_mask(self, databases: Collection[str]) -> int:
+        if isinstance(databases, str):
+            raise InvalidInput("databases must be a collection of database names")
+        mask = 0
+        for name in databases:
+            if name not in self.databases:
+                raise InvalidInput(f"unknown database {name!r}")
+            mask |= 1 << self.databases.index(name)
+        return mask
 
     def ids_of(self, hash_type: str, rows: npt.NDArray[np.int64]) -> list[str]:
         return [i.decode("ascii") for i in self.tables[hash_type].ids[rows]]
@@ -360,6 +409,8 @@ class Snapshot:
         """The file as a list of buffers, so writing it copies each array once at most."""
         arrays = self._arrays()
         directory: dict[str, dict[str, Any]] = {}
+        payload: list[bytes | memoryview] = []
+        checksum = hashlib.sha256()
         offset = 0
         for name, array in arrays.items():
             directory[name] = {
@@ -367,33 +418,99 @@ class Snapshot:
                 "shape": list(array.shape),
                 "offset": offset,
             }
-            offset = _aligned(offset + array.nbytes)
-        header = dict(self.metadata(), arrays=directory)
+            data = np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
+            end = _aligned(offset + array.nbytes)
+            padding = bytes(end - offset - array.nbytes)
+            payload.extend([data, padding])
+            checksum.update(data)
+            checksum.update(padding)
+            offset = end
+        header = dict(
+            self.metadata(),
+            arrays=directory,
+            payload_bytes=offset,
+            payload_sha256=checksum.hexdigest(),
+        )
         header_bytes = json.dumps(header, sort_keys=True).encode()
         preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_bytes))
         head = preamble + header_bytes
-        parts: list[bytes | memoryview] = [head, bytes(_aligned(len(head)) - len(head))]
-        written = 0
-        for name, array in arrays.items():
-            parts.append(bytes(directory[name]["offset"] - written))
-            data = np.ascontiguousarray(array)
-            parts.append(data.reshape(-1).view(np.uint8).data)
-            written = directory[name]["offset"] + data.nbytes
-        return parts
+        return [head, bytes(_aligned(len(head)) - len(head)), *payload]
 
     @classmethod
-    def from_bytes(cls, buffer: bytes | bytearray | memoryview | mmap.mmap) -> Snapshot:
-        """Load without copying the arrays (they are read-only views of ``buffer``)."""
-        if len(buffer) < _PREAMBLE.size:
-            raise InvalidInput("not a hashmatch snapshot: too short")
-        magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
-        if magic != MAGIC:
-            raise InvalidInput("not a hashmatch snapshot: bad magic")
-        if fmt != FORMAT_VERSION:
-            raise InvalidInput(f"unsupported snapshot format version {fmt}")
-        header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
-        data_start = _aligned(_PREAMBLE.size + header_len)
+    def from_bytes(
+        cls,
+        buffer: bytes | bytearray | memoryview | mmap.mmap,
+        *,
+        verify: bool = True,
+        kernel: str | None = None,
+    ) -> Snapshot:
+        """Load without copying the arrays (they are read-only views of ``buffer``).
 
+        ``verify``: check the payload's sha256 against the header (a corrupt or truncated
+        file raises InvalidInput); ``from_ranges`` verifies while reading and skips it here.
+        """
+        header, data_start = _read_header(buffer)
+        end = data_start + int(header["payload_bytes"])
+        if len(buffer) < end:
+            raise InvalidInput(f"truncated snapshot: {len(buffer)} bytes, expected {end}")
+        if verify:
+            view = memoryview(buffer)[data_start:end]
+            if hashlib.sha256(view).hexdigest() != header["payload_sha256"]:
+                raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
+        return cls._from_header(buffer, header, data_start, kernel)
+
+    @classmethod
+    def from_ranges(
+        cls,
+        read: Callable[[int, int], bytes],
+        size: int,
+        *,
+        range_bytes: int = RANGE_BYTES,
+        workers: int = RANGE_WORKERS,
+        kernel: str | None = None,
+    ) -> Snapshot:
+        """Load a snapshot of ``size`` bytes through ``read(offset, length)`` (e.g. S3 ranged
+        GETs), ``workers`` ranges at a time, hashing each range as soon as the ranges before it
+        are in: the checksum costs little more than the last range."""
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        starts = list(range(0, size, range_bytes))
+
+        def fetch(start: int) -> int:
+            length = min(range_bytes, size - start)
+            data = read(start, length)
+            if len(data) != length:
+                raise InvalidInput(f"short read at {start}: {len(data)} of {length} bytes")
+            view[start : start + length] = data
+            return start
+
+        checksum = hashlib.sha256()
+        header: dict[str, Any] | None = None
+        data_start = hashed = 0
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for start in pool.map(fetch, starts):  # in order of offset
+                end = min(start + range_bytes, size)
+                if header is None:
+                    header, data_start = _read_header(view[:end])
+                    hashed = data_start
+                if end > hashed:
+                    checksum.update(view[hashed:end])
+                    hashed = end
+        assert header is not None
+        if data_start + int(header["payload_bytes"]) != size:
+            raise InvalidInput("snapshot size does not match its header")
+        if checksum.hexdigest() != header["payload_sha256"]:
+            raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
+        return cls._from_header(buffer, header, data_start, kernel)
+
+    @classmethod
+    def _from_header(
+        cls,
+        buffer: bytes | bytearray | memoryview | mmap.mmap,
+        header: dict[str, Any],
+        data_start: int,
+        kernel: str | None,
+    ) -> Snapshot:
         def array(name: str) -> np.ndarray:
             entry = header["arrays"][name]
             dtype = np.dtype(entry["dtype"])
@@ -401,6 +518,7 @@ class Snapshot:
             flat = np.frombuffer(
                 buffer, dtype=dtype, count=count, offset=data_start + entry["offset"]
             )
+            flat.setflags(write=False)  # a snapshot is immutable, even over a bytearray
             return flat.reshape(entry["shape"])
 
         specs = dict(DEFAULT_SPECS)
@@ -416,7 +534,7 @@ class Snapshot:
                     offsets=_u32(array(f"{name}/chunk_offsets")),
                     rows=_u32(array(f"{name}/chunk_rows")),
                 )
-                index = HammingIndex(codes, spec.bits, tables=chunk_tables)
+                index = HammingIndex(codes, spec.bits, tables=chunk_tables, kernel=kernel)
             else:
                 index = ExactIndex(codes, spec.bits)
             tables[name] = TypeTable(
@@ -435,6 +553,7 @@ class Snapshot:
             databases=tuple(header["databases"]),
             media_types=tuple(header["media_types"]),
             specs=specs,
+            kernel=kernel,
         )
 
     def save(self, path: Path) -> None:
@@ -443,17 +562,45 @@ class Snapshot:
                 handle.write(part)
 
     @classmethod
-    def load(cls, path: Path) -> Snapshot:
-        """Memory-map a snapshot file: pages are read on first touch."""
+    def load(cls, path: Path, *, verify: bool = True, kernel: str | None = None) -> Snapshot:
+        """Memory-map a snapshot file: pages are read on first touch (all of them when the
+        checksum is verified)."""
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls.from_bytes(mapped)
+        return cls.from_bytes(mapped, verify=verify, kernel=kernel)
+
+
+def _read_header(
+    buffer: bytes | bytearray | memoryview | mmap.mmap,
+) -> tuple[dict[str, Any], int]:
+    """The JSON header and where the payload starts; refuses other files and formats."""
+    if len(buffer) < _PREAMBLE.size:
+        raise InvalidInput("not a hashmatch snapshot: too short")
+    magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
+    if magic != MAGIC:
+        raise InvalidInput("not a hashmatch snapshot: bad magic")
+    if fmt != FORMAT_VERSION:
+        raise InvalidInput(
+            f"unsupported snapshot format version {fmt}: this reader reads version "
+            f"{FORMAT_VERSION} only (version 1 had no checksum); rebuild the snapshot"
+        )
+    if len(buffer) < _PREAMBLE.size + header_len:
+        raise InvalidInput("truncated snapshot: the header is cut short")
+    header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
+    return header, _aligned(_PREAMBLE.size + header_len)
 
 
 def _member_of(
     ids: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_]
 ) -> npt.NDArray[np.bool_]:
-    """``np.isin`` for fixed-width ids: a set lookup beats sorting a million byte strings."""
+    """``np.isin`` for fixed-width ids (every row holding a wanted id, however many there are).
+
+    Native: a hash set in C (10M ids: docs/matching.md, apply). numpy: a Python set lookup, which
+    beats sorting a million byte strings.
+    """
+    kernel = native_kernel()
+    if kernel is not None and ids.dtype == wanted.dtype:
+        return kernel.member_of(ids, wanted)
     wanted_set = set(wanted.tolist())
     return np.fromiter((i in wanted_set for i in ids.tolist()), dtype=bool, count=ids.shape[0])
 

@@ -59,8 +59,8 @@ int64_t hm_search(hm_ws *ws, const hm_index *ix, const hm_plan *plan, const uint
 void hm_ws_take(const hm_ws *ws, int64_t *rows, int32_t *distances);
 
 /* Build the chunk tables of ix (codes, n, words, chunks, starts, widths, bases are read; offsets
- * and rows are written): a stable counting sort per chunk, so rows ascend within a bucket.
- * Returns 0. */
+ * and rows are written): a stable sort per chunk, so rows ascend within a bucket. Returns 0,
+ * or -1 when memory ran out. */
 int32_t hm_build_tables(const hm_index *ix, uint32_t *offsets, uint32_t *rows);
 
 /* Tables of (old rows minus `removed`, renumbered densely) followed by `added` rows, from the
