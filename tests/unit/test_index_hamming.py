@@ -6,6 +6,7 @@ Every test runs against both kernels (the compiled one and the numpy reference).
 from __future__ import annotations
 
 import os
+import platform
 
 import numpy as np
 import pytest
@@ -34,6 +35,8 @@ KERNELS = [
     "numpy",
 ]
 pytestmark = pytest.mark.parametrize("kernel", KERNELS)
+# Examples per property test (fewer under qemu: test_index_arm64.py).
+PROPERTY_EXAMPLES = int(os.environ.get("HASHMATCH_PROPERTY_EXAMPLES", "60"))
 
 
 def random_codes(rng: np.random.Generator, size: int, bits: int) -> np.ndarray:
@@ -240,7 +243,7 @@ def _shared_index(bits: int, kernel: str) -> tuple[HammingIndex, np.ndarray]:
     return index, index.codes
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=PROPERTY_EXAMPLES, deadline=None)
 @given(
     bits=st.sampled_from([PDQ_BITS, PHASH_BITS]),
     row=st.integers(min_value=0, max_value=5_999),
@@ -370,7 +373,7 @@ def test_bad_label_filters_are_rejected(labels: object, allowed: object, kernel:
         index.search(np.zeros(1, dtype=np.uint64), 8, labels=labels, allowed=allowed)  # type: ignore[arg-type]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=PROPERTY_EXAMPLES, deadline=None)
 @given(
     bits=st.sampled_from([PDQ_BITS, PHASH_BITS]),
     row=st.integers(min_value=0, max_value=5_999),
@@ -398,3 +401,26 @@ def test_property_filtered_and_capped_answers_equal_the_oracle(
 
 def _shared_labels(size: int) -> np.ndarray:
     return labelled(np.random.default_rng(size), size)
+
+
+def test_the_native_library_is_built_for_this_machine(kernel: str) -> None:
+    # The emulated arm64 run (test_index_arm64.py) must load the aarch64 build, not another.
+    index = HammingIndex(
+        random_codes(np.random.default_rng(0), 10, PDQ_BITS), PDQ_BITS, kernel=kernel
+    )
+    if index.kernel == "native":
+        assert index._native is not None
+        assert index._native.path.name == f"libhmkernel.{platform.machine()}.so"
+
+
+def test_a_filtered_search_leaves_no_trace_on_the_next(kernel: str) -> None:
+    # Given a query whose neighbours are partly of a label that will be filtered out
+    rng = np.random.default_rng(53)
+    codes, queries = clustered(rng, 2_000, PDQ_BITS, 31)
+    labels = labelled(rng, codes.shape[0])
+    index = HammingIndex(codes, PDQ_BITS, kernel=kernel)
+    # When it is searched filtered, then unfiltered
+    index.search(queries[0], 31, max_matches=10**9, labels=labels, allowed=0b1)
+    after = index.search(queries[0], 31, max_matches=10**9)
+    # Then the unfiltered answer is the whole oracle's
+    np.testing.assert_array_equal(after.rows, brute_force(index.codes, queries[0], 31)[0])

@@ -73,9 +73,12 @@ CANDIDATE_COST = 1.0
 # clustered 1M PDQ set (batch q/s, numpy kernel): 0.02 -> 1,500; 0.05 -> 1,700; 0.1 -> 2,000;
 # 0.2 -> 1,900; 0.4 -> 900.
 DEFAULT_SCAN_SHARE = 0.1
-# The same for the native kernel, whose scan streams at memory bandwidth while each candidate
-# is a random read (docs/matching.md, "Native kernel").
-NATIVE_SCAN_SHARE = 0.3
+# The same for the native kernel, where a candidate already verified through another chunk
+# costs ~1 ns (a bit test) and the scan ~1.7 ns per row (memory bandwidth). Measured on the
+# clustered 1M PDQ set of bench/matcher.py (batch q/s, shares interleaved in one process):
+# 0.1 -> 1,874; 0.2 -> 2,164; 0.3 -> 2,369; 0.5 -> 2,563; 0.7 -> 2,546; 1.0 -> 2,362;
+# 1.5 -> 2,821 (flat from 0.5 on, within the shared machine's noise).
+NATIVE_SCAN_SHARE = 0.5
 # The C kernel keeps per-query chunk values on the stack and chunk numbers in a byte.
 MAX_CHUNKS = 256
 # Rows scanned per block: keeps XOR temporaries in cache.
@@ -185,7 +188,6 @@ class _ProbePlan:
     masks: I64
     table_base: I64
     estimated_candidates: float
-    sub_radii: tuple[int, ...]
     native: NativePlan | None = None
 
 
@@ -269,9 +271,7 @@ class HammingIndex:
             self._native_index = self._native.index(
                 self.codes, *self._layout, tables.offsets, tables.rows
             )
-            self._scan_plan = self._native.plan(
-                np.empty(0, np.int32), np.empty(0, np.uint32), np.empty(0, np.int32)
-            )
+            self._scan_plan = self._native.plan(np.empty(0, np.int32), np.empty(0, np.uint32))
 
     def _build_tables(self) -> ChunkTables:
         _check_table_size(self.size, self.widths)
@@ -385,15 +385,12 @@ class HammingIndex:
         all_masks = np.concatenate(masks)
         native = None
         if self._native is not None:
-            native = self._native.plan(
-                probe_chunks.astype(np.int32), all_masks, np.array(sub, dtype=np.int32)
-            )
+            native = self._native.plan(probe_chunks.astype(np.int32), all_masks)
         return _ProbePlan(
             chunk_of_probe=probe_chunks,
             masks=all_masks.astype(np.int64),
             table_base=self._table_bases[probe_chunks],
             estimated_candidates=estimated,
-            sub_radii=tuple(sub),
             native=native,
         )
 

@@ -40,7 +40,7 @@ from hashmatch.errors import InvalidInput
 from hashmatch.index.bits import U32, U64, as_words
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
 from hashmatch.index.hamming import ChunkTables, HammingIndex, MatchResult
-from hashmatch.index.kernel import native_kernel
+from hashmatch.index.kernel import choose_kernel, native_kernel
 
 MAGIC = b"HMSNAP\x00\x00"
 FORMAT_VERSION = 2
@@ -286,8 +286,11 @@ class Snapshot:
             return TypeTable.build(
                 spec, added_codes, added_ids, added_db, added_media, kernel=self.kernel
             )
+        native = choose_kernel(self.kernel) == "native"
         keep = (
-            ~_member_of(old.ids, dropped_ids) if dropped_ids.size else np.ones(old.size, dtype=bool)
+            ~_member_of(old.ids, dropped_ids, native=native)
+            if dropped_ids.size
+            else np.ones(old.size, dtype=bool)
         )
         if keep.all() and not adds:
             return old  # nothing changed: share the arrays
@@ -591,14 +594,14 @@ def _read_header(
 
 
 def _member_of(
-    ids: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_]
+    ids: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_], *, native: bool
 ) -> npt.NDArray[np.bool_]:
     """``np.isin`` for fixed-width ids (every row holding a wanted id, however many there are).
 
     Native: a hash set in C (10M ids: docs/matching.md, apply). numpy: a Python set lookup, which
     beats sorting a million byte strings.
     """
-    kernel = native_kernel()
+    kernel = native_kernel() if native else None
     if kernel is not None and ids.dtype == wanted.dtype:
         return kernel.member_of(ids, wanted)
     wanted_set = set(wanted.tolist())

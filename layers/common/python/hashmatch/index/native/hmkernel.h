@@ -27,13 +27,11 @@ typedef struct {
     const uint32_t *rows;        /* per chunk the n row numbers in bucket order */
 } hm_index;
 
-/* The probes for one radius: every (chunk, XOR mask) pair, chunks ascending; sub_radius[c] is
- * the chunk's sub-radius (-1: not probed). nprobes == 0 means "always scan". */
+/* The probes for one radius: every (chunk, XOR mask) pair. nprobes == 0 means "always scan". */
 typedef struct {
     int64_t nprobes;
     const int32_t *probe_chunk;
     const uint32_t *probe_mask;
-    const int32_t *sub_radius;
 } hm_plan;
 
 typedef struct hm_ws hm_ws; /* per-thread scratch and output buffers */

@@ -77,6 +77,10 @@ static void make_plan(plan_buf *p, int bits, int chunks, int radius) {
         if (p->sub_radius[c] >= 0) add_masks(p, c, p->chunk_width[c], p->sub_radius[c], 0, 0);
 }
 
+/* One workspace for every search, as a thread uses it: state left by one query (the per-row
+ * marks) must not change the next query's answer. */
+static hm_ws *shared_ws;
+
 static int cmp_pair(const void *a, const void *b) {
     const int64_t *x = a, *y = b;
     if (x[1] != y[1]) return (x[1] > y[1]) - (x[1] < y[1]);
@@ -87,8 +91,8 @@ static int cmp_pair(const void *a, const void *b) {
 static void check_search(const char *what, const hm_index *ix, const plan_buf *pb, const uint64_t *q,
                          int radius, int64_t max_matches, const uint8_t *labels, const uint8_t *allowed,
                          int64_t scan_above) {
-    hm_plan plan = {pb->nprobes, pb->probe_chunk, pb->probe_mask, pb->sub_radius};
-    hm_ws *ws = hm_ws_new();
+    hm_plan plan = {pb->nprobes, pb->probe_chunk, pb->probe_mask};
+    hm_ws *ws = shared_ws;
     int64_t count;
     uint8_t flags[2];
     int64_t total = hm_search(ws, ix, &plan, q, 1, radius, max_matches, labels, allowed, scan_above,
@@ -119,7 +123,6 @@ static void check_search(const char *what, const hm_index *ix, const plan_buf *p
     free(truth);
     free(rows);
     free(dist);
-    hm_ws_free(ws);
 }
 
 static hm_index make_index(const uint64_t *codes, int64_t n, int words, plan_buf *pb, int chunks,
@@ -170,6 +173,8 @@ static void run_width(int bits, int chunks, int radius, int64_t n) {
         check_search(what, &ix, &pb, q, radius, 3, labels, allowed, n);
         snprintf(what, sizeof what, "%d-bit query %d, capped scan", bits, t);
         check_search(what, &ix, &pb, q, radius, 3, labels, allowed, -1);
+        snprintf(what, sizeof what, "%d-bit query %d, MIH again after the filtered ones", bits, t);
+        check_search(what, &ix, &pb, q, radius, 1000000000, NULL, NULL, n);
     }
     /* Drop every 7th row, add 50 rows: the patched tables equal a fresh build. */
     int64_t nremoved = 0, *removed = malloc((size_t)n * sizeof(int64_t));
@@ -213,6 +218,7 @@ static void run_member_of(void) {
 }
 
 int main(void) {
+    shared_ws = hm_ws_new();
     if (hm_abi_version() != HM_ABI_VERSION) {
         fprintf(stderr, "ABI mismatch\n");
         return 1;
@@ -221,6 +227,7 @@ int main(void) {
     run_width(64, 3, 8, 20000);
     run_width(128, 8, 12, 3000); /* 16-bit chunks, a generic width */
     run_member_of();
+    hm_ws_free(shared_ws);
     if (failures) {
         fprintf(stderr, "hmkernel selftest: %d failures\n", failures);
         return 1;
