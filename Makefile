@@ -85,7 +85,7 @@ native-arm64: cross-tools
 	else echo "native-arm64: skipped (no aarch64-linux-gnu-gcc or qemu-aarch64)"; fi
 
 $(ARM64)/.installed: constraints.txt | venv
-	rm -rf $(ARM64)/apt $(ARM64)/root $(ARM64)/site
+	rm -rf $(ARM64)/apt $(ARM64)/root $(ARM64)/site $(ARM64)/debs
 	mkdir -p $(ARM64)/apt/lists/partial $(ARM64)/apt/cache/archives/partial $(ARM64)/apt/sources \
 		$(ARM64)/root $(ARM64)/debs
 	touch $(ARM64)/apt/status

@@ -126,7 +126,7 @@ def make_queries(
     flips: np.ndarray
     if in_cluster is None:
         sources = rng.integers(0, codes.shape[0], size=count // 2)
-        flips = rng.integers(0, RADIUS + 1, size=sources.shape[0])
+        flips = rng.integers(0, RADIUS + 1, size=(sources.shape[0],))
     else:
         inside = rng.choice(np.flatnonzero(in_cluster), size=count // 2)
         outside = rng.choice(np.flatnonzero(~in_cluster), size=count // 4)

@@ -408,3 +408,35 @@ def test_applied_tables_equal_a_fresh_build() -> None:
     patched_index, fresh_index = table.index, fresh.index
     np.testing.assert_array_equal(patched_index.tables.rows, fresh_index.tables.rows)  # type: ignore[union-attr]
     np.testing.assert_array_equal(patched_index.tables.offsets, fresh_index.tables.offsets)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1_000, 10**9])
+def test_a_stream_loads_the_same_snapshot(chunk_bytes: int) -> None:
+    # Given a snapshot read as a stream (an S3 GET body) that returns short pieces
+    rng = np.random.default_rng(23)
+    snapshot = make_snapshot(rng)
+    blob = snapshot.to_bytes()
+    position = 0
+
+    def read(wanted: int) -> bytes:
+        nonlocal position
+        piece = blob[position : position + min(wanted, 777)]
+        position += len(piece)
+        return piece
+
+    # When loaded, Then it answers like the original
+    loaded = Snapshot.from_stream(read, len(blob), chunk_bytes=chunk_bytes)
+    same_answers(snapshot, loaded, rng)
+
+
+def test_a_stream_that_ends_early_is_refused() -> None:
+    blob = make_snapshot(np.random.default_rng(24), count=100).to_bytes()
+    pieces = iter([blob[: len(blob) // 2], b""])
+    with pytest.raises(InvalidInput, match="ended"):
+        Snapshot.from_stream(lambda n: next(pieces), len(blob))
+
+
+def test_a_stream_of_an_old_format_file_is_refused() -> None:
+    blob = version_1_file()
+    with pytest.raises(InvalidInput, match="version 1"):
+        Snapshot.from_stream(lambda n: blob, len(blob))

@@ -13,8 +13,9 @@ File layout (format version 2), little-endian:
 
 Loading is ``np.frombuffer`` over the bytes (or an mmap): no copy, no parsing of the arrays, and
 the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read and
-its checksum verified. Version 1 (no checksum) is refused. ``Snapshot.from_ranges`` reads a
-snapshot in parallel ranges (an S3 object) and verifies the checksum as the ranges arrive.
+its checksum verified. Version 1 (no checksum) is refused. ``Snapshot.from_ranges`` (parallel
+ranged reads) and ``Snapshot.from_stream`` (one sequential read) load an S3 object and verify
+the checksum as the bytes arrive.
 
 Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
 bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
@@ -472,39 +473,44 @@ class Snapshot:
         workers: int = RANGE_WORKERS,
         kernel: str | None = None,
     ) -> Snapshot:
-        """Load a snapshot of ``size`` bytes through ``read(offset, length)`` (e.g. S3 ranged
-        GETs), ``workers`` ranges at a time, hashing each range as soon as the ranges before it
-        are in: the checksum costs little more than the last range."""
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        starts = list(range(0, size, range_bytes))
+        """Load a snapshot of ``size`` bytes through ``read(offset, length)`` (S3 ranged GETs),
+        ``workers`` ranges at a time, hashing each range once the ranges before it are in."""
+        incoming = _Incoming(size)
 
         def fetch(start: int) -> int:
             length = min(range_bytes, size - start)
             data = read(start, length)
             if len(data) != length:
                 raise InvalidInput(f"short read at {start}: {len(data)} of {length} bytes")
-            view[start : start + length] = data
-            return start
+            incoming.view[start : start + length] = data
+            return start + length
 
-        checksum = hashlib.sha256()
-        header: dict[str, Any] | None = None
-        data_start = hashed = 0
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in pool.map(fetch, starts):  # in order of offset
-                end = min(start + range_bytes, size)
-                if header is None:
-                    header, data_start = _read_header(view[:end])
-                    hashed = data_start
-                if end > hashed:
-                    checksum.update(view[hashed:end])
-                    hashed = end
-        assert header is not None
-        if data_start + int(header["payload_bytes"]) != size:
-            raise InvalidInput("snapshot size does not match its header")
-        if checksum.hexdigest() != header["payload_sha256"]:
-            raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
-        return cls._from_header(buffer, header, data_start, kernel)
+            for end in pool.map(fetch, range(0, size, range_bytes)):  # in order of offset
+                incoming.arrived(end)
+        return incoming.snapshot(kernel)
+
+    @classmethod
+    def from_stream(
+        cls,
+        read: Callable[[int], bytes],
+        size: int,
+        *,
+        chunk_bytes: int = RANGE_BYTES,
+        kernel: str | None = None,
+    ) -> Snapshot:
+        """Load a snapshot of ``size`` bytes from a stream (``read(n)``: an S3 GET body),
+        hashing each piece as it arrives."""
+        incoming = _Incoming(size)
+        end = 0
+        while end < size:
+            data = read(min(chunk_bytes, size - end))
+            if not data:
+                raise InvalidInput(f"stream ended at {end} of {size} bytes")
+            incoming.view[end : end + len(data)] = data
+            end += len(data)
+            incoming.arrived(end)
+        return incoming.snapshot(kernel)
 
     @classmethod
     def _from_header(
@@ -571,6 +577,43 @@ class Snapshot:
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         return cls.from_bytes(mapped, verify=verify, kernel=kernel)
+
+
+class _Incoming:
+    """A snapshot arriving front to back: its buffer, its header once complete, the payload's
+    running sha256 (so verifying costs little more than hashing the last piece)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.buffer = bytearray(size)
+        self.view = memoryview(self.buffer)
+        self.header: dict[str, Any] | None = None
+        self.data_start = self.hashed = 0
+        self.checksum = hashlib.sha256()
+
+    def arrived(self, end: int) -> None:
+        """Bytes [0, end) are in."""
+        if self.header is None:
+            if end < _PREAMBLE.size:
+                return
+            header_len = _PREAMBLE.unpack_from(self.view, 0)[3]
+            if end < _PREAMBLE.size + header_len and end < self.size:
+                return
+            self.header, self.data_start = _read_header(self.view[:end])
+            self.hashed = self.data_start
+        if end > self.hashed:
+            self.checksum.update(self.view[self.hashed : end])
+            self.hashed = end
+
+    def snapshot(self, kernel: str | None) -> Snapshot:
+        if self.header is None:
+            _read_header(self.view)  # raises the reason
+        assert self.header is not None
+        if self.data_start + int(self.header["payload_bytes"]) != self.size:
+            raise InvalidInput("snapshot size does not match its header")
+        if self.checksum.hexdigest() != self.header["payload_sha256"]:
+            raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
+        return Snapshot._from_header(self.buffer, self.header, self.data_start, kernel)
 
 
 def _read_header(
