@@ -24,17 +24,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARM64 = PROJECT_ROOT / ".tools" / "arm64"
 PYTHON = ARM64 / "root" / "usr" / "bin" / "python3.13"
 REQUIRED = os.environ.get("HASHMATCH_REQUIRE_ARM64") == "1"
-# The tests that cover every kernel path (MIH and scan, per-query radii, caps, labels with the
-# scan and with probing, the table update, single vs batch) and both property tests with fewer
-# examples; the ones that build large clustered sets in Python loops are left to the host run
-# (the whole native half of the file took 10 minutes under qemu here).
+# Tests that take the aarch64 library through the Python binding on every path of the C code:
+# probing and the scan, 64- and 256-bit rows, labels and caps with both, the table build and
+# update. Measured under qemu here: importing numpy, pytest and hypothesis costs ~67 s of CPU,
+# these tests ~15 s; the property tests and the clustered sets (built in Python loops: 15-45 s
+# each under emulation) run on the host against both kernels, and the C self-test (run under
+# qemu by `make native-arm64`) covers clusters, labels and state across queries.
 SELECTION = (
-    "native and (planted or beyond_the_chunking or updated or truncation_keeps "
-    "or per_query_radii or single_and_batch or cap_and_truncated "
-    "or (label_is_not_allowed and mih and not 256) or property or built_for_this_machine "
-    "or trace or bad_)"
+    "native and (planted or beyond_the_chunking or updated or cap_and_truncated "
+    "or built_for_this_machine)"
 )
-EXAMPLES = "15"
+EXAMPLES = "5"
 
 
 def missing() -> str | None:

@@ -42,6 +42,7 @@ class ShardedIndex:
         self.starts = np.cumsum([0, *sizes])
         self.size = int(self.starts[-1])
         self.workers = workers
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
 
     @classmethod
     def split(
@@ -113,8 +114,10 @@ class ShardedIndex:
     def _fan_out(self, one_shard: Callable[[int], list[MatchResult]]) -> list[list[MatchResult]]:
         if self.workers <= 1 or len(self.shards) == 1:
             return [one_shard(s) for s in range(len(self.shards))]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(one_shard, range(len(self.shards))))
+        if self._pool is None or self._pool[0] != self.workers:
+            # One pool while `workers` stays: starting threads per search cost more than it.
+            self._pool = (self.workers, ThreadPoolExecutor(max_workers=self.workers))
+        return list(self._pool[1].map(one_shard, range(len(self.shards))))
 
 
 def _merge(parts: list[MatchResult], starts: U64 | np.ndarray, max_matches: int) -> MatchResult:
