@@ -228,7 +228,8 @@ def bench_case(
     numpy_index = HammingIndex(native.codes, BITS, tables=native.tables, kernel="numpy")
     flat = faiss.IndexBinaryFlat(BITS)
     flat_build, _ = cpu(partial(flat.add, codes.view(np.uint8).reshape(size, -1)))
-    flat_single, flat_batch, truth = run_faiss(flat, queries, args.faiss_singles, args.repeats)
+    singles = args.faiss_singles or len(queries)
+    flat_single, flat_batch, truth = run_faiss(flat, queries, singles, args.repeats)
     flat.reset()
     per_query = np.array([len(t) for t in truth])
     chunks = f"{len(native.widths)} chunks of {'/'.join(map(str, sorted(set(native.widths))))}"
@@ -251,7 +252,7 @@ def bench_case(
             flat_single,
             flat_batch,
             1.0,
-            f"exhaustive; singles timed on {args.faiss_singles}",
+            f"exhaustive; singles timed on {singles}",
         )
     )
     notes.append(
@@ -345,7 +346,9 @@ def main() -> None:
         help="comma-separated dataset:N (dataset: uniform or clustered)",
     )
     parser.add_argument("--queries", type=int, default=1_000)
-    parser.add_argument("--faiss-singles", type=int, default=200, help="single faiss queries")
+    parser.add_argument(
+        "--faiss-singles", type=int, default=0, help="single faiss queries (0: all of them)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="rounds per method (best kept)")
     parser.add_argument("--no-apply", dest="apply", action="store_false")
     parser.add_argument("--seed", type=int, default=20260101)

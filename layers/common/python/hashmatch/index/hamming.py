@@ -411,15 +411,35 @@ class HammingIndex:
         rows whose label is not allowed are skipped before the cap: ``max_matches`` and
         ``truncated`` count allowed rows only.
         """
-        q = as_words(query, self.bits)
+        if (
+            isinstance(query, np.ndarray)
+            and query.dtype == np.uint64
+            and query.shape == (self.codes.shape[1],)
+            and query.flags.c_contiguous
+        ):
+            q = query.reshape(1, -1)  # already packed: skip as_words' checks (a hot path)
+        else:
+            q = as_words(query, self.bits)
         if q.shape[0] != 1:
             raise InvalidInput("search takes one hash; use search_batch for several")
         if max_matches < 1:
             raise InvalidInput("max_matches must be at least 1")
         r = self._check_radius(radius)
         only = self._check_filter(labels, allowed)
-        if self._native is not None:
-            return self._search_native(q, r, max_matches, only)[0]
+        if self._native is not None and self._native_index is not None:
+            plan = self._plan(r) if self.size else None
+            native_plan = plan.native if plan is not None else None
+            rows, distances, truncated = self._native.search_one(
+                self._native_index,
+                native_plan or self._scan_plan,
+                q[0],
+                r,
+                max_matches,
+                None if only is None else only.labels_at,
+                None if only is None else only.flags_at,
+                int(self.scan_share * self.size) if native_plan else -1,
+            )
+            return MatchResult(rows, distances, truncated)
         plan = self._plan(r) if self.size else None
         if plan is None:
             return self._search_radius(q, r, max_matches, only)[0]

@@ -264,6 +264,47 @@ class NativeKernel:
             rows, distances, ws.counts[:count].copy(), flags[:count].copy(), flags[count:].copy()
         )
 
+    def search_one(
+        self,
+        index: NativeIndex,
+        plan: NativePlan,
+        query: npt.NDArray[np.uint64],
+        radius: int,
+        max_matches: int,
+        labels_at: int | None,
+        allowed_at: int | None,
+        scan_above: int,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], bool]:
+        """``search`` for one query (words,): fewer array operations (measured: 10.3 us of
+        Python per call through ``search``, docs/matching.md)."""
+        ws = self._workspace()
+        ws.queries[: query.shape[0]] = query
+        total = self._lib.hm_search(
+            ws.handle,
+            index.address,
+            plan.address,
+            ws.queries_at,
+            1,
+            radius,
+            max_matches,
+            labels_at,
+            allowed_at,
+            scan_above,
+            ws.counts_at,
+            ws.flags_at,
+            ws.rows_at,
+            ws.distances_at,
+            SMALL_RESULTS,
+        )
+        if total < 0:
+            raise MemoryError("hm_search")
+        if total <= SMALL_RESULTS:
+            return ws.rows[:total].copy(), ws.distances[:total].copy(), bool(ws.flags[0])
+        rows = np.empty(total, dtype=np.int64)
+        distances = np.empty(total, dtype=np.int32)
+        self._lib.hm_ws_take(ws.handle, address(rows), address(distances))
+        return rows, distances, bool(ws.flags[0])
+
     def build_tables(
         self, index: NativeIndex, offsets_size: int
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:

@@ -521,9 +521,20 @@ int32_t hm_update_tables(const hm_index *old, const int64_t *removed, int64_t nr
 
 /* -- ids ---------------------------------------------------------------------------------- */
 
+/* Ids are hashed 8 bytes at a time (multiply-xorshift mixing); byte-at-a-time FNV-1a took
+ * 1.2-1.4 s for 10M 26-byte ids under load, a multiply chain of 26 steps per id. */
 static uint64_t hash_bytes(const uint8_t *p, int32_t width) {
-    uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
-    for (int32_t i = 0; i < width; i++) h = (h ^ p[i]) * UINT64_C(1099511628211);
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)width;
+    int32_t i = 0;
+    for (; i + 8 <= width; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * UINT64_C(0xBF58476D1CE4E5B9);
+        h ^= h >> 31;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p + i, (size_t)(width - i));
+    h = (h ^ tail) * UINT64_C(0x94D049BB133111EB);
     return h ^ (h >> 29);
 }
 
