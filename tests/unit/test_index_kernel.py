@@ -12,6 +12,7 @@ from hashmatch.index import HammingIndex
 from hashmatch.index import kernel as kernel_module
 from hashmatch.index.kernel import (
     KERNEL_ENV,
+    collapse_to_huge_pages,
     NativeKernelUnavailable,
     choose_kernel,
     library_path,
@@ -80,3 +81,13 @@ def test_the_choice_and_its_reason_are_logged(caplog: pytest.LogCaptureFixture) 
 def test_the_library_is_named_after_the_machine() -> None:
     assert library_path("aarch64").name == "libhmkernel.aarch64.so"
     assert library_path("aarch64").parent.name == "native"
+
+
+def test_collapsing_to_huge_pages_keeps_the_bytes() -> None:
+    # Given a buffer of several 2 MB pages (or one too small to have a whole one)
+    big = bytes(range(256)) * (5 * 2**20 // 256)
+    small = b"x" * 1000
+    # When its pages are collapsed (where the kernel allows it), Then its contents are unchanged
+    collapse_to_huge_pages(big)
+    assert big == bytes(range(256)) * (5 * 2**20 // 256)
+    assert not collapse_to_huge_pages(small)

@@ -41,7 +41,7 @@ from hashmatch.errors import InvalidInput
 from hashmatch.index.bits import U32, U64, as_words
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
 from hashmatch.index.hamming import ChunkTables, HammingIndex, MatchResult
-from hashmatch.index.kernel import choose_kernel, native_kernel
+from hashmatch.index.kernel import choose_kernel, collapse_to_huge_pages, native_kernel
 
 MAGIC = b"HMSNAP\x00\x00"
 FORMAT_VERSION = 2
@@ -447,11 +447,14 @@ class Snapshot:
         *,
         verify: bool = True,
         kernel: str | None = None,
+        huge_pages: bool = True,
     ) -> Snapshot:
         """Load without copying the arrays (they are read-only views of ``buffer``).
 
         ``verify``: check the payload's sha256 against the header (a corrupt or truncated
-        file raises InvalidInput); ``from_ranges`` verifies while reading and skips it here.
+        file raises InvalidInput). ``huge_pages``: collapse an in-memory buffer's pages into
+        transparent huge pages (``collapse_to_huge_pages``: 2x faster searches at 10M for ~1 s
+        CPU at load; ``from_stream``/``from_ranges`` allocate huge pages from the start).
         """
         header, data_start = _read_header(buffer)
         end = data_start + int(header["payload_bytes"])
@@ -461,6 +464,8 @@ class Snapshot:
             view = memoryview(buffer)[data_start:end]
             if hashlib.sha256(view).hexdigest() != header["payload_sha256"]:
                 raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
+        if huge_pages and not isinstance(buffer, mmap.mmap):
+            collapse_to_huge_pages(buffer)
         return cls._from_header(buffer, header, data_start, kernel)
 
     @classmethod
@@ -585,8 +590,12 @@ class _Incoming:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.buffer = bytearray(size)
-        self.view = memoryview(self.buffer)
+        # A numpy buffer, not a bytearray: numpy asks for transparent huge pages on large
+        # arrays before they are touched (and does not zero them first). The index's random
+        # reads then miss the TLB far less: 10M PDQ batch q/s 13-20% higher with the hashes on
+        # huge pages, in this Firecracker VM (THP "madvise", as Lambda's may be).
+        self.buffer = np.empty(size, dtype=np.uint8)
+        self.view: memoryview = self.buffer.data
         self.header: dict[str, Any] | None = None
         self.data_start = self.hashed = 0
         self.checksum = hashlib.sha256()
@@ -613,7 +622,7 @@ class _Incoming:
             raise InvalidInput("snapshot size does not match its header")
         if self.checksum.hexdigest() != self.header["payload_sha256"]:
             raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
-        return Snapshot._from_header(self.buffer, self.header, self.data_start, kernel)
+        return Snapshot._from_header(self.view, self.header, self.data_start, kernel)
 
 
 def _read_header(
