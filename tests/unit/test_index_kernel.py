@@ -12,9 +12,9 @@ from hashmatch.index import HammingIndex
 from hashmatch.index import kernel as kernel_module
 from hashmatch.index.kernel import (
     KERNEL_ENV,
-    collapse_to_huge_pages,
     NativeKernelUnavailable,
     choose_kernel,
+    collapse_to_huge_pages,
     library_path,
 )
 from tests.unit.test_index_hamming import KERNELS
