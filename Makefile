@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help run test lint format template-check build bench \
 	test-unit test-integration test-e2e test-template lock clean venv tools openapi retention-demo \
-	native native-arm64 cross-tools
+	fault-matrix native native-arm64 cross-tools
 
 help:
 	@echo "make run    - the whole service locally on embedded moto (http://127.0.0.1:3000)"
@@ -29,7 +29,7 @@ help:
 # --- environments -------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[client,local,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 $(TOOLS)/sam/.installed: infra/tools/sam-requirements.txt
@@ -101,8 +101,9 @@ $(ARM64)/.installed: constraints.txt | venv
 	touch $@
 
 # --- everyday targets ---------------------------------------------------------------------
+# The stores' data is kept in .local-stack/ between runs; `make run ARGS=--fresh` starts empty.
 run: venv
-	$(BIN)/hashmatch serve --demo
+	$(BIN)/hashmatch serve --demo $(ARGS)
 
 # HASHMATCH_REQUIRE_*: the kernel tests fail instead of skipping when the libraries are missing
 # (arm64 only where the cross tools are, i.e. always in CI: .ci/run installs them).
@@ -125,7 +126,7 @@ test-template: venv template-check
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/python functions tests bench
+	$(BIN)/mypy layers/common/python client operators devtools functions tests bench
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -150,10 +151,17 @@ bench: venv native
 openapi: venv
 	$(BIN)/python -m functions.check_health.openapi_document docs/openapi.json
 
+# Re-record what the fault-injection tests observe, then render it into docs/operations.md
+# (tests/fault_matrix.py; a test fails when either is stale).
+fault-matrix: venv
+	rm -f tests/integration/fault_matrix.json
+	HASHMATCH_RECORD_FAULTS=1 $(PYTEST) tests/integration/test_faults.py $(PYTEST_ARGS)
+	$(BIN)/python -m tests.fault_matrix
+
 # The real template on a local stack: data of every class, the clock moved to each due date,
 # erase_expired run on demand, then `hashmatch audit verify --receipts` (docs/retention.md).
 retention-demo: venv
-	$(BIN)/python -m hashmatch.cli.retention_demo $(DEMO_ARGS)
+	$(BIN)/python -m hashmatch_devtools.retention_demo $(DEMO_ARGS)
 
 lock: venv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^hashmatch' > constraints.txt.new

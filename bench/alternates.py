@@ -85,8 +85,8 @@ def random_snapshot(size: int, rng: np.random.Generator) -> tuple[Any, np.ndarra
 def bench_service(args: argparse.Namespace) -> None:
     from hashmatch.access.model import Principal, Role
     from hashmatch.clock import FixedClock
-    from hashmatch.indicators.matcher import Matcher
-    from hashmatch.matches.service import MatchItem, MatchService
+    from hashmatch.matching.matcher import Matcher
+    from hashmatch.matching.service import MatchItem, MatchService
 
     rng = np.random.default_rng(args.seed)
     print(f"building {args.indicators:,} random PDQ indicators ...", flush=True)
@@ -122,6 +122,7 @@ def bench_service(args: argparse.Namespace) -> None:
     principal = Principal(
         client_id="cl_" + "b" * 24,
         role=Role.PROVIDER,
+        organisation_id="org_" + "b" * 24,
         owner="Benchmark Hosting SA",
         databases=("known",),
         hash_types=("pdq",),
@@ -165,7 +166,7 @@ def bench_service(args: argparse.Namespace) -> None:
 
 
 def bench_client(args: argparse.Namespace) -> None:
-    from hashmatch.client.imaging import hash_file
+    from hashmatch_client.imaging import hash_file
 
     photos_dir = PHOTOS.resolve()
     if not photos_dir.is_dir():

@@ -30,10 +30,11 @@ def flip(value: bytes, bits: int, rng: np.random.Generator) -> bytes:
 def pdq_snapshot(raw: np.ndarray, ids: np.ndarray) -> Any:
     """A version-1 snapshot holding only PDQ indicators: ``raw`` (n, 32) uint8 digests and
     their fixed-width ids, all in the `known` database and of media type `image` (code 0)."""
-    from hashmatch.index import DEFAULT_SPECS, Snapshot, TypeTable, encode_values
+    from hashmatch.hashtypes import HASH_TYPES
+    from hashmatch.index import Snapshot, TypeTable, encode_values
     from hashmatch.indicators.model import ID_WIDTH
 
-    spec = DEFAULT_SPECS["pdq"]
+    spec = HASH_TYPES["pdq"]
     size = len(raw)
     codes = np.zeros(size, dtype=np.uint8)
     table = TypeTable.build(spec, encode_values(spec, raw), ids, codes, codes.copy())

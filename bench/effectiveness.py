@@ -17,8 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from hashmatch.cli.main import main as hashmatch_main
-from hashmatch.client import evaluation
+from hashmatch_client.cli.main import main as hashmatch_main
+from hashmatch_devtools.evaluation import evaluate
+from hashmatch_devtools.evaluation.cache import HASHES_NAME, load_hashes
+from hashmatch_devtools.evaluation.report import RESULTS_NAME, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / ".." / "shared" / "data" / "photos"
@@ -49,16 +51,16 @@ def main() -> int:
 
 
 def reanalyse(args: argparse.Namespace) -> int:
-    previous = json.loads((args.out / evaluation.RESULTS_NAME).read_text())
-    result = evaluation.evaluate(
+    previous = json.loads((args.out / RESULTS_NAME).read_text())
+    result = evaluate(
         PHOTOS.resolve(),
         limit=args.limit,
         seed=args.seed,
         workers=previous["workers"],
-        precomputed=evaluation.load_hashes(args.out / evaluation.HASHES_NAME),
+        precomputed=load_hashes(args.out / HASHES_NAME),
         precomputed_seconds=previous["hashing_seconds"],
     )
-    report = evaluation.write_report(result, args.out)
+    report = write_report(result, args.out)
     print(f"re-analysed in {result.analysis_seconds:.1f} s; report in {report}")
     return 0
 

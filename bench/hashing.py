@@ -29,8 +29,8 @@ import numpy as np
 import pdqhash
 from PIL import Image, ImageOps
 
-from hashmatch.client.imaging import hash_bytes, load_image, pdq_hash
 from hashmatch.hashtypes import HASH_TYPES
+from hashmatch_client.imaging import hash_bytes, load_image, pdq_hash
 
 PHOTOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos"
 VECTORS = PHOTOS.parent / "pdq-vectors"

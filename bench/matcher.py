@@ -44,12 +44,13 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.common import numbered_ids  # noqa: E402
+from hashmatch.hashtypes import HASH_TYPES  # noqa: E402
 from hashmatch.index import (  # noqa: E402
-    DEFAULT_SPECS,
     AddIndicator,
     HammingIndex,
-    MatchResult,
+    Hits,
     RemoveIndicator,
+    SearchResult,
     Snapshot,
     TypeTable,
 )
@@ -168,10 +169,10 @@ def best_qps(fn: Callable[[], Any], count: int, repeats: int) -> tuple[float, An
 def run_ours(
     index: HammingIndex, queries: np.ndarray, repeats: int
 ) -> tuple[float, float, list[set[int]]]:
-    def singles() -> list[MatchResult]:
+    def singles() -> list[SearchResult]:
         return [index.search(q, RADIUS, max_matches=NO_CAP) for q in queries]
 
-    def batches() -> list[MatchResult]:
+    def batches() -> list[SearchResult]:
         return [
             r
             for lo in range(0, len(queries), BATCH)
@@ -269,11 +270,11 @@ def bench_case(
 def snapshot_timings(size: int, index: HammingIndex, rng: np.random.Generator) -> str:
     ids = numbered_ids(size)
     labels = np.zeros(size, np.uint8)
-    spec = DEFAULT_SPECS["pdq"]
+    pdq = HASH_TYPES["pdq"]
     cells = []
     for kernel in ("native", "numpy"):
         kernel_index = HammingIndex(index.codes, BITS, tables=index.tables, kernel=kernel)
-        table = TypeTable(spec, kernel_index, ids, labels, labels.copy())
+        table = TypeTable(pdq, kernel_index, ids, labels, labels.copy())
         snapshot = Snapshot(1, "w1", "2026-01-01T00:00:00Z", {"pdq": table}, kernel=kernel)
         changes: list[AddIndicator | RemoveIndicator] = [
             AddIndicator("pdq", random_codes(rng, 1).tobytes(), f"new_{i}", "new", "image")
@@ -301,7 +302,7 @@ def snapshot_timings(size: int, index: HammingIndex, rng: np.random.Generator) -
     return f"| {size:,} | " + " | ".join(cells) + " |"
 
 
-def load_and_search(blob: bytes, query: np.ndarray) -> list[MatchResult]:
+def load_and_search(blob: bytes, query: np.ndarray) -> list[Hits]:
     return Snapshot.from_bytes(blob).search("pdq", query.view(np.uint8).reshape(1, -1), RADIUS)
 
 

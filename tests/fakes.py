@@ -7,7 +7,9 @@ import hmac
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -16,19 +18,32 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from hashmatch.access.model import ApiClient
+from hashmatch.access.model import ApiClient, Organisation
 from hashmatch.audit.chain import ChainedAuditLog
-from hashmatch.audit.model import AuditEntry, Checkpoint
+from hashmatch.audit.model import Anchor, AnchorKind, AuditEntry, Checkpoint
 from hashmatch.clock import Clock, SystemClock
 from hashmatch.errors import Conflict, DependencyUnavailable, NotFound
-from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
+from hashmatch.indicators.model import (
+    Indicator,
+    IndicatorPage,
+    IndicatorStatus,
+    Provenance,
+    timestamp,
+)
 from hashmatch.indicators.ports import IndicatorChange, StoredSnapshot
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.matches.model import MatchEvent
-from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus
-from hashmatch.retention.holds import HoldTarget, LegalHold
-from hashmatch.retention.policy import due_day
-from hashmatch.retention.ports import DueItem, ErasureProgress
+from hashmatch.matching.events import MatchEvent
+from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus, StatusChange
+from hashmatch.reports.notifications import StatusNotification
+from hashmatch.reports.outbound import DeliveryFailed, DeliveryReceipt, ForwardedReportMessage
+from hashmatch.reports.ports import QueueQuery, ReportPart
+from hashmatch.reports.retention import part_due_at
+from hashmatch.reports.review import InformationAnswers, ReviewService
+from hashmatch.reports.review_events import ReviewEvent
+from hashmatch.reports.review_records import Claim, Delivery
+from hashmatch.retention.holds import LegalHold
+from hashmatch.retention.ports import DueItem, ErasureProgress, HoldTarget
+from hashmatch.retention_policy import RetentionPolicy, due_day
 from hashmatch.statistics.model import CounterKey
 
 
@@ -56,9 +71,26 @@ class InMemoryClientStore:
         self.by_digest[client.key_digest] = client
 
 
+class InMemoryOrganisationStore:
+    def __init__(self) -> None:
+        self.organisations: dict[str, Organisation] = {}
+
+    def put_new(self, organisation: Organisation) -> None:
+        if organisation.organisation_id in self.organisations:
+            raise Conflict("organisation exists")
+        self.organisations[organisation.organisation_id] = organisation
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self.organisations.get(organisation_id)
+
+    def list_all(self) -> list[Organisation]:
+        return list(self.organisations.values())
+
+
 class InMemoryMatchEventStore:
     def __init__(self) -> None:
         self.events: dict[str, MatchEvent] = {}
+        self.claims: list[tuple[tuple[str, ...], str]] = []
 
     def put_many(self, events: Sequence[MatchEvent]) -> None:
         for event in events:
@@ -66,6 +98,27 @@ class InMemoryMatchEventStore:
 
     def get_many(self, match_ids: Sequence[str]) -> dict[str, MatchEvent]:
         return {mid: self.events[mid] for mid in match_ids if mid in self.events}
+
+    def claim(self, match_ids: Sequence[str], report_id: str) -> None:
+        refused = [
+            {"loc": ["body", "match_ids", position], "msg": f"{match_id}: cited by another report"}
+            for position, match_id in enumerate(match_ids)
+            if match_id not in self.events
+            or self.events[match_id].report_id not in (None, report_id)
+        ]
+        if refused:
+            raise Conflict("match events are cited by another report", errors=refused)
+        for match_id in match_ids:
+            self.events[match_id] = self.events[match_id].model_copy(
+                update={"report_id": report_id}
+            )
+        self.claims.append((tuple(match_ids), report_id))
+
+    def release(self, match_ids: Sequence[str], report_id: str) -> None:
+        for match_id in match_ids:
+            event = self.events.get(match_id)
+            if event is not None and event.report_id == report_id:
+                self.events[match_id] = event.model_copy(update={"report_id": None})
 
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         for match_id in match_ids:
@@ -108,6 +161,7 @@ class InMemoryIndicatorStore:
 
     def __init__(self) -> None:
         self.items: dict[str, Indicator] = {}
+        self.disputed_by: dict[str, set[str]] = {}
         self.writes = 0
 
     def create(self, indicator: Indicator) -> None:
@@ -157,6 +211,10 @@ class InMemoryIndicatorStore:
                 "updated_at": now,
                 "changed_at": now,
                 "provenance_erase_after": provenance_erase_after or current.provenance_erase_after,
+                # Revoked or reinstated: off the re-verification list (the curator's verdict).
+                "needs_review_since": current.needs_review_since
+                if status is IndicatorStatus.SUSPENDED
+                else None,
             }
         )
         self.items[indicator_id] = changed
@@ -169,6 +227,40 @@ class InMemoryIndicatorStore:
             for i in indicator_ids
             if i in self.items and self.items[i].status is IndicatorStatus.ACTIVE
         }
+
+    def dispute(self, indicator_ids: Iterable[str], *, report_id: str, now: datetime) -> None:
+        for indicator_id in set(indicator_ids):
+            current = self.items.get(indicator_id)
+            if current is None:
+                continue
+            self.disputed_by.setdefault(indicator_id, set()).add(report_id)
+            listed = current.status is not IndicatorStatus.REVOKED
+            self.items[indicator_id] = current.model_copy(
+                update={
+                    "disputes": len(self.disputed_by[indicator_id]),
+                    "needs_review_since": (current.needs_review_since or now) if listed else None,
+                }
+            )
+
+    def withdraw_dispute(self, indicator_ids: Iterable[str], *, report_id: str) -> None:
+        for indicator_id in set(indicator_ids):
+            self.disputed_by.get(indicator_id, set()).discard(report_id)
+            current = self.items.get(indicator_id)
+            if current is not None:
+                count = len(self.disputed_by.get(indicator_id, ()))
+                self.items[indicator_id] = current.model_copy(update={"disputes": count})
+
+    def needs_review(self, *, limit: int, cursor: str | None) -> IndicatorPage:
+        listed = sorted(
+            (i for i in self.items.values() if i.needs_review_since is not None),
+            key=lambda i: (i.needs_review_since, i.id),
+        )
+        start = int(cursor) if cursor else 0
+        more = start + limit < len(listed)
+        return IndicatorPage(
+            indicators=tuple(listed[start : start + limit]),
+            cursor=str(start + limit) if more else None,
+        )
 
     def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         due = sorted(
@@ -254,8 +346,11 @@ class InMemoryReportQueue:
 
 
 class InMemoryReportStore:
+    """The ReportStore port; workflow writes are atomic (as DynamoDB's conditional updates)."""
+
     def __init__(self) -> None:
         self.reports: dict[str, Report] = {}
+        self._lock = threading.Lock()
 
     def put_new(self, report: Report) -> bool:
         if report.report_id in self.reports:
@@ -266,11 +361,75 @@ class InMemoryReportStore:
     def get(self, report_id: str) -> Report | None:
         return self.reports.get(report_id)
 
-    def record_decision(self, report: Report, *, expected: ReportStatus) -> None:
-        current = self.reports.get(report.report_id)
-        if current is None or current.status is not expected:
-            raise Conflict("status changed")
-        self.reports[report.report_id] = report
+    def transition(
+        self, report: Report, *, expected: ReportStatus, claimant: str | None, now: datetime
+    ) -> None:
+        with self._lock:
+            current = self.reports.get(report.report_id)
+            if current is None or current.status is not expected:
+                raise Conflict("status changed")
+            held = current.live_claim(now)
+            if claimant is not None and held is not None and held.holder != claimant:
+                raise Conflict("claimed by another")
+            self.reports[report.report_id] = report
+
+    def claim(self, report_id: str, claim: Claim, *, claimable: frozenset[ReportStatus]) -> None:
+        with self._lock:
+            current = self.reports.get(report_id)
+            if current is None or current.status not in claimable:
+                raise Conflict("not claimable")
+            held = current.live_claim(claim.since)
+            if held is not None and held.holder != claim.holder:
+                raise Conflict("claimed by another")
+            self.reports[report_id] = current.model_copy(update={"claim": claim})
+
+    def release(self, report_id: str, holder: str) -> bool:
+        with self._lock:
+            current = self.reports.get(report_id)
+            if current is None or current.claim is None or current.claim.holder != holder:
+                return False
+            self.reports[report_id] = current.model_copy(update={"claim": None})
+            return True
+
+    def record_delivery(
+        self, report_id: str, recipient: str, delivery: Delivery, entry: StatusChange
+    ) -> None:
+        with self._lock:
+            current = self.reports.get(report_id)
+            outbound = current.outbound if current else None
+            known = outbound.deliveries.get(recipient) if outbound else None
+            if current is None or outbound is None or known is None:
+                raise Conflict("no such delivery")
+            if known.delivery_id != delivery.delivery_id:
+                raise Conflict("another delivery")
+            deliveries = {**outbound.deliveries, recipient: delivery}
+            self.reports[report_id] = current.model_copy(
+                update={
+                    "outbound": outbound.model_copy(update={"deliveries": deliveries}),
+                    "history": (*current.history, entry),
+                }
+            )
+
+    def review_queue(self, query: QueueQuery) -> ReportPage:
+        def wanted(report: Report) -> bool:
+            details = report.filing.details
+            return (
+                report.status is query.status
+                and (query.database is None or query.database in report.databases)
+                and (query.media_type is None or details.content_type.value == query.media_type)
+                and (query.member_state in (None, details.suspected_member_state))
+            )
+
+        ordered = sorted(
+            (r for r in self.reports.values() if wanted(r)),
+            key=lambda r: (not r.urgent, r.filing.filed_at, r.report_id),
+        )
+        start = int(query.cursor) if query.cursor else 0
+        more = start + query.limit < len(ordered)
+        return ReportPage(
+            reports=tuple(ordered[start : start + query.limit]),
+            cursor=str(start + query.limit) if more else None,
+        )
 
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
         due = sorted(
@@ -282,6 +441,38 @@ class InMemoryReportStore:
 
     def delete(self, report_id: str) -> None:
         self.reports.pop(report_id, None)
+
+    def parts_due_on(
+        self, part: ReportPart, day: str, *, after: str | None, limit: int
+    ) -> list[DueItem]:
+        due = sorted(
+            DueItem(r.report_id, moment)
+            for r in self.reports.values()
+            if (moment := part_due_at(r, part)) is not None and due_day(moment) == day
+        )
+        return [item for item in due if after is None or item.item_id > after][:limit]
+
+    def erase_part(self, report_id: str, part: ReportPart, *, due: datetime, now: datetime) -> bool:
+        with self._lock:
+            current = self.reports.get(report_id)
+            if current is None or part_due_at(current, part) != due:
+                return False
+            if part is ReportPart.CLAIM:
+                erased = current.model_copy(update={"claim": None})
+            elif part is ReportPart.INFORMATION_REQUESTS:
+                texts_gone = tuple(
+                    r.model_copy(update={"question": None, "answer": None, "texts_erased_at": now})
+                    for r in current.information_requests
+                )
+                erased = current.model_copy(update={"information_requests": texts_gone})
+            else:
+                assert current.outbound is not None
+                outbound = current.outbound.model_copy(
+                    update={"message": None, "message_erased_at": now}
+                )
+                erased = current.model_copy(update={"outbound": outbound})
+            self.reports[report_id] = erased
+            return True
 
     def list_for_provider(
         self, provider: str, *, status: ReportStatus | None, limit: int, cursor: str | None
@@ -299,6 +490,80 @@ class InMemoryReportStore:
         page = tuple(mine[start : start + limit])
         more = start + limit < len(mine)
         return ReportPage(reports=page, cursor=str(start + limit) if more else None)
+
+
+class InMemoryOutboundQueue:
+    """Keeps what was sent; ``refusing`` makes every send fail as SQS would."""
+
+    def __init__(self) -> None:
+        self.sent: list[ForwardedReportMessage] = []
+        self.refusing = False
+
+    def send(self, messages: Sequence[ForwardedReportMessage]) -> None:
+        if self.refusing:
+            raise DependencyUnavailable("queueing the forwarded report failed")
+        self.sent.extend(messages)
+
+
+class InMemoryNotificationQueue:
+    def __init__(self) -> None:
+        self.sent: list[StatusNotification] = []
+        self.refusing = False
+
+    def send(self, notification: StatusNotification) -> None:
+        if self.refusing:
+            raise DependencyUnavailable("queueing the notification failed")
+        self.sent.append(notification)
+
+
+class InMemoryRedelivery:
+    """Remembers each backoff a consumer asked the queue for."""
+
+    def __init__(self) -> None:
+        self.delays: list[tuple[str, timedelta]] = []
+
+    def retry_later(self, receipt_handle: str, delay: timedelta) -> None:
+        self.delays.append((receipt_handle, delay))
+
+
+class ScriptedRecipients:
+    """The Recipients port: each recipient fails its first ``failures[recipient]`` attempts
+    (``ALWAYS`` for every one), then takes the message; what it took is kept once per report."""
+
+    ALWAYS = 10**9
+
+    def __init__(self, failures: Mapping[str, int] | None = None) -> None:
+        self.failures = dict(failures or {})
+        self.attempts: dict[str, int] = {}
+        self.received: dict[str, dict[str, ForwardedReportMessage]] = {}
+
+    def deliver(self, message: ForwardedReportMessage) -> DeliveryReceipt:
+        recipient = message.recipient
+        self.attempts[recipient] = self.attempts.get(recipient, 0) + 1
+        if self.attempts[recipient] <= self.failures.get(recipient, 0):
+            raise DeliveryFailed("HTTP 503")
+        self.received.setdefault(recipient, {})[message.report.report_id] = message
+        return DeliveryReceipt(reference=f"{recipient}-{message.report.report_id}")
+
+
+class InMemoryWebhooks:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.posted: list[tuple[str, str, bytes]] = []
+
+    def post(self, url: str, secret: str, body: bytes) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise DeliveryFailed("HTTP 502")
+        self.posted.append((url, secret, body))
+
+
+class RecordedReviewEvents:
+    def __init__(self) -> None:
+        self.events: list[ReviewEvent] = []
+
+    def publish(self, event: ReviewEvent) -> None:
+        self.events.append(event)
 
 
 class InMemoryIdempotencyStore(BasePersistenceLayer):
@@ -359,6 +624,7 @@ class InMemoryAuditStore:
     def __init__(self) -> None:
         self.entries: dict[int, AuditEntry] = {}
         self.saved_checkpoint: Checkpoint | None = None
+        self.failing = False  # every append fails, as a throttled table would
         self._lock = threading.Lock()
 
     def last(self) -> AuditEntry | None:
@@ -366,6 +632,8 @@ class InMemoryAuditStore:
             return self.entries[max(self.entries)] if self.entries else None
 
     def put_next(self, entry: AuditEntry) -> None:
+        if self.failing:
+            raise DependencyUnavailable("audit table throttled (injected)")
         with self._lock:
             if entry.seq in self.entries:
                 raise Conflict(f"audit entry {entry.seq} exists")
@@ -396,6 +664,25 @@ class InMemoryAuditLog(ChainedAuditLog):
 
     def actions(self) -> list[str]:
         return [entry.action for entry in self.store.entries.values()]
+
+
+class InMemoryAnchorStore:
+    """The AnchorStore port: anchors kept by (seq, digest), never changed or removed."""
+
+    def __init__(self) -> None:
+        self.anchors: dict[tuple[int, str], Anchor] = {}
+        self.kinds: dict[tuple[int, str], AnchorKind] = {}
+
+    def put(self, seq: int, digest: str, *, kind: AnchorKind, at: datetime) -> bool:
+        if (seq, digest) in self.anchors:
+            return False
+        name = f"anchors/{seq:020d}-{digest}"
+        self.anchors[(seq, digest)] = Anchor(seq=seq, digest=digest, name=name, written_at=at)
+        self.kinds[(seq, digest)] = kind
+        return True
+
+    def all(self) -> list[Anchor]:
+        return sorted(self.anchors.values(), key=lambda anchor: anchor.seq)
 
 
 class HmacCheckpointSealer:
@@ -472,3 +759,53 @@ def curation_service(store: InMemoryIndicatorStore, clock: Clock) -> IndicatorSe
     return IndicatorService(
         store, clock, InMemoryAuditLog(clock), provenance_retention=PROVENANCE_RETENTION
     )
+
+
+@dataclass
+class ReviewDesk:
+    """The review services over fakes, with the queues and events they write to."""
+
+    review: ReviewService
+    answers: InformationAnswers
+    outbound: InMemoryOutboundQueue
+    notifications: InMemoryNotificationQueue
+    events: RecordedReviewEvents
+
+
+class _Stores(Protocol):
+    @property
+    def reports(self) -> InMemoryReportStore: ...
+    @property
+    def events(self) -> InMemoryMatchEventStore: ...
+    @property
+    def indicators(self) -> InMemoryIndicatorStore: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def audit(self) -> ChainedAuditLog: ...
+
+
+def review_desk(stores: _Stores, policy: RetentionPolicy) -> ReviewDesk:
+    """The review services over a test world's stores (its ``reports``, match ``events``,
+    ``indicators``, ``clock`` and ``audit``)."""
+    reports, clock, audit = stores.reports, stores.clock, stores.audit
+    outbound, notifications, events = (
+        InMemoryOutboundQueue(),
+        InMemoryNotificationQueue(),
+        RecordedReviewEvents(),
+    )
+    review = ReviewService(
+        reports=reports,
+        match_events=stores.events,
+        indicators=stores.indicators,
+        outbound=outbound,
+        notifications=notifications,
+        events=events,
+        clock=clock,
+        audit=audit,
+        policy=policy,
+    )
+    answers = InformationAnswers(
+        reports=reports, notifications=None, events=events, clock=clock, audit=audit
+    )
+    return ReviewDesk(review, answers, outbound, notifications, events)

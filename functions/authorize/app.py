@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
@@ -20,7 +21,7 @@ from hashmatch import bootstrap
 from hashmatch.access.model import usage_key_of
 from hashmatch.access.routes import policy_routes
 from hashmatch.errors import Forbidden, Unauthorized
-from hashmatch.observability import logger
+from hashmatch.observability import MetricName, logger, measured_handler, metrics
 
 
 class AuthorizerUnauthorized(Exception):
@@ -31,12 +32,15 @@ class AuthorizerUnauthorized(Exception):
 
 
 @logger.inject_lambda_context(clear_state=True)
+@measured_handler
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext) -> dict[str, Any]:
     try:
         principal = bootstrap.client_service().authenticate(event.authorization_token)
     except Unauthorized as refused:
         logger.info("key refused", extra={"reason": refused.detail})
+        # Lambda counts the 401 as an error too: the errors alarm subtracts these.
+        metrics.add_metric(name=MetricName.KEYS_REFUSED, unit=MetricUnit.Count, value=1)
         raise AuthorizerUnauthorized() from refused
     except Forbidden as refused:
         logger.info("client refused", extra={"reason": refused.detail})

@@ -12,11 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.errors import Conflict
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, measured_handler, traced_handler
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler
+@measured_handler  # metrics flushed even when the invocation fails
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     full = bool(event.get("full_rebuild")) if isinstance(event, dict) else False
     try:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from hashmatch import __version__
 from hashmatch.access.model import Principal
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.settings import LoggingSettings, load_settings
 
 app = build_resolver()
@@ -27,7 +27,7 @@ class Health(BaseModel):
 
 
 @app.get("/v1/health")
-@tracer.capture_method
+@traced
 def get_health() -> Health:
     stage = load_settings(LoggingSettings).stage
     logger.info("health checked", extra={"version": __version__})
@@ -50,6 +50,6 @@ def get_whoami() -> Principal:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

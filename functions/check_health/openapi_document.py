@@ -15,20 +15,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
 import functions
 from hashmatch.api.openapi import build_openapi
+from hashmatch.api.resolver import HashmatchResolver
 
 
-def api_resolvers() -> list[APIGatewayRestResolver]:
+def api_resolvers() -> list[HashmatchResolver]:
     resolvers = []
     for module in sorted(pkgutil.iter_modules(functions.__path__), key=lambda m: m.name):
         if not module.ispkg:
             continue
         handler_module = importlib.import_module(f"functions.{module.name}.app")
         resolver = getattr(handler_module, "app", None)
-        if isinstance(resolver, APIGatewayRestResolver):
+        if isinstance(resolver, HashmatchResolver):
             resolvers.append(resolver)
     return resolvers
 

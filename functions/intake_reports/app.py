@@ -13,20 +13,20 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.reports.messages import ReportMessage
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@tracer.capture_method
+@traced
 def take_in(record: SQSRecord) -> None:
-    filing = ReportMessage.model_validate_json(record.body).to_filing()
+    filing = ReportMessage.parse(record.body).to_filing()
     bootstrap.report_intake().take_in(filing)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=take_in, processor=processor, context=context

@@ -10,8 +10,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.openapi import json_response, problem_response
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 from hashmatch.retention.api import LegalHoldList, LegalHoldView
 from hashmatch.retention.holds import LegalHoldRequest
 
@@ -27,13 +28,11 @@ app = build_resolver()
         "LegalHoldMaxDays (18 months by default). Audited."
     ),
     responses={
-        201: {
-            "description": "The hold",
-            "content": {"application/json": {"model": LegalHoldView}},
-        }
+        201: json_response("The hold", LegalHoldView),
+        404: problem_response("No such target to hold (never existed, or erased)"),
     },
 )
-@tracer.capture_method
+@traced
 def place_legal_hold(request: LegalHoldRequest) -> Response[LegalHoldView]:
     hold = bootstrap.legal_hold_service().place(current_principal(app), request)
     logger.info("legal hold placed", extra={"hold_id": hold.hold_id})
@@ -45,7 +44,7 @@ def place_legal_hold(request: LegalHoldRequest) -> Response[LegalHoldView]:
 
 
 @app.get("/v1/legal-holds", summary="The current legal holds (released ones until erasure acts)")
-@tracer.capture_method
+@traced
 def list_legal_holds() -> LegalHoldList:
     holds = bootstrap.legal_hold_service().list_current()
     return LegalHoldList(holds=[LegalHoldView.of(hold) for hold in holds])
@@ -54,8 +53,12 @@ def list_legal_holds() -> LegalHoldList:
 @app.delete(
     "/v1/legal-holds/<id>",
     summary="Release a legal hold: its target is erased at the next run if it is due",
+    responses={
+        200: json_response("The released hold", LegalHoldView),
+        409: problem_response("The hold was released already"),
+    },
 )
-@tracer.capture_method
+@traced
 def release_legal_hold(id: str) -> LegalHoldView:
     hold = bootstrap.legal_hold_service().release(current_principal(app), id)
     logger.info("legal hold released", extra={"hold_id": hold.hold_id})
@@ -65,6 +68,6 @@ def release_legal_hold(id: str) -> LegalHoldView:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,14 +10,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.matches.api import MatchRequest, MatchResponse, match_response
-from hashmatch.observability import logger, metrics, tracer
+from hashmatch.matching.api import MatchRequest, MatchResponse, match_response
+from hashmatch.observability import logger, measured_handler, metrics, traced, traced_handler
 
 app = build_resolver()
 
 
 @app.post("/v1/match")
-@tracer.capture_method
+@traced
 def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
     result = bootstrap.match_service().match(current_principal(app), request.to_domain())
     matched = sum(1 for item in result.items if item.matches)
@@ -33,7 +33,7 @@ def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@traced_handler
+@measured_handler  # metrics flushed even when the invocation fails
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

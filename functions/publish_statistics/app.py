@@ -15,7 +15,7 @@ from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver
 from hashmatch.audit.api import AuditPageView
 from hashmatch.audit.chain import MAX_PAGE_SIZE
-from hashmatch.observability import logger, tracer
+from hashmatch.observability import logger, traced, traced_handler
 
 app = build_resolver()
 
@@ -28,7 +28,7 @@ app = build_resolver()
         "(docs/audit.md); `hashmatch audit verify` recomputes the chain."
     ),
 )
-@tracer.capture_method
+@traced
 def read_audit_log(
     from_seq: Annotated[
         int, Query(alias="from", ge=1, description="The first sequence number to return")
@@ -43,6 +43,6 @@ def read_audit_log(
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
+@traced_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

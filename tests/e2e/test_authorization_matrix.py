@@ -14,7 +14,8 @@ import requests
 from hashmatch import bootstrap
 from hashmatch.access.model import Role
 from hashmatch.access.routes import PUBLIC, ROUTE_ROLES
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_devtools.localstack.stack import LocalStack
+from tests.factories import in_new_organisation
 
 ROUTES = sorted(ROUTE_ROLES)
 CALLERS = [role.value for role in Role] + ["no key", "unknown key", "expired", "revoked"]
@@ -27,7 +28,7 @@ def keys(local_stack: LocalStack) -> dict[str, str | None]:
     def create(role: Role, days: int = 1) -> tuple[str, str]:
         created = service.create(
             role=role,
-            owner=f"Matrix {role.value}",
+            organisation_id=in_new_organisation(service, f"Matrix {role.value}"),
             purpose="authorization matrix",
             legal_basis="test",
             valid_for=timedelta(days=days),

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.cli.main import main as hashmatch
-from hashmatch.cli.retention_demo import SHORT_SCHEDULE, run_demo
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_client.cli.main import main as hashmatch
+from hashmatch_devtools.localstack.stack import LocalStack
+from hashmatch_devtools.retention_demo import SHORT_SCHEDULE, run_demo
 
 
 def test_items_are_erased_as_the_clock_passes_their_due_dates_and_the_chain_verifies(
@@ -24,10 +24,11 @@ def test_items_are_erased_as_the_clock_passes_their_due_dates_and_the_chain_veri
 
     erased = [{k: n for k, n in outcome["counts"].items() if n} for outcome in outcomes]
     # day 0, 29 (nothing), 30 (the unfounded report and its match event), 89 (nothing),
-    # 90 (the uncited match event, the revoked provenance; the held event skipped)
+    # 90 (the uncited match event, the revoked provenance, the forwarded report's outbound copy;
+    # the held event skipped)
     assert erased[0] == erased[1] == erased[3] == {}
     assert erased[2] == {"match_events": 1, "reports": 1}
-    assert erased[4] == {"match_events": 1, "indicator_provenance": 1}
+    assert erased[4] == {"match_events": 1, "indicator_provenance": 1, "outbound_messages": 1}
     assert outcomes[4]["skipped_on_hold"] == 1
     output = capsys.readouterr().out
     assert status == 0

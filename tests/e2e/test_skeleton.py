@@ -10,14 +10,15 @@ import requests
 
 from hashmatch import __version__, bootstrap
 from hashmatch.access.model import Role
-from hashmatch.cli.main import main as hashmatch_cli
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_client.cli.main import main as hashmatch_cli
+from hashmatch_devtools.localstack.stack import LocalStack
+from tests.factories import in_new_organisation
 
 
 def create_client(role: Role = Role.PROVIDER, days: int = 30) -> tuple[str, str]:
     created = bootstrap.client_service().create(
         role=role,
-        owner="E2E Hosting SA",
+        organisation_id=in_new_organisation(bootstrap.client_service(), "E2E Hosting SA"),
         purpose="end-to-end test",
         legal_basis="test",
         valid_for=timedelta(days=days),
@@ -86,15 +87,22 @@ def test_an_expired_client_is_403(local_stack):
     assert response.status_code == 403
 
 
-def test_the_clients_command_prints_a_key_that_works_once_created(local_stack, capsys):
+def test_the_clients_command_creates_an_organisation_and_a_client_of_it_whose_key_works(
+    local_stack, capsys
+):
+    state = ["--state-file", str(local_stack.state_file)]
+    new_organisation = ["organisations", "create", "--name", "Centre audit unit"]
+    made = hashmatch_cli(["clients", *new_organisation, "--kind", "authority", *state])
+    organisation = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
     status = hashmatch_cli(
         [
             "clients",
             "create",
             "--role",
             "auditor",
-            "--owner",
-            "Centre audit unit",
+            "--organisation",
+            organisation["organisation_id"],
             "--purpose",
             "e2e",
             "--legal-basis",
@@ -104,8 +112,12 @@ def test_the_clients_command_prints_a_key_that_works_once_created(local_stack, c
         ]
     )
 
-    assert status == 0
+    assert (made, status) == (0, 0)
     created = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "key_digest" not in created
     response = whoami(local_stack, created["api_key"])
     assert response.json()["client_id"] == created["client_id"]
+    assert response.json()["organisation_id"] == organisation["organisation_id"]
+    hashmatch_cli(["clients", "organisations", "list", *state])
+    listed = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert organisation in listed

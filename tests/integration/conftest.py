@@ -1,12 +1,13 @@
 """Integration fixtures: the template's stores created in-process by moto's `mock_aws`.
 
-The stores come from template.yaml itself (hashmatch.localstack.resources), and the environment
-each function gets is the one the template gives it, so handlers run here as in Lambda.
+The stores come from template.yaml itself (hashmatch_devtools.localstack.resources), and the
+environment each function gets is the one the template gives it, so handlers run here as in Lambda.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from moto import mock_aws
 
 from hashmatch import bootstrap
 from hashmatch.adapters.aws import clear_client_cache
-from hashmatch.localstack.inprocess import provision_in_process
-from hashmatch.localstack.resources import ProvisionedStores
 from hashmatch.settings import clear_settings_cache
+from hashmatch_devtools.localstack.api_gateway import ApiGateway
+from hashmatch_devtools.localstack.inprocess import InProcessStores, provision_in_process
+from hashmatch_devtools.localstack.resources import ProvisionedStores
+from hashmatch_operators.deployment import local_operator_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"
@@ -38,9 +41,14 @@ AWS_TEST_ENVIRONMENT = {
 class Deployment:
     stores: ProvisionedStores
     environment: dict[str, str]
+    provisioned: InProcessStores
 
     def physical_id(self, logical_id: str) -> str:
         return self.stores.resources[logical_id].physical_id
+
+    def api_gateway(self) -> ApiGateway:
+        """The template's API as the local stack emulates it (authorizer included)."""
+        return self.provisioned.api_gateway()
 
 
 class FakeLambdaContext:
@@ -61,12 +69,21 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
-@pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+def _use_aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in AWS_TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process environment for moto in-process: test credentials, the region, no endpoint."""
+    _use_aws_test_environment(monkeypatch)
+
+
+@contextmanager
+def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    _use_aws_test_environment(monkeypatch)
     with mock_aws():
         provisioned = provision_in_process(
             ROOT / "template.yaml",
@@ -75,13 +92,30 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             parameter_overrides={"Stage": "local"},
         )
         stores, environment = provisioned.stores, provisioned.environment
+        physical_ids = {name: resource.physical_id for name, resource in stores.resources.items()}
+        # The operator commands' settings too (the organisations table is no function's).
+        environment = {**environment, **local_operator_settings(physical_ids)}
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         _forget_wiring()
         try:
-            yield Deployment(stores=stores, environment=environment)
+            yield Deployment(stores=stores, environment=environment, provisioned=provisioned)
         finally:
             _forget_wiring()
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """template.yaml's stores in mock_aws, and the process environment its functions get."""
+    with _deployed(monkeypatch) as deployed:
+        yield deployed
+
+
+@pytest.fixture(scope="module")
+def shared_deployment() -> Iterator[Deployment]:
+    """The same, once per module: for tests that only read, or whose writes cannot meet."""
+    with pytest.MonkeyPatch.context() as monkeypatch, _deployed(monkeypatch) as deployed:
+        yield deployed
 
 
 def _forget_wiring() -> None:

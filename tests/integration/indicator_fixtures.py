@@ -11,9 +11,10 @@ from tests.integration.conftest import api_event
 CURATOR = {
     "client_id": "cl_" + "c" * 24,
     "role": "curator",
+    "organisation_id": "org_" + "c" * 24,
     "owner": "EU Centre curation",
-    "databases": "",
-    "hash_types": "",
+    "databases": "known,new,solicitation",
+    "hash_types": "pdq,phash,dhash,md5,sha1,sha256",
 }
 PROVIDER = {**CURATOR, "client_id": "cl_" + "p" * 24, "role": "provider"}
 

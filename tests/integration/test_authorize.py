@@ -13,6 +13,7 @@ from hashmatch import __version__, bootstrap
 from hashmatch.access.model import Role, usage_key_of
 from hashmatch.access.routes import policy_routes
 from hashmatch.observability import logger
+from tests.factories import in_new_organisation
 from tests.integration.conftest import api_event
 
 METHOD_ARN = "arn:aws:execute-api:eu-central-1:123456789012:abc123/local/GET/v1/whoami"
@@ -25,7 +26,7 @@ def token_event(header: str) -> dict[str, str]:
 def create_client(role: Role = Role.PROVIDER, days: int = 30):
     return bootstrap.client_service().create(
         role=role,
-        owner="Example Hosting SA",
+        organisation_id=in_new_organisation(bootstrap.client_service(), "Example Hosting SA"),
         purpose="integration test",
         legal_basis="test",
         valid_for=timedelta(days=days),

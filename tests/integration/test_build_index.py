@@ -9,11 +9,11 @@ import pytest
 from functions.build_index import app as build_index
 from hashmatch import bootstrap
 from hashmatch.clock import SystemClock
-from hashmatch.errors import Conflict
+from hashmatch.errors import Conflict, IndexUnavailable
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import HashQuery, Matcher
+from hashmatch.matching.matcher import HashQuery, Matcher
+from tests.factories import flip_bits, pdq_hex, submission
 from tests.integration.indicator_fixtures import call
-from tests.unit.indicator_helpers import flip_bits, pdq_hex, submission
 
 pytestmark = pytest.mark.usefixtures("deployment")
 
@@ -34,11 +34,23 @@ def fresh_matcher() -> Matcher:
 
 
 def matched_ids(matcher: Matcher, value: str) -> list[str]:
-    answer = matcher.match([HashQuery("pdq", value)])
-    return [m.indicator_id for m in answer.results[0].matches]
+    answer = matcher.search([HashQuery.parse("pdq", value)])
+    return [m.indicator_id for m in answer.results[0].hits]
+
+
+def test_the_first_build_writes_a_snapshot_even_with_no_indicators(lambda_context):
+    matcher = fresh_matcher()
+    with pytest.raises(IndexUnavailable):  # no snapshot: a fault, never "nothing matches"
+        matched_ids(matcher, pdq_hex(99))
+
+    outcome = build_index.lambda_handler({}, lambda_context)
+
+    assert (outcome["written"], outcome["version"], outcome["counts"]) == (True, 1, {})
+    assert matched_ids(matcher, pdq_hex(99)) == []
 
 
 def test_an_added_indicator_matches_after_the_next_build(lambda_context):
+    build_index.lambda_handler({}, lambda_context)
     value = pdq_hex(100)
     indicator = add(lambda_context, value)
     matcher = fresh_matcher()
@@ -47,7 +59,7 @@ def test_an_added_indicator_matches_after_the_next_build(lambda_context):
     outcome = build_index.lambda_handler({}, lambda_context)
 
     assert before == []
-    assert (outcome["written"], outcome["version"]) == (True, 1)
+    assert (outcome["written"], outcome["version"]) == (True, 2)
     assert matched_ids(matcher, flip_bits(value, 3)) == [indicator]
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from hashmatch import bootstrap
 from hashmatch.errors import Conflict
+from tests.factories import pdq_hex, submission
 from tests.integration.indicator_fixtures import PROVIDER, call
-from tests.unit.indicator_helpers import pdq_hex, submission
 
 pytestmark = pytest.mark.usefixtures("deployment")
 
@@ -46,35 +46,47 @@ def test_a_duplicate_add_returns_the_existing_id_and_appends_provenance(lambda_c
     assert [p["assessment_reference"] for p in read["provenance"]] == ["A", "B"]
 
 
-def test_a_batch_with_some_bad_rows_is_207_and_reports_each(lambda_context):
+def test_a_batch_with_items_the_service_refuses_is_207_and_reports_each(lambda_context):
     status, body = add(
         lambda_context,
         submission(pdq_hex(3)),
-        submission("xyz"),
-        submission(pdq_hex(4), database="elsewhere"),
+        submission("ab" * 16),  # an md5-shaped value given as PDQ
+        submission("0" * 64),  # the all-zero PDQ hash of a blank image
     )
 
     assert status == 207
     assert [i["result"] for i in body["items"]] == ["created", "invalid", "invalid"]
     assert body["items"][1]["errors"][0]["loc"] == ["items", 1, "hash"]
-    assert body["items"][2]["errors"][0]["loc"] == ["items", 2, "database"]
+    assert body["items"][2]["errors"][0]["loc"] == ["items", 2, "hash"]
+
+
+def test_a_batch_of_only_refused_items_is_207_and_changes_nothing(lambda_context):
+    status, body = add(lambda_context, submission(pdq_hex(6), quality=10))
+
+    assert (status, body["created"], body["invalid"]) == (207, 0, 1)
+    assert body["items"][0]["errors"][0]["loc"] == ["items", 0, "quality"]
 
 
 @pytest.mark.parametrize(
     ("item", "field"),
     [
-        (submission("ab" * 31), "hash"),
         (submission("gg" * 32), "hash"),
         (submission(pdq_hex(5), database="unknown"), "database"),
         (submission(pdq_hex(5), media_type="audio"), "media_type"),
+        (submission(pdq_hex(5), hash_type="PDQ"), "hash_type"),
     ],
 )
-def test_an_all_bad_batch_is_422_problem_naming_item_and_field(lambda_context, item, field):
-    status, problem = add(lambda_context, item)
+def test_a_batch_with_an_item_breaking_the_schema_is_422_naming_it_and_changes_nothing(
+    lambda_context, item, field
+):
+    status, problem = add(lambda_context, submission(pdq_hex(7)), item)
 
     assert status == 422
-    assert problem["type"] == "urn:hashmatch:problem:invalid-input"
-    assert problem["errors"][0]["loc"] == ["items", 0, field]
+    assert problem["type"] == "urn:hashmatch:problem:invalid-request"
+    assert problem["errors"][0]["loc"][:3] == ["body", "items", 1]
+    assert field in problem["errors"][0]["loc"]
+    _, again = add(lambda_context, submission(pdq_hex(7)))
+    assert again["created"] == 1  # the refused batch stored nothing
 
 
 def test_a_malformed_request_body_is_422(lambda_context):
@@ -220,3 +232,47 @@ def test_the_table_appends_the_same_assessment_only_once(lambda_context):
     refreshed = store.get(indicator.id)
     assert refreshed is not None
     assert len(refreshed.provenance) == 1
+
+
+def test_an_unknown_top_level_field_is_refused_and_creates_nothing(lambda_context):
+    status, body = call(
+        lambda_context,
+        "POST",
+        "/v1/indicators",
+        body={"items": [submission(pdq_hex(40))], "dry_run": True},
+    )
+
+    assert (status, body["errors"][0]["loc"]) == (422, ["body", "dry_run"])
+    _, again = add(lambda_context, submission(pdq_hex(40)))
+    assert again["created"] == 1  # the refused request had created nothing
+
+
+def test_a_revocation_with_an_unknown_field_is_refused_and_revokes_nothing(lambda_context):
+    _, added = add(lambda_context, submission(pdq_hex(41)))
+    indicator_id = added["items"][0]["id"]
+
+    status, body = call(
+        lambda_context,
+        "DELETE",
+        "/v1/indicators/{id}",
+        indicator=indicator_id,
+        body={"reason": "court order", "cascade": True},
+    )
+
+    assert (status, body["errors"][0]["loc"]) == (422, ["body", "cascade"])
+    _, read = call(lambda_context, "GET", "/v1/indicators/{id}", indicator=indicator_id)
+    assert read["status"] == "active"
+
+
+def test_a_csv_import_with_stray_carriage_returns_answers_per_row_not_a_server_error(
+    lambda_context,
+):
+    header = "hash_type,hash,database,media_type,authority,member_state,assessment_reference,"
+    body = header + "assessed_at\n\x0b\r\x0b\r\rjunk\n"
+
+    status, answer = call(
+        lambda_context, "POST", "/v1/indicators/import", body=body, content_type="text/csv"
+    )
+
+    assert status == 207
+    assert answer["invalid"] == len(answer["items"]) > 0

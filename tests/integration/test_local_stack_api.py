@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from hashmatch.localstack.stack import LocalStack
+from hashmatch_devtools.localstack.stack import LocalStack
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 from tests.integration.local_stack_fixture.functions.authorize import app as test_authorizer
 
@@ -191,3 +191,35 @@ def test_cached_policy_decides_routes_it_does_not_cover(stack: LocalStack) -> No
     # Then API Gateway's cached policy refuses it without asking the authorizer again
     assert (allowed.status_code, refused.status_code) == (200, 403)
     assert test_authorizer.calls.count("Bearer items-only") == 1
+
+
+def test_a_caller_over_its_usage_plans_burst_gets_429_with_retry_after(stack: LocalStack) -> None:
+    token = _fresh_token("throttled")  # a plan of rate 1/s and burst 2 meters this caller
+
+    answers = [_get(stack, "/items/1", token) for _ in range(4)]
+    other = _get(stack, "/items/1", _fresh_token("throttled"))
+
+    assert [answer.status_code for answer in answers[:2]] == [200, 200]
+    refused = answers[-1]
+    assert refused.status_code == 429
+    assert refused.json() == {"message": "Too Many Requests"}
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert other.status_code == 200  # each caller has its own bucket
+
+
+def test_a_caller_no_usage_plan_meters_is_not_throttled(stack: LocalStack) -> None:
+    token = _fresh_token()
+
+    assert {_get(stack, "/items/1", token).status_code for _ in range(5)} == {200}
+
+
+def test_a_body_over_api_gateways_10_mb_is_refused_with_413(stack: LocalStack) -> None:
+    response = requests.post(
+        stack.api_url + "/items",
+        data=b"x" * (10 * 1024 * 1024 + 1),
+        headers={"Authorization": _fresh_token(), "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"message": "Request Too Long"}

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from hashmatch.localstack.stack import CLOCK_OFFSET_VARIABLE, LocalStack
+from hashmatch.clock import CLOCK_OFFSET_VARIABLE
+from hashmatch_devtools.localstack.stack import LocalStack
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from hashmatch.localstack.lambda_runtime import LocalFunction
-from hashmatch.localstack.pollers import SqsPoller
-from hashmatch.localstack.stack import LocalStack
-from hashmatch.localstack.template import FunctionSpec
+from hashmatch_devtools.localstack.lambda_runtime import LocalFunction
+from hashmatch_devtools.localstack.pollers import SqsPoller
+from hashmatch_devtools.localstack.stack import LocalStack
+from hashmatch_devtools.localstack.template import FunctionSpec
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 from tests.integration.local_stack_fixture.functions.consume import app as consumer
 

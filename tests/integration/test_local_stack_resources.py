@@ -12,8 +12,10 @@ import boto3
 import pytest
 import requests
 
-from hashmatch.localstack.errors import LocalStackError
-from hashmatch.localstack.stack import CLOCK_OFFSET_VARIABLE, LocalStack
+from hashmatch.clock import CLOCK_OFFSET_VARIABLE
+from hashmatch_devtools.localstack.banner import describe
+from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.stack import LocalStack
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 
 
@@ -163,7 +165,7 @@ def test_overview_lists_routes_and_schedules(stack: LocalStack) -> None:
 
 
 def test_describe_says_how_to_call_the_stack(stack: LocalStack) -> None:
-    banner = stack.describe()
+    banner = describe(stack)
 
     assert f"curl -s -X POST {stack.api_url}/_local/schedules/TickFunction" in banner
     assert "fixture-items" in banner

@@ -6,9 +6,9 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from hashmatch.localstack.lambda_runtime import LocalFunction
-from hashmatch.localstack.schedules import RateSchedule, ScheduleTimer
-from hashmatch.localstack.template import FunctionSpec, ScheduleEventSpec
+from hashmatch_devtools.localstack.lambda_runtime import LocalFunction
+from hashmatch_devtools.localstack.schedules import RateSchedule, ScheduleTimer
+from hashmatch_devtools.localstack.template import FunctionSpec, ScheduleEventSpec
 
 
 def test_rate_timer_invokes_the_function_with_a_scheduled_event() -> None:

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hashmatch.localstack.api_gateway import RouteTable, policy_allows
-from hashmatch.localstack.errors import LocalStackError
-from hashmatch.localstack.resources import LocalIdentities, build_moto_template
-from hashmatch.localstack.schedules import UnsupportedSchedule, parse_schedule
-from hashmatch.localstack.template import RouteSpec, load_template
+from hashmatch_devtools.localstack.api_gateway import RouteTable, policy_allows
+from hashmatch_devtools.localstack.errors import LocalStackError
+from hashmatch_devtools.localstack.resources import LocalIdentities, build_moto_template
+from hashmatch_devtools.localstack.schedules import UnsupportedSchedule, parse_schedule
+from hashmatch_devtools.localstack.template import RouteSpec, load_template
 from tests.integration.local_stack_fixture import FIXTURE_TEMPLATE
 
 METHOD_ARN = "arn:aws:execute-api:eu-central-1:123456789012:local/test/GET/items/42"

@@ -11,13 +11,15 @@ import pytest
 
 from functions.build_index import app as build_index
 from functions.match_hashes import app as match_hashes
+from hashmatch.adapters.aws import s3_client
+from tests.factories import flip_bits, pdq_hex, submission
 from tests.integration.conftest import REGION, api_event
 from tests.integration.indicator_fixtures import call
-from tests.unit.indicator_helpers import flip_bits, pdq_hex, submission
 
 PROVIDER = {
     "client_id": "cl_" + "p" * 24,
     "role": "provider",
+    "organisation_id": "org_" + "p" * 24,
     "owner": "Example Hosting SA",
     "databases": "known",
     "hash_types": "pdq,md5",
@@ -46,7 +48,11 @@ def indexed(deployment, lambda_context) -> None:
 def test_a_near_copy_matches_and_its_event_is_stored_without_the_ref(deployment, lambda_context):
     status, body = match(
         lambda_context,
-        {"items": [{"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42"}]},
+        {
+            "items": [
+                {"type": "pdq", "value": flip_bits(KNOWN, 3), "ref": "upload-42", "quality": 90}
+            ]
+        },
     )
 
     assert status == 200
@@ -70,8 +76,8 @@ def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_co
         lambda_context,
         {
             "items": [
-                {"type": "pdq", "value": KNOWN},
-                {"type": "pdq", "value": pdq_hex(8)},
+                {"type": "pdq", "value": KNOWN, "quality": 90},
+                {"type": "pdq", "value": pdq_hex(8), "quality": 90},
                 {"type": "phash", "value": "0" * 16},
             ]
         },
@@ -82,9 +88,9 @@ def test_queries_are_counted_per_provider_type_and_outcome(deployment, lambda_co
     )["Items"]
     counts = {item["counter"]["S"]: int(item["count"]["N"]) for item in items}
     assert counts == {
-        "queries#Example Hosting SA#pdq#matched": 1,
-        "queries#Example Hosting SA#pdq#no_match": 1,
-        "queries#Example Hosting SA#phash#rejected": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#pdq#matched": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#pdq#no_match": 1,
+        "queries#" + PROVIDER["organisation_id"] + "#phash#rejected": 1,
     }
 
 
@@ -143,7 +149,11 @@ def test_an_alternate_that_matches_says_so(lambda_context):
 
     status, body = match(
         lambda_context,
-        {"items": [{"type": "pdq", "value": far, "alternates": [flip_bits(KNOWN, 2)]}]},
+        {
+            "items": [
+                {"type": "pdq", "value": far, "quality": 90, "alternates": [flip_bits(KNOWN, 2)]}
+            ]
+        },
     )
 
     assert status == 200
@@ -168,3 +178,45 @@ def test_an_undecodable_body_is_422_problem_json(lambda_context, body, base64_en
 
     assert response["statusCode"] == 422
     assert json.loads(response["body"])["type"] == "urn:hashmatch:problem:invalid-request"
+
+
+def match_response(context: Any, body: Any) -> dict[str, Any]:
+    event = api_event("POST", "/v1/match", principal=PROVIDER, body=json.dumps(body))
+    return match_hashes.lambda_handler(event, context)
+
+
+@pytest.mark.usefixtures("deployment")
+def test_before_the_first_build_a_match_is_503_with_retry_after_never_a_no_match(
+    lambda_context,
+):
+    response = match_response(lambda_context, {"items": [{"type": "pdq", "value": KNOWN}]})
+
+    assert response["statusCode"] == 503
+    assert response["multiValueHeaders"]["Retry-After"] == ["30"]
+    problem = json.loads(response["body"])
+    assert problem["type"] == "urn:hashmatch:problem:index-unavailable"
+
+
+@pytest.mark.usefixtures("indexed")
+def test_a_corrupt_snapshot_is_a_503_not_a_422_and_the_next_build_repairs_it(
+    deployment, lambda_context
+):
+    # Given a snapshot whose bytes were damaged in the bucket
+    bucket = deployment.physical_id("SnapshotBucket")
+    stored = s3_client().get_object(Bucket=bucket, Key="index/current.hmsnap")["Body"].read()
+    damaged = stored[:-1] + bytes([stored[-1] ^ 0xFF])
+    s3_client().put_object(Bucket=bucket, Key="index/current.hmsnap", Body=damaged)
+    query = {"items": [{"type": "pdq", "value": KNOWN, "quality": 100}]}
+
+    # When a provider matches, then build_index runs, then the provider matches again
+    refused = match_response(lambda_context, query)
+    rebuilt = build_index.lambda_handler({}, lambda_context)
+    answered = match_response(lambda_context, query)
+
+    # Then the first answer is a retryable 503, the build replaced the snapshot, and it matches
+    assert refused["statusCode"] == 503
+    assert refused["multiValueHeaders"]["Retry-After"] == ["30"]
+    assert json.loads(refused["body"])["type"] == "urn:hashmatch:problem:index-unavailable"
+    assert (rebuilt["written"], rebuilt["replaced_corrupt"], rebuilt["version"]) == (True, True, 2)
+    assert answered["statusCode"] == 200
+    assert json.loads(answered["body"])["items"][0]["status"] == "matched"

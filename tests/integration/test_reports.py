@@ -7,24 +7,27 @@ messages actually received from the template's queue. Faults are injected at the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.exceptions import ClientError
 
 from functions.file_reports import app as file_reports
 from functions.intake_reports import app as intake_reports
 from hashmatch import bootstrap
 from hashmatch.access.model import Principal, Role
 from hashmatch.adapters.aws import dynamodb_client, sqs_client
-from tests.factories import a_match_event
+from hashmatch.errors import Conflict
+from hashmatch.reports.model import ReportDetails
+from tests.factories import a_match_event, a_principal
 from tests.integration.conftest import REGION, Deployment, api_event
+from tests.integration.faults import failing_on
 
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-OTHER = Principal(client_id="cl_" + "b" * 24, role=Role.PROVIDER, owner="Other Cloud BV")
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+OTHER = a_principal("b", Role.PROVIDER, "Other Cloud BV")
 
 
 def stored_match(principal: Principal = PROVIDER) -> str:
@@ -118,17 +121,6 @@ def stored_report_ids(deployment: Deployment) -> list[str]:
     return sorted(item["report_id"]["S"] for item in items)
 
 
-def failing_on(
-    original: Callable[..., Any], should_fail: Callable[[dict[str, Any]], bool], code: str
-) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        if should_fail(kwargs):
-            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "Injected")
-        return original(**kwargs)
-
-    return call
-
-
 def test_a_filed_report_is_queued_taken_in_and_read_back_by_its_provider(
     deployment, lambda_context
 ):
@@ -180,7 +172,7 @@ def test_a_match_id_of_another_provider_is_refused_as_unknown(deployment, lambda
 
     response = file_report(lambda_context, report_body([theirs]))
 
-    assert response["statusCode"] == 422
+    assert response["statusCode"] == 404
     (item,) = json.loads(response["body"])["errors"]
     assert item == {"loc": ["body", "match_ids", 0], "msg": f"{theirs}: unknown or not yours"}
     assert receive(deployment) == []
@@ -247,7 +239,7 @@ def test_a_consumer_failing_mid_batch_loses_nothing_and_stores_nothing_twice(
 
     assert first == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
     assert second == {"batchItemFailures": []}
-    filed = sorted(json.loads(m["Body"])["report_id"] for m in messages)
+    filed = sorted(json.loads(m["Body"])["filing"]["report_id"] for m in messages)
     assert stored_report_ids(deployment) == filed
 
 
@@ -267,3 +259,91 @@ def test_a_poison_message_lands_in_the_dead_letter_queue_after_five_receives(
     dead = sqs_client().receive_message(QueueUrl=queue_url(deployment, "ReportsDeadLetterQueue"))
     assert [message["Body"] for message in dead.get("Messages", [])] == ["not a filing"]
     assert receive(deployment) == []
+
+
+def test_ten_concurrent_filings_citing_one_match_file_exactly_one_report(
+    deployment, lambda_context
+):
+    match_id = stored_match()
+    details = ReportDetails.model_validate_json(report_body([match_id]))
+    service = bootstrap.report_service()
+    start = threading.Barrier(10)
+
+    def file_one(_: int) -> str:
+        start.wait()
+        try:
+            return service.file(PROVIDER, details).report_id
+        except Conflict as refused:
+            return f"409 {refused.errors[0]['msg']}"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(file_one, range(10)))
+    messages = receive(deployment)
+    intake_reports.lambda_handler(sqs_event(deployment, messages), lambda_context)
+
+    filed = [outcome for outcome in outcomes if outcome.startswith("rp_")]
+    refused = [outcome for outcome in outcomes if outcome.startswith("409")]
+    assert len(filed) == 1, outcomes
+    assert len(refused) == 9
+    assert all(f"{match_id}: already cited by" in outcome for outcome in refused)
+    assert len(messages) == 1
+    assert stored_report_ids(deployment) == filed
+    event = bootstrap.match_event_store().get_many([match_id])[match_id]
+    assert event.report_id == filed[0]
+
+
+def test_a_second_filing_citing_a_match_is_409_problem_json(deployment, lambda_context):
+    match_id = stored_match()
+    first = json.loads(file_report(lambda_context, report_body([match_id]))["body"])
+
+    second = file_report(lambda_context, report_body([match_id], content_ref="other"))
+
+    assert second["statusCode"] == 409
+    problem = json.loads(second["body"])
+    assert problem["type"] == "urn:hashmatch:problem:conflict"
+    assert problem["errors"] == [
+        {
+            "loc": ["body", "match_ids", 0],
+            "msg": f"{match_id}: already cited by {first['report_id']}",
+        }
+    ]
+    assert len(receive(deployment)) == 1
+
+
+def test_an_audit_failure_after_the_send_does_not_let_the_retry_queue_a_second_report(
+    deployment, lambda_context, monkeypatch
+):
+    match_id = stored_match()
+    dynamodb = dynamodb_client()
+    audit_table = deployment.physical_id("AuditTable")
+    original_put = dynamodb.put_item
+    monkeypatch.setattr(
+        dynamodb,
+        "put_item",
+        failing_on(
+            original_put, lambda call: call["TableName"] == audit_table, "ServiceUnavailable"
+        ),
+    )
+
+    failed = file_report(lambda_context, report_body([match_id]), key="after-send")
+    monkeypatch.setattr(dynamodb, "put_item", original_put)
+    retried = file_report(lambda_context, report_body([match_id]), key="after-send")
+    intake_reports.lambda_handler(sqs_event(deployment, receive(deployment)), lambda_context)
+
+    assert (failed["statusCode"], retried["statusCode"]) == (503, 202)
+    report_id = json.loads(retried["body"])["report_id"]
+    assert stored_report_ids(deployment) == [report_id]
+
+
+def test_a_key_reused_for_another_report_is_409_naming_the_report_it_filed(
+    deployment, lambda_context
+):
+    first = file_report(lambda_context, report_body([stored_match()]), key="k-reused")
+    other = file_report(
+        lambda_context, report_body([stored_match()], content_ref="another"), key="k-reused"
+    )
+
+    assert other["statusCode"] == 409
+    problem = json.loads(other["body"])
+    assert problem["type"] == "urn:hashmatch:problem:idempotency-key-reused"
+    assert problem["report_id"] == json.loads(first["body"])["report_id"]

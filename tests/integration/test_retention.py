@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,26 +15,19 @@ from functions.erase_expired import app as erase_expired
 from functions.manage_legal_holds import app as manage_legal_holds
 from functions.publish_statistics import app as publish_statistics
 from hashmatch import bootstrap
-from hashmatch.access.model import Principal, Role
+from hashmatch.access.model import Role
 from hashmatch.adapters.aws import dynamodb_client
 from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.clock import CLOCK_OFFSET_VARIABLE, SystemClock
 from hashmatch.errors import Conflict
-from hashmatch.reports.model import (
-    ContentType,
-    Filing,
-    ReportDetails,
-    new_report_id,
-)
-from hashmatch.retention.policy import Decision
-from tests.factories import a_match_event
+from hashmatch.reports.review_requests import UnfoundedDecision
+from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_hex, submission
 from tests.integration.conftest import Deployment, api_event
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-REVIEWER = Principal(client_id="cl_" + "e" * 24, role=Role.REVIEWER, owner="EU Centre")
-AUDITOR = Principal(client_id="cl_" + "f" * 24, role=Role.AUDITOR, owner="EU Centre")
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+REVIEWER = a_principal("e", Role.REVIEWER, "EU Centre")
+AUDITOR = a_principal("f", Role.AUDITOR, "EU Centre")
 DAY = 86_400
 
 
@@ -53,33 +47,20 @@ def match_event() -> str:
 def unfounded_report() -> tuple[str, str]:
     match_id = match_event()
     now = datetime.now(UTC)
-    filing = Filing(
-        report_id=new_report_id(),
-        provider=PROVIDER.owner,
-        client_id=PROVIDER.client_id,
-        filed_at=now,
-        details=ReportDetails(
-            match_ids=(match_id,),
-            content_ref="opaque-1",
-            content_type=ContentType.IMAGE,
-            detected_at=now,
-            legal_basis="Regulation (EU) 2021/1232",
-        ),
-    )
+    filing = a_filing(PROVIDER, now, (match_id,))
     bootstrap.report_intake().take_in(filing)
-    bootstrap.report_decisions().decide(
-        filing.report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
-    )
+    decision = UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",))
+    bootstrap.review_service().decide(REVIEWER, filing.report_id, decision)
     return filing.report_id, match_id
 
 
-def run_erasure(lambda_context: object) -> dict[str, object]:
+def run_erasure(lambda_context: Any) -> dict[str, object]:
     result: dict[str, object] = erase_expired.lambda_handler({}, lambda_context)
     return result
 
 
 def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
-    deployment: Deployment, lambda_context: object, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given data of several classes, a legal hold on one match event, and a first run today
     report_id, cited_id = unfounded_report()
@@ -134,7 +115,7 @@ def test_erase_expired_erases_what_is_due_and_skips_what_is_held(
 
 
 def test_the_audit_chain_through_dynamodb_names_an_edited_entry(
-    deployment: Deployment, lambda_context: object
+    deployment: Deployment, lambda_context: Any
 ) -> None:
     audit = bootstrap.audit_log()
     for number in range(4):
@@ -175,9 +156,11 @@ def test_old_entries_are_erased_behind_a_kms_sealed_checkpoint(
     monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(10 * DAY))
     audit.record("client.created", actor="operator", role="operator")
 
-    erased = audit.erase_before(datetime.now(UTC) + timedelta(days=1), sealer)
+    erased = audit.erase_before(
+        datetime.now(UTC) + timedelta(days=1), sealer, anchors=bootstrap.audit_anchors()
+    )
 
-    verification = audit.verify(sealer)
+    verification = audit.verify(sealer, bootstrap.audit_anchors().all())
     assert erased == 3
     assert verification.ok, verification.problem
     assert verification.checkpoint_seq == 3

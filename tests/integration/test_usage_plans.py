@@ -14,20 +14,14 @@ from hashmatch.access.model import Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
 from hashmatch.clock import FixedClock
-from tests.fakes import InMemoryAuditLog, InMemoryClientStore
+from tests.factories import in_new_organisation
+from tests.fakes import InMemoryAuditLog, InMemoryClientStore, InMemoryOrganisationStore
 
 REGION = "eu-central-1"
 
 
 @pytest.fixture
-def apigateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def apigateway(aws_test_environment: None) -> Iterator[Any]:
     with mock_aws():
         yield boto3.client("apigateway", region_name=REGION)
 
@@ -49,18 +43,19 @@ def test_each_role_is_enrolled_in_its_plan_and_revocation_disables_the_key(apiga
         FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
         InMemoryAuditLog(),
         ApiGatewayUsagePlans(apigateway, plans),
+        organisations=InMemoryOrganisationStore(),
     )
 
     provider = service.create(
         role=Role.PROVIDER,
-        owner="Example Hosting SA",
+        organisation_id=in_new_organisation(service, "Example Hosting SA"),
         purpose="p",
         legal_basis="l",
         valid_for=timedelta(days=30),
     ).client
     curator = service.create(
         role=Role.CURATOR,
-        owner="Centre",
+        organisation_id=in_new_organisation(service, "Centre"),
         purpose="p",
         legal_basis="l",
         valid_for=timedelta(days=30),

@@ -6,6 +6,7 @@ from hashmatch.adapters.dynamodb_reports import (
     BY_PROVIDER_INDEX,
     BY_PROVIDER_STATUS_INDEX,
     DUE_INDEX,
+    PART_INDEXES,
     REVIEW_QUEUE_INDEX,
 )
 from tests.template.conftest import resources_of_type
@@ -83,6 +84,8 @@ def test_the_reports_table_indexes_serve_providers_and_reviewers(cfn_template):
         BY_PROVIDER_STATUS_INDEX: ["provider_status", "filed_key"],
         REVIEW_QUEUE_INDEX: ["status", "review_key"],
         DUE_INDEX: ["due_day", "report_id"],  # erase_expired's due-date index
+        # ... and those of the parts of a report with periods of their own
+        **{index: [day, "report_id"] for index, day, _ in PART_INDEXES.values()},
     }
 
 

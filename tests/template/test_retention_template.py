@@ -4,11 +4,12 @@ the same Parameters, and no retention number is written anywhere else."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from hashmatch.retention.policy import POLICY_KEYS, RetentionPolicy
+from hashmatch.retention_policy import RetentionPolicy
 from tests.template.conftest import resources_of_type
 
 DAY_SECONDS = 86_400
@@ -24,6 +25,9 @@ POLICY_PARAMETERS = {
     "audit_entries": "AuditRetentionDays",
     "statistics": "StatisticsRetentionDays",
     "legal_hold_max": "LegalHoldMaxDays",
+    "claims": "ClaimRetentionDays",
+    "information_requests": "InformationRequestRetentionDays",
+    "outbound_messages": "OutboundMessageRetentionDays",
 }
 
 
@@ -42,10 +46,14 @@ def default(template: dict[str, Any], parameter: str) -> int:
 
 
 def retention_days_of(function: dict[str, Any]) -> dict[str, str]:
-    """RETENTION_DAYS as written: policy key -> the Parameter its value names."""
+    """RETENTION_DAYS as written: policy key -> the Parameter its value names.
+
+    The variable is a JSON object whose values are ``${Parameter}`` substitutions: replacing
+    each with its quoted name leaves JSON that says which Parameter feeds which key.
+    """
     text = function["Properties"]["Environment"]["Variables"]["RETENTION_DAYS"]["Fn::Sub"]
-    pairs = dict(part.split("=", 1) for part in text.split(","))
-    return {key: re.fullmatch(r"\$\{(\w+)\}", value).group(1) for key, value in pairs.items()}  # type: ignore[union-attr]
+    named: dict[str, str] = json.loads(re.sub(r"\$\{(\w+)\}", r'"\1"', text))
+    return named
 
 
 def test_every_function_gets_the_whole_policy_from_the_parameters(cfn_template):
@@ -56,15 +64,18 @@ def test_every_function_gets_the_whole_policy_from_the_parameters(cfn_template):
 
 
 def test_the_policy_the_functions_read_is_the_parameters_defaults(sam_template):
-    days = ",".join(f"{key}={default(sam_template, POLICY_PARAMETERS[key])}" for key in POLICY_KEYS)
+    days = {key: default(sam_template, parameter) for key, parameter in POLICY_PARAMETERS.items()}
 
-    policy = RetentionPolicy.from_days(days)
+    policy = RetentionPolicy.model_validate(days)
 
     assert policy.match_events.days == 90
     assert policy.unfounded_reports.days == 30
     assert policy.forwarded_reports.days == 365
     assert policy.audit_entries.days == 1826  # 5 years
     assert policy.legal_hold_max.days == 548  # 18 months
+    assert policy.claims.days == 7
+    assert policy.information_requests.days == 30
+    assert policy.outbound_messages.days == 90
 
 
 def test_every_retention_property_refers_to_a_parameter(cfn_template):
@@ -144,6 +155,17 @@ def test_due_date_indexes_let_erasure_find_what_is_due_without_a_scan(cfn_templa
     assert index_keys("ReportsTable", "ByDueDay") == ["due_day", "report_id"]
     assert index_keys("IndicatorsTable", "ProvenanceDue") == ["provenance_due_day", "id"]
     assert index_keys("LegalHoldsTable", "ByEndDay") == ["end_day", "hold_id"]
+    assert index_keys("ReportsTable", "ClaimsDue") == ["claim_due_day", "report_id"]
+    assert index_keys("ReportsTable", "InformationDue") == ["information_due_day", "report_id"]
+    assert index_keys("ReportsTable", "OutboundDue") == ["outbound_due_day", "report_id"]
+
+
+def test_a_forwarded_copy_outlives_its_dead_letter_so_a_redrive_still_finds_it(sam_template):
+    parameters = sam_template["Parameters"]
+
+    dead_letter_days = default(sam_template, "DeadLetterRetentionSeconds") / DAY_SECONDS
+
+    assert parameters["OutboundMessageRetentionDays"]["MinValue"] > dead_letter_days
 
 
 def test_erase_expired_may_not_scan_and_queries_only_due_date_indexes(cfn_template):

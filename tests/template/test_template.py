@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hashmatch.access.model import Role
 from tests.template.conftest import resources_of_type
 
 
@@ -121,6 +122,18 @@ def test_every_function_logs_to_its_own_log_group_and_is_traced(cfn_template):
     assert len(used_groups) == len(set(used_groups)), "functions share a log group"
 
 
+def test_no_function_captures_responses_or_errors_in_its_traces(cfn_template):
+    functions = resources_of_type(cfn_template, "AWS::Lambda::Function")
+    assert functions
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", name
+        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", name
+        assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false", name
+        # Powertools' own debug output logs route arguments, request bodies included.
+        assert "POWERTOOLS_DEBUG" not in variables, name
+
+
 def test_the_api_is_regional_traced_throttled_and_access_logged(cfn_template):
     (stage,) = resources_of_type(cfn_template, "AWS::ApiGateway::Stage").values()
     properties = stage["Properties"]
@@ -131,8 +144,8 @@ def test_the_api_is_regional_traced_throttled_and_access_logged(cfn_template):
     access_format = properties["AccessLogSetting"]["Format"]
     for personal in ("sourceIp", "userAgent", "identity.", "querystring"):
         assert personal not in access_format
-    (settings,) = properties["MethodSettings"]
-    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    stage_wide = [s for s in properties["MethodSettings"] if s["ResourcePath"] == "/*"]
+    assert [s["ThrottlingRateLimit"] for s in stage_wide] == [{"Ref": "ApiThrottleRateLimit"}]
     (api,) = resources_of_type(cfn_template, "AWS::ApiGateway::RestApi").values()
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
@@ -165,3 +178,20 @@ def test_layers_are_built_by_makefile_for_arm64(sam_template):
     for name in ("CommonLayer", "DepsLayer"):
         metadata = sam_template["Resources"][name]["Metadata"]
         assert metadata == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}, name
+
+
+def test_every_role_is_metered_by_exactly_one_usage_plan_locally_as_when_deployed(sam_template):
+    plans = {
+        logical_id: resource
+        for logical_id, resource in sam_template["Resources"].items()
+        if resource["Type"] == "AWS::ApiGateway::UsagePlan"
+    }
+
+    metered = [
+        role
+        for resource in plans.values()
+        for role in resource["Metadata"]["LocalStack"]["AuthorizerContext"]["role"]
+    ]
+
+    # The local stack places callers by role; ClientService joins keys to the same plans.
+    assert sorted(metered) == sorted(role.value for role in Role)

@@ -5,28 +5,31 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hashmatch.access.model import Principal, Role
+from hashmatch.access.model import Role
 from hashmatch.clock import FixedClock
+from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.reports.decisions import ReportDecisions
+from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.reports.model import (
-    ContentType,
-    Filing,
     Report,
-    ReportDetails,
     ReportStatus,
     StatusChange,
-    new_report_id,
     received,
 )
+from hashmatch.reports.retention import ReportRetention, report_part_retentions
+from hashmatch.reports.review_requests import ForwardDecision, UnfoundedDecision
 from hashmatch.retention.erasure import Erasure, ErasureOutcome
-from hashmatch.retention.holds import HoldTarget, LegalHold, LegalHoldRequest, LegalHoldService
-from hashmatch.retention.policy import Decision, RetentionPolicy
+from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldService
+from hashmatch.retention.ports import ErasableData, HoldTarget
+from hashmatch.retention.registry import ErasureRegistry
+from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.statistics.model import QueryOutcome, query_counter
-from tests.factories import a_match_event
+from hashmatch.statistics.retention import StatisticsRetention
+from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
+    InMemoryAnchorStore,
     InMemoryAuditLog,
     InMemoryCounterStore,
     InMemoryErasureProgressStore,
@@ -34,8 +37,8 @@ from tests.fakes import (
     InMemoryLegalHoldStore,
     InMemoryMatchEventStore,
     InMemoryReportStore,
+    review_desk,
 )
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2027, 1, 10, 9, 30, tzinfo=UTC)
 POLICY = RetentionPolicy(
@@ -46,13 +49,20 @@ POLICY = RetentionPolicy(
     audit_entries=timedelta(days=1826),
     statistics=timedelta(days=730),
     legal_hold_max=timedelta(days=548),
+    claims=timedelta(days=7),
+    information_requests=timedelta(days=30),
+    outbound_messages=timedelta(days=90),
 )
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-REVIEWER = Principal(client_id="cl_" + "r" * 24, role=Role.REVIEWER, owner="EU Centre")
+DECISIONS: dict[str, UnfoundedDecision | ForwardDecision] = {
+    "unfounded": UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",)),
+    "forwarded": ForwardDecision(outcome="forward", member_state="FR", internal_note="clear"),
+}
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+REVIEWER = a_principal("r", Role.REVIEWER, "EU Centre")
 
 
 class RetentionWorld:
-    def __init__(self) -> None:
+    def __init__(self, *extra_classes: ErasableData) -> None:
         self.clock = FixedClock(START)
         self.audit = InMemoryAuditLog(self.clock)
         self.events = InMemoryMatchEventStore()
@@ -62,25 +72,36 @@ class RetentionWorld:
         self.holds = InMemoryLegalHoldStore()
         self.progress = InMemoryErasureProgressStore()
         self.sealer = HmacCheckpointSealer()
-        self.hold_service = LegalHoldService(self.holds, self.clock, self.audit, POLICY)
-        self.decisions = ReportDecisions(
-            reports=self.reports, clock=self.clock, audit=self.audit, policy=POLICY
+        # As hashmatch.bootstrap.erasable_data wires it, plus any class a test registers.
+        self.registry = ErasureRegistry(
+            [
+                MatchEventRetention(self.events),
+                ReportRetention(self.reports, self.events),
+                ProvenanceRetention(self.indicators, self.clock),
+                StatisticsRetention(self.counters, POLICY.statistics),
+                *report_part_retentions(self.reports, self.clock),
+                *extra_classes,
+            ]
         )
+        self.hold_service = LegalHoldService(
+            self.holds, self.clock, self.audit, POLICY, self.registry
+        )
+        desk = review_desk(self, POLICY)
+        self.review, self.answers = desk.review, desk.answers
         self.curation = IndicatorService(
             self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
         )
+        self.anchors = InMemoryAnchorStore()
         self.erasure = Erasure(
-            policy=POLICY,
+            registry=self.registry,
+            audit_retention=POLICY.audit_entries,
             clock=self.clock,
             progress=self.progress,
-            match_events=self.events,
-            reports=self.reports,
-            indicators=self.indicators,
-            counters=self.counters,
             holds=self.holds,
             hold_service=self.hold_service,
             audit=self.audit,
             sealer=self.sealer,
+            anchors=self.anchors,
         )
 
     # -- data of every class --------------------------------------------------------------------
@@ -95,19 +116,7 @@ class RetentionWorld:
         """A report taken in, citing one match event: (report id, match id)."""
         match_id = self.match_event()
         now = self.clock.now()
-        filing = Filing(
-            report_id=new_report_id(),
-            provider=PROVIDER.owner,
-            client_id=PROVIDER.client_id,
-            filed_at=now,
-            details=ReportDetails(
-                match_ids=(match_id,),
-                content_ref="opaque-42",
-                content_type=ContentType.IMAGE,
-                detected_at=now,
-                legal_basis="Regulation (EU) 2021/1232",
-            ),
-        )
+        filing = a_filing(PROVIDER, now, (match_id,))
         report = Report(
             filing=filing,
             history=(
@@ -119,9 +128,10 @@ class RetentionWorld:
         self.events.cite([match_id], filing.report_id)
         return filing.report_id, match_id
 
-    def decided_report(self, decision: Decision) -> tuple[str, str]:
+    def decided_report(self, outcome: str) -> tuple[str, str]:
+        """A report decided "unfounded" or "forwarded" by a reviewer: (report id, match id)."""
         report_id, match_id = self.stored_report()
-        self.decisions.decide(report_id, decision, by=REVIEWER.client_id, role="reviewer")
+        self.review.decide(REVIEWER, report_id, DECISIONS[outcome])
         return report_id, match_id
 
     def revoked_indicator(self, seed: int = 1) -> str:

@@ -11,7 +11,8 @@ from hashmatch.access.routes import PUBLIC, ROUTE_ROLES, policy_routes, roles_fo
 from hashmatch.access.service import ClientService
 from hashmatch.clock import FixedClock
 from hashmatch.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from tests.fakes import InMemoryAuditLog, InMemoryClientStore
+from tests.factories import in_new_organisation
+from tests.fakes import InMemoryAuditLog, InMemoryClientStore, InMemoryOrganisationStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -28,13 +29,15 @@ def store() -> InMemoryClientStore:
 
 @pytest.fixture
 def service(store: InMemoryClientStore, clock: FixedClock) -> ClientService:
-    return ClientService(store, clock, InMemoryAuditLog(clock))
+    return ClientService(
+        store, clock, InMemoryAuditLog(clock), organisations=InMemoryOrganisationStore()
+    )
 
 
-def create_provider(service: ClientService, days: int = 30):
+def create_provider(service: ClientService, days: int = 30, organisation: str | None = None):
     return service.create(
         role=Role.PROVIDER,
-        owner="Example Hosting SA",
+        organisation_id=organisation or in_new_organisation(service, "Example Hosting SA"),
         purpose="detect known material on uploads",
         legal_basis="Regulation (EU) 2021/1232 Art. 3",
         valid_for=timedelta(days=days),
@@ -60,6 +63,7 @@ def test_a_valid_key_yields_the_clients_principal(service):
     assert principal == Principal(
         client_id=created.client.client_id,
         role=Role.PROVIDER,
+        organisation_id=created.client.organisation_id,
         owner="Example Hosting SA",
         databases=("known",),
         hash_types=("pdq", "md5"),
@@ -103,7 +107,11 @@ def test_validity_outside_one_second_to_a_year_is_refused(service, days):
 
 def test_principal_survives_the_authorizer_context_round_trip():
     principal = Principal(
-        client_id="cl_" + "a" * 24, role=Role.CURATOR, owner="BKA", databases=("known", "new")
+        client_id="cl_" + "a" * 24,
+        role=Role.CURATOR,
+        organisation_id="org_" + "a" * 24,
+        owner="BKA",
+        databases=("known", "new"),
     )
 
     assert Principal.from_context(principal.to_context()) == principal
@@ -121,3 +129,30 @@ def test_path_parameters_become_wildcards_in_the_policy(monkeypatch):
 
     assert ("GET", "/v1/things/*") in policy_routes(Role.AUDITOR)
     assert ("GET", "/v1/things/*") not in policy_routes(Role.PROVIDER)
+
+
+def test_two_organisations_of_the_same_name_are_two_organisations(service):
+    first = create_provider(service, organisation=in_new_organisation(service, "Same Name SA"))
+    second = create_provider(service, organisation=in_new_organisation(service, "Same Name SA"))
+
+    one = service.authenticate(f"Bearer {first.api_key}")
+    other = service.authenticate(f"Bearer {second.api_key}")
+
+    assert one.owner == other.owner == "Same Name SA"
+    assert one.organisation_id != other.organisation_id
+    assert [o.name for o in service.list_organisations()] == ["Same Name SA", "Same Name SA"]
+
+
+def test_a_client_of_an_organisation_that_does_not_exist_is_refused(service, store):
+    with pytest.raises(NotFound):
+        create_provider(service, organisation="org_" + "0" * 24)
+
+    assert store.list_all() == []
+
+
+def test_the_authorizer_context_carries_the_organisation_id(service):
+    created = create_provider(service)
+
+    context = service.authenticate(f"Bearer {created.api_key}").to_context()
+
+    assert context["organisation_id"] == created.client.organisation_id

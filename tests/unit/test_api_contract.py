@@ -55,3 +55,17 @@ def test_every_template_route_declares_its_roles_and_is_documented():
 def test_exactly_the_public_routes_have_no_authorizer():
     for route, has_authorizer in template_routes().items():
         assert has_authorizer == (ROUTE_ROLES[route] != PUBLIC), route
+
+
+def test_the_role_table_of_docs_api_md_lists_every_route_with_its_roles():
+    text = (ROOT / "docs" / "api.md").read_text()
+    section = text.split("## Authentication and roles", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+
+    for (method, path), roles in ROUTE_ROLES.items():
+        (row,) = [line for line in rows if f"`{method} {path}`" in line]
+        named = row.rsplit("|", 2)[1]
+        if roles == PUBLIC:
+            assert "open" in named, (method, path)
+        elif len(roles) < 4:
+            assert all(role.value in named for role in roles), (method, path)

@@ -11,18 +11,21 @@ import pytest
 
 from hashmatch.access.model import Role
 from hashmatch.access.service import ClientService
-from hashmatch.audit.model import GENESIS_DIGEST, AuditEntry
+from hashmatch.audit.anchors import AuditAnchoring
+from hashmatch.audit.model import GENESIS_DIGEST, AnchorKind, AuditEntry
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput
 from hashmatch.indicators.service import IndicatorService
+from tests.factories import CURATOR, in_new_organisation, pdq_hex, submission
 from tests.fakes import (
     PROVENANCE_RETENTION,
     HmacCheckpointSealer,
+    InMemoryAnchorStore,
     InMemoryAuditLog,
     InMemoryClientStore,
     InMemoryIndicatorStore,
+    InMemoryOrganisationStore,
 )
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -40,6 +43,11 @@ def audit(clock: FixedClock) -> InMemoryAuditLog:
 @pytest.fixture
 def sealer() -> HmacCheckpointSealer:
     return HmacCheckpointSealer()
+
+
+@pytest.fixture
+def anchors() -> InMemoryAnchorStore:
+    return InMemoryAnchorStore()
 
 
 def fill(audit: InMemoryAuditLog, count: int) -> None:
@@ -179,12 +187,14 @@ def test_a_page_larger_than_allowed_is_refused(audit):
         audit.page(1, 501)
 
 
-def test_erasing_old_entries_leaves_a_checkpoint_and_the_rest_verifies(audit, clock, sealer):
+def test_erasing_old_entries_leaves_a_checkpoint_and_the_rest_verifies(
+    audit, clock, sealer, anchors
+):
     fill(audit, 4)
     clock.advance(timedelta(days=10))
     fill(audit, 3)
 
-    erased = audit.erase_before(START + timedelta(days=1), sealer)
+    erased = audit.erase_before(START + timedelta(days=1), sealer, anchors=anchors)
 
     result = audit.verify(sealer)
     assert erased == 4
@@ -193,11 +203,11 @@ def test_erasing_old_entries_leaves_a_checkpoint_and_the_rest_verifies(audit, cl
     assert result.first_seq == 5
 
 
-def test_a_forged_checkpoint_is_detected(audit, clock, sealer):
+def test_a_forged_checkpoint_is_detected(audit, clock, sealer, anchors):
     fill(audit, 4)
     clock.advance(timedelta(days=10))
     fill(audit, 3)
-    audit.erase_before(START + timedelta(days=1), sealer)
+    audit.erase_before(START + timedelta(days=1), sealer, anchors=anchors)
     checkpoint = audit.store.saved_checkpoint
     assert checkpoint is not None
     # Someone deletes entry 5 too and moves the checkpoint past it without the key
@@ -212,7 +222,9 @@ def test_a_forged_checkpoint_is_detected(audit, clock, sealer):
     assert "seal" in (result.problem or "")
 
 
-def test_an_erasure_interrupted_after_its_checkpoint_is_finished_by_the_next(audit, clock, sealer):
+def test_an_erasure_interrupted_after_its_checkpoint_is_finished_by_the_next(
+    audit, clock, sealer, anchors
+):
     fill(audit, 4)
     clock.advance(timedelta(days=10))
     fill(audit, 3)
@@ -223,14 +235,110 @@ def test_an_erasure_interrupted_after_its_checkpoint_is_finished_by_the_next(aud
 
     audit.store.delete = failing_delete
     with pytest.raises(DependencyUnavailable):
-        audit.erase_before(START + timedelta(days=1), sealer)
+        audit.erase_before(START + timedelta(days=1), sealer, anchors=anchors)
     verified_meanwhile = audit.verify(sealer).ok
     audit.store.delete = real_delete
 
-    audit.erase_before(START + timedelta(days=1), sealer)
+    audit.erase_before(START + timedelta(days=1), sealer, anchors=anchors)
 
     assert verified_meanwhile
     assert min(audit.store.entries) == 5
+
+
+def rewrite_consistently(audit: InMemoryAuditLog, seq: int, **changes: object) -> None:
+    """Edit entry ``seq`` and recompute every later link, as someone who can write the table
+    (and knows the format) would: the chain itself still verifies."""
+    entries = audit.store.entries
+    previous = entries[seq].prev_digest
+    for number in sorted(n for n in entries if n >= seq):
+        update = {"prev_digest": previous, **(changes if number == seq else {})}
+        entries[number] = entries[number].model_copy(update=update)
+        previous = entries[number].digest
+
+
+def test_a_consistent_rewrite_verifies_as_a_chain_but_contradicts_its_anchor(
+    audit, clock, sealer, anchors
+):
+    # Given a chain whose head (entry 3) was anchored, and two entries after it
+    fill(audit, 3)
+    anchoring = AuditAnchoring(audit, anchors, clock)
+    anchored = anchoring.anchor_head()
+    fill(audit, 2)
+
+    # When entry 2 is rewritten and every later digest recomputed
+    rewrite_consistently(audit, 2, targets=("ind_forged",))
+
+    # Then the chain alone verifies, and against the anchors it fails at entry 3, naming it
+    assert (anchored.seq, anchored.written) == (3, True)
+    assert audit.verify(sealer).ok
+    result = audit.verify(sealer, anchors.all())
+    assert not result.ok
+    assert result.broken_at == 3
+    assert "anchors/00000000000000000003-" in (result.problem or "")
+    assert "rewritten after that anchor was written" in (result.problem or "")
+
+
+def test_an_untouched_chain_verifies_against_every_anchor(audit, clock, sealer, anchors):
+    anchoring = AuditAnchoring(audit, anchors, clock)
+    for _ in range(3):
+        fill(audit, 2)
+        anchoring.anchor_head()
+    again = anchoring.anchor_head()  # the head has not moved: nothing new is written
+
+    result = audit.verify(sealer, anchors.all())
+
+    assert result.ok
+    assert (result.anchors_checked, result.latest_anchor_seq) == (3, 6)
+    assert again.written is False
+
+
+def test_removing_entries_from_the_end_is_caught_by_a_later_anchor(audit, clock, sealer, anchors):
+    # The one edit a hash chain cannot see by itself: its newest entries deleted.
+    fill(audit, 5)
+    AuditAnchoring(audit, anchors, clock).anchor_head()
+    del audit.store.entries[5]
+    del audit.store.entries[4]
+
+    result = audit.verify(sealer, anchors.all())
+
+    assert audit.verify(sealer).ok
+    assert not result.ok
+    assert "records entry 5, but the chain ends at entry 3" in (result.problem or "")
+
+
+def test_erasure_anchors_its_checkpoint_and_the_head_before_deleting(audit, clock, sealer, anchors):
+    fill(audit, 4)
+    clock.advance(timedelta(days=10))
+    fill(audit, 3)
+    audit.store.delete = _refuse
+
+    with pytest.raises(DependencyUnavailable):
+        audit.erase_before(START + timedelta(days=1), sealer, anchors=anchors)
+
+    assert sorted(anchors.kinds.values()) == [AnchorKind.CHECKPOINT, AnchorKind.HEAD]
+    assert [a.seq for a in anchors.all()] == [4, 7]
+    assert len(audit.store.entries) == 7  # nothing deleted yet, both anchors already written
+
+
+def test_a_chain_rewritten_before_its_erasure_contradicts_the_checkpoint_anchor(
+    audit, clock, sealer, anchors
+):
+    # Given entries anchored, then rewritten consistently, then erased behind a checkpoint
+    fill(audit, 4)
+    AuditAnchoring(audit, anchors, clock).anchor_head()
+    clock.advance(timedelta(days=10))
+    fill(audit, 3)
+    rewrite_consistently(audit, 2, actor="someone-else")
+    audit.erase_before(START + timedelta(days=1), sealer, anchors=anchors)
+
+    result = audit.verify(sealer, anchors.all())
+
+    assert not result.ok
+    assert "the chain was rewritten before it was erased" in (result.problem or "")
+
+
+def _refuse(seqs: object) -> None:
+    raise DependencyUnavailable("throttled")
 
 
 # -- services record their changes ---------------------------------------------------------------
@@ -273,10 +381,12 @@ def test_an_unchanged_re_import_records_nothing(audit, clock):
 
 
 def test_creating_and_revoking_a_client_is_recorded(audit, clock):
-    service = ClientService(InMemoryClientStore(), clock, audit)
+    service = ClientService(
+        InMemoryClientStore(), clock, audit, organisations=InMemoryOrganisationStore()
+    )
     created = service.create(
         role=Role.AUDITOR,
-        owner="EU Centre",
+        organisation_id=in_new_organisation(service, "EU Centre"),
         purpose="audit",
         legal_basis="Art. 46",
         valid_for=timedelta(days=30),
@@ -284,5 +394,5 @@ def test_creating_and_revoking_a_client_is_recorded(audit, clock):
 
     service.revoke(created.client.client_id)
 
-    assert audit.actions() == ["client.created", "client.revoked"]
-    assert audit.store.entries[1].targets == (created.client.client_id,)
+    assert audit.actions() == ["organisation.created", "client.created", "client.revoked"]
+    assert audit.store.entries[2].targets == (created.client.client_id,)

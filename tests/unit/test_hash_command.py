@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hashmatch.cli import hash_command
-from hashmatch.cli.main import COMMAND_MODULES
+from hashmatch_client.cli import hash_command
+from hashmatch_client.cli.main import command_entry_points
 from tests.unit.test_imaging import encode, photo_like, png_header_only
 
 
@@ -34,7 +34,7 @@ def good_folder(tmp_path: Path) -> Path:
 
 
 def test_command_is_registered_in_main() -> None:
-    assert "hashmatch.cli.hash_command" in COMMAND_MODULES
+    assert "hashmatch_client.cli.hash_command" in {entry.value for entry in command_entry_points()}
 
 
 def test_folder_is_walked_recursively_for_images_only(good_folder: Path) -> None:
@@ -148,7 +148,7 @@ def test_limits_can_be_set(good_folder: Path) -> None:
 
 
 def test_defaults_match_the_library() -> None:
-    from hashmatch.client.imaging import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_PIXELS
+    from hashmatch_client.imaging import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_PIXELS
 
     parser = argparse.ArgumentParser()
     hash_command.register(parser.add_subparsers())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,10 @@ from hashmatch.errors import InvalidHash, InvalidInput, UnknownHashType
 from hashmatch.hashtypes import (
     HASH_TYPES,
     MIN_PDQ_QUALITY,
+    MatchKind,
     get_hash_type,
 )
+from tests.factories import ToyHash
 
 PDQ_HEX = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22"
 
@@ -49,14 +52,43 @@ def test_thresholds_follow_the_design() -> None:
 
 
 def test_parse_normalises_to_lower_case_hex() -> None:
-    # Given an upper-case hash with surrounding whitespace
-    value = "  " + PDQ_HEX.upper() + "\n"
+    # Given an upper-case hash
+    value = PDQ_HEX.upper()
 
     # When
     parsed = get_hash_type("pdq").parse(value)
 
     # Then
     assert parsed == PDQ_HEX
+
+
+@pytest.mark.parametrize("name", ["pdq", "md5"])
+def test_a_hash_with_surrounding_blanks_is_refused_not_trimmed(name: str) -> None:
+    hash_type = get_hash_type(name)
+    value = "  " + "a" * hash_type.hex_length + "\n"
+
+    with pytest.raises(InvalidHash):
+        hash_type.parse(value)
+
+
+@pytest.mark.parametrize("name", ["pdq", "phash", "dhash", "md5", "sha1", "sha256"])
+def test_the_documented_pattern_accepts_what_parse_accepts(name: str) -> None:
+    hash_type = get_hash_type(name)
+    samples = [
+        "a" * hash_type.hex_length,
+        "A" * hash_type.hex_length,
+        "a" * (hash_type.hex_length + 1),
+    ]
+    if name == "pdq":
+        samples += ["A" * 43, "A" * 42 + "Q=", "_" * 43, "A" * 44]
+
+    for sample in samples:
+        try:
+            hash_type.parse(sample)
+            parsed = True
+        except InvalidHash:
+            parsed = False
+        assert parsed == bool(re.fullmatch(hash_type.value_pattern, sample)), sample
 
 
 @pytest.mark.parametrize("encoder", [base64.b64encode, base64.urlsafe_b64encode])
@@ -160,3 +192,46 @@ def test_module_imports_no_image_library() -> None:
 
     # Then
     assert result.stdout.strip() == "False"
+
+
+def test_a_type_registered_for_a_block_is_known_inside_it_only() -> None:
+    with HASH_TYPES.registered(ToyHash()) as toy:
+        assert get_hash_type("TOY64") is toy
+        assert toy in HASH_TYPES.of_kind(MatchKind.HAMMING)
+        assert toy.parse("ABCDEF0123456789") == "abcdef0123456789"
+
+    assert "toy64" not in HASH_TYPES
+    with pytest.raises(UnknownHashType):
+        get_hash_type("toy64")
+
+
+def test_registering_a_name_twice_is_refused() -> None:
+    class SecondPdq(ToyHash):
+        name = "pdq"
+
+    with pytest.raises(ValueError, match="registered already"), HASH_TYPES.registered(SecondPdq()):
+        pass
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"default_threshold": 9},  # above its own maximum
+        {"bits": 63},  # not whole bytes
+        {"kind": MatchKind.EXACT},  # an exact type with a threshold
+        {"name": "Toy-2"},  # not a lower-case identifier
+    ],
+)
+def test_a_type_with_inconsistent_facts_is_refused(facts: dict[str, object]) -> None:
+    broken = type("Broken", (ToyHash,), facts)
+
+    with pytest.raises(ValueError, match="hash type"), HASH_TYPES.registered(broken()):
+        pass
+
+
+def test_the_quality_gate_is_the_types_own() -> None:
+    pdq, phash = HASH_TYPES["pdq"], HASH_TYPES["phash"]
+
+    assert pdq.quality_problem(MIN_PDQ_QUALITY - 1) is not None
+    assert pdq.quality_problem(MIN_PDQ_QUALITY) is None
+    assert phash.quality_problem(0) is None  # no quality score, no gate

@@ -1,4 +1,4 @@
-"""Client-side image decoding and hashing (hashmatch.client.imaging).
+"""Client-side image decoding and hashing (hashmatch_client.imaging).
 
 Every image here is synthetic and generated in the test; nothing is committed.
 """
@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from hashmatch.client.imaging import (
+from hashmatch.errors import ImageError, UnknownHashType
+from hashmatch.hashtypes import HASH_TYPES, HashSource
+from hashmatch_client.imaging import (
     DEFAULT_MAX_PIXELS,
+    IMAGE_HASHERS,
     hash_bytes,
     load_image,
     pdq_dihedral_hashes,
@@ -24,10 +27,22 @@ from hashmatch.client.imaging import (
     reference_resize,
     to_rgb,
 )
-from hashmatch.errors import ImageError, UnknownHashType
-from hashmatch.hashtypes import HASH_TYPES
 
 PDQ = HASH_TYPES["pdq"]
+
+
+def test_the_client_computes_every_image_type_of_the_registry_and_no_other() -> None:
+    assert set(IMAGE_HASHERS) == {t.name for t in HASH_TYPES.of_source(HashSource.IMAGE)}
+
+
+def test_file_byte_types_are_computed_by_hashlib_under_their_own_name() -> None:
+    data = b"any file at all"
+
+    result = hash_bytes(data, [t.name for t in HASH_TYPES.of_source(HashSource.FILE_BYTES)])
+
+    for name, value in result.hashes.items():
+        assert value == hashlib.new(name, data).hexdigest()
+    assert (result.width, result.qualities) == (None, {})
 
 
 def photo_like(width: int = 320, height: int = 240, seed: int = 7) -> Image.Image:
@@ -178,7 +193,7 @@ def test_cryptographic_hashes_alone_do_not_decode() -> None:
 
     # Then it is hashed without a decode (no size known)
     assert result.hashes == {"sha256": hashlib.sha256(data).hexdigest()}
-    assert (result.width, result.height, result.pdq_quality) == (None, None, None)
+    assert (result.width, result.height, result.qualities) == (None, None, {})
 
 
 def test_all_types_come_from_one_call_in_the_requested_order() -> None:
@@ -189,14 +204,13 @@ def test_all_types_come_from_one_call_in_the_requested_order() -> None:
 
     assert list(result.hashes) == ["sha1", "dhash", "pdq", "phash"]
     assert result.hashes["pdq"] == pdq_of(image)
-    assert result.pdq_quality == 100
+    assert result.qualities["pdq"] == 100
     assert (result.width, result.height) == image.size
 
 
 def test_flat_image_gets_low_quality() -> None:
     result = hash_bytes(encode(Image.new("RGB", (64, 64), (90, 90, 90)), "PNG"), ["pdq"])
-    assert result.pdq_quality is not None
-    assert result.pdq_quality < 50
+    assert result.qualities["pdq"] < 50
 
 
 # --- modes ---------------------------------------------------------------------------------

@@ -7,15 +7,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hashmatch.clock import FixedClock
-from hashmatch.errors import Conflict
+from hashmatch.errors import Conflict, IndexUnavailable
 from hashmatch.index import Snapshot
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import HashQuery, Matcher
 from hashmatch.indicators.service import IndicatorService
+from hashmatch.matching.matcher import INDEX_RETRY_AFTER_SECONDS, HashQuery, Matcher
+from hashmatch.observability import MetricName, metrics
+from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, InMemorySnapshotStore, curation_service
-from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left_over():
+    """Powertools keeps metrics process-wide until a handler flushes them: start each test empty."""
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
@@ -154,12 +163,15 @@ def test_the_matcher_finds_near_duplicates_within_the_threshold(service, builder
     indicator = add(service, value)
     builder.build()
 
-    answer = matcher.match([HashQuery("pdq", flip_bits(value, 5)), HashQuery("pdq", pdq_hex(8))])
+    answer = matcher.search(
+        [HashQuery.parse("pdq", flip_bits(value, 5)), HashQuery.parse("pdq", pdq_hex(8))]
+    )
 
-    (match,) = answer.results[0].matches
-    assert (match.indicator_id, match.distance, match.threshold) == (indicator, 5, 31)
+    (match,) = answer.results[0].hits
+    assert (match.indicator_id, match.distance) == (indicator, 5)
+    assert answer.results[0].thresholds == {"known": 31, "new": 31, "solicitation": 31}
     assert (match.database, match.media_type) == ("known", "image")
-    assert answer.results[1].matches == []
+    assert answer.results[1].hits == []
     assert answer.index_version == 1
 
 
@@ -168,20 +180,20 @@ def test_the_matcher_finds_exact_types_by_equality(service, builder, matcher):
     indicator = add(service, md5, hash_type="md5")
     builder.build()
 
-    answer = matcher.match([HashQuery("md5", md5.upper())])
+    answer = matcher.search([HashQuery.parse("md5", md5.upper())])
 
-    assert [m.indicator_id for m in answer.results[0].matches] == [indicator]
+    assert [m.indicator_id for m in answer.results[0].hits] == [indicator]
 
 
 def test_a_revoked_indicator_never_matches_even_before_the_next_build(service, builder, matcher):
     value = pdq_hex(9)
     indicator = add(service, value)
     builder.build()
-    assert matcher.match([HashQuery("pdq", value)]).results[0].matches
+    assert matcher.search([HashQuery.parse("pdq", value)]).results[0].hits
 
     service.revoke(indicator, reason="r", by=CURATOR)
 
-    assert matcher.match([HashQuery("pdq", value)]).results[0].matches == []
+    assert matcher.search([HashQuery.parse("pdq", value)]).results[0].hits == []
 
 
 def test_a_suspended_indicator_does_not_match(service, builder, matcher):
@@ -191,7 +203,7 @@ def test_a_suspended_indicator_does_not_match(service, builder, matcher):
 
     service.suspend(indicator, reason="s", by=CURATOR)
 
-    assert matcher.match([HashQuery("pdq", value)]).results[0].matches == []
+    assert matcher.search([HashQuery.parse("pdq", value)]).results[0].hits == []
 
 
 def test_the_database_filter_keeps_only_allowed_databases(service, builder, matcher):
@@ -200,9 +212,9 @@ def test_the_database_filter_keeps_only_allowed_databases(service, builder, matc
     add(service, value, database="new")
     builder.build()
 
-    answer = matcher.match([HashQuery("pdq", value, databases=frozenset({"new"}))])
+    answer = matcher.search([HashQuery.parse("pdq", value, databases=frozenset({"new"}))])
 
-    assert [m.database for m in answer.results[0].matches] == ["new"]
+    assert [m.database for m in answer.results[0].hits] == ["new"]
 
 
 def test_the_matcher_checks_for_a_newer_snapshot_only_after_the_interval(
@@ -218,13 +230,13 @@ def test_the_matcher_checks_for_a_newer_snapshot_only_after_the_interval(
     builder.build()
 
     clock.advance(timedelta(seconds=28))
-    stale = matcher.match([HashQuery("pdq", new_value)])
+    stale = matcher.search([HashQuery.parse("pdq", new_value)])
     clock.advance(timedelta(seconds=2))
-    fresh = matcher.match([HashQuery("pdq", new_value)])
+    fresh = matcher.search([HashQuery.parse("pdq", new_value)])
 
-    assert (stale.index_version, stale.results[0].matches) == (1, [])
+    assert (stale.index_version, stale.results[0].hits) == (1, [])
     assert fresh.index_version == 2
-    assert len(fresh.results[0].matches) == 1
+    assert len(fresh.results[0].hits) == 1
 
 
 def test_the_matcher_reads_the_snapshot_once_while_it_is_unchanged(
@@ -232,20 +244,96 @@ def test_the_matcher_reads_the_snapshot_once_while_it_is_unchanged(
 ):
     add(service, pdq_hex(14))
     builder.build()
-    matcher.match([HashQuery("pdq", pdq_hex(14))])
+    matcher.search([HashQuery.parse("pdq", pdq_hex(14))])
     reads = snapshots.reads
 
     for _ in range(3):
         clock.advance(timedelta(seconds=31))
-        matcher.match([HashQuery("pdq", pdq_hex(14))])
+        matcher.search([HashQuery.parse("pdq", pdq_hex(14))])
 
     assert snapshots.reads == reads
 
 
-def test_before_any_build_nothing_matches(matcher):
-    answer = matcher.match([HashQuery("pdq", pdq_hex(15))])
+def test_before_any_build_matching_fails_closed_instead_of_answering_no_match(matcher):
+    with pytest.raises(IndexUnavailable) as refused:
+        matcher.search([HashQuery.parse("pdq", pdq_hex(15))])
 
-    assert (answer.index_version, answer.results[0].matches) == (0, [])
+    assert refused.value.retry_after_seconds == INDEX_RETRY_AFTER_SECONDS
+    assert metrics.metric_set[MetricName.INDEX_UNAVAILABLE]["Value"] == [1.0]
+
+
+def corrupted(snapshots: InMemorySnapshotStore) -> None:
+    """Replace the stored snapshot by a copy with one flipped byte in its arrays."""
+    assert snapshots.stored is not None
+    data = bytearray(snapshots.stored.data)
+    data[-100] ^= 0xFF
+    snapshots.write(bytes(data), replaces=snapshots.stored.etag)
+
+
+def test_a_corrupt_snapshot_is_refused_not_served(service, builder, snapshots, matcher):
+    add(service, pdq_hex(20))
+    builder.build()
+    corrupted(snapshots)
+
+    with pytest.raises(IndexUnavailable, match="checksum"):
+        matcher.search([HashQuery.parse("pdq", pdq_hex(20))])
+
+
+def test_a_warm_matcher_stops_answering_once_the_current_snapshot_is_corrupt(
+    service, builder, snapshots, matcher, clock
+):
+    # Given a matcher serving a good snapshot
+    value = pdq_hex(21)
+    add(service, value)
+    builder.build()
+    assert len(matcher.search([HashQuery.parse("pdq", value)]).results[0].hits) == 1
+
+    # When the snapshot is replaced by a corrupt one and the refresh interval passes
+    corrupted(snapshots)
+    clock.advance(timedelta(seconds=31))
+
+    # Then it refuses rather than answer from the older one it still holds, until a good one
+    with pytest.raises(IndexUnavailable):
+        matcher.search([HashQuery.parse("pdq", value)])
+    with pytest.raises(IndexUnavailable):  # and it looks again at every call meanwhile
+        matcher.search([HashQuery.parse("pdq", value)])
+    clock.advance(timedelta(seconds=1))
+    builder.build()
+    assert len(matcher.search([HashQuery.parse("pdq", value)]).results[0].hits) == 1
+
+
+def test_a_corrupt_snapshot_is_rebuilt_from_the_table_by_the_next_build(
+    service, builder, snapshots, clock
+):
+    ids = {add(service, pdq_hex(i)) for i in (22, 23)}
+    builder.build()
+    corrupted(snapshots)
+    clock.advance(timedelta(minutes=1))
+
+    outcome = builder.build()
+
+    assert (outcome.written, outcome.replaced_corrupt) == (True, True)
+    assert outcome.version == 2  # the corrupt one's header still said 1: versions keep rising
+    assert snapshot_ids(snapshots) == ids
+    assert metrics.metric_set[MetricName.INDEX_UNAVAILABLE]["Value"] == [1.0]
+
+
+def test_a_build_reports_how_long_the_oldest_unfolded_change_waited(service, builder, clock):
+    add(service, pdq_hex(24))
+    builder.build()
+    clock.advance(timedelta(minutes=3))
+    add(service, pdq_hex(25))
+    clock.advance(timedelta(minutes=4))
+    add(service, pdq_hex(26))
+    clock.advance(timedelta(minutes=1))
+    metrics.clear_metrics()
+
+    waited = builder.build()
+    caught_up = builder.build()
+
+    assert (waited.staleness_seconds, caught_up.staleness_seconds) == (300.0, 0.0)
+    assert metrics.metric_set[MetricName.INDEX_STALENESS_SECONDS]["Value"] == [300.0, 0.0]
+    assert metrics.metric_set[MetricName.INDEX_AGE_SECONDS]["Value"] == [0.0, 0.0]
 
 
 def test_matches_beyond_the_cap_are_flagged_truncated(service, store, snapshots, clock):
@@ -255,7 +343,7 @@ def test_matches_beyond_the_cap_are_flagged_truncated(service, store, snapshots,
     IndexBuilder(store, snapshots, clock).build()
     capped = Matcher(snapshots, store, clock, max_matches=3)
 
-    result = capped.match([HashQuery("pdq", value)]).results[0]
+    result = capped.search([HashQuery.parse("pdq", value)]).results[0]
 
-    assert [m.distance for m in result.matches] == [1, 2, 3]
+    assert [m.distance for m in result.hits] == [1, 2, 3]
     assert result.truncated

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hashmatch.errors import InvalidInput
+from hashmatch.hashtypes import HASH_TYPES
 from hashmatch.index import (
     AddIndicator,
     RemoveIndicator,
     Snapshot,
+    SnapshotCorrupt,
     TypeTable,
     brute_force,
     encode_values,
 )
 from hashmatch.index.kernel import KERNEL_ENV
-from hashmatch.index.snapshot import _PREAMBLE, DEFAULT_SPECS, MAGIC
+from hashmatch.index.snapshot import _PREAMBLE, MAGIC
 from tests.unit.test_index_hamming import KERNELS
 
 PDQ_RADIUS = 31
@@ -42,6 +45,11 @@ def near(value: bytes, flips: int, rng: np.random.Generator) -> bytes:
     bits = np.unpackbits(np.frombuffer(value, dtype=np.uint8))
     bits[rng.choice(256, size=flips, replace=False)] ^= 1
     return np.packbits(bits).tobytes()
+
+
+def row_id(snapshot: Snapshot, hash_type: str, row: int) -> str:
+    """The indicator id stored at a row (index internals: only index tests read rows)."""
+    return bytes(snapshot.tables[hash_type].ids[row]).decode("ascii")
 
 
 def make_snapshot(rng: np.random.Generator, count: int = 3_000) -> Snapshot:
@@ -80,9 +88,7 @@ def same_answers(left: Snapshot, right: Snapshot, rng: np.random.Generator) -> N
             right.search(hash_type, queries, radius),
             strict=True,
         ):
-            np.testing.assert_array_equal(a.rows, b.rows)
-            np.testing.assert_array_equal(a.distances, b.distances)
-            assert left.ids_of(hash_type, a.rows) == right.ids_of(hash_type, b.rows)
+            assert a == b
 
 
 def test_round_trip_through_bytes_answers_identically() -> None:
@@ -127,8 +133,57 @@ def test_loaded_arrays_are_views_not_copies() -> None:
     [b"", b"NOTASNAP" + bytes(32), b"HMSNAP\x00\x00" + (99).to_bytes(4, "little") + bytes(12)],
 )
 def test_garbage_or_unknown_format_is_rejected(blob: bytes) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(SnapshotCorrupt):
         Snapshot.from_bytes(blob)
+
+
+def header_of(blob: bytes) -> tuple[dict, int]:
+    """The JSON header of a snapshot file and the offset where it ends."""
+    (length,) = struct.unpack_from("<Q", blob, 16)
+    return json.loads(blob[24 : 24 + length]), 24 + length
+
+
+def test_a_flipped_bit_anywhere_in_the_arrays_is_refused_naming_its_version() -> None:
+    # Given an intact snapshot's bytes
+    blob = bytearray(make_snapshot(np.random.default_rng(11)).to_bytes())
+    _, header_end = header_of(bytes(blob))
+
+    # When one bit of the array region flips (a row's hash: the index would answer wrongly)
+    blob[header_end + (len(blob) - header_end) // 2] ^= 0x10
+
+    # Then loading refuses it, and the error still says which version it was
+    with pytest.raises(SnapshotCorrupt, match="checksum") as refused:
+        Snapshot.from_bytes(bytes(blob))
+    assert refused.value.version == 1
+
+
+def test_a_truncated_snapshot_is_refused() -> None:
+    blob = make_snapshot(np.random.default_rng(12)).to_bytes()
+
+    with pytest.raises(SnapshotCorrupt):
+        Snapshot.from_bytes(blob[: len(blob) - 64])
+
+
+def test_an_edited_header_is_refused_even_when_it_still_parses() -> None:
+    # Given a snapshot whose header claims another version (valid JSON, same length)
+    blob = make_snapshot(np.random.default_rng(13)).to_bytes()
+    edited = blob.replace(b'"snapshot_version": 1', b'"snapshot_version": 7', 1)
+    assert edited != blob
+
+    with pytest.raises(SnapshotCorrupt, match="checksum"):
+        Snapshot.from_bytes(edited)
+
+
+def test_a_snapshot_without_a_checksum_is_refused() -> None:
+    # Given a file as written before snapshots carried a checksum
+    blob = make_snapshot(np.random.default_rng(14)).to_bytes()
+    header, header_end = header_of(blob)
+    del header["checksum"]
+    text = json.dumps(header, sort_keys=True).encode().ljust(header_end - 24)
+    old_style = blob[:16] + struct.pack("<Q", header_end - 24) + text + blob[header_end:]
+
+    with pytest.raises(SnapshotCorrupt, match="no checksum"):
+        Snapshot.from_bytes(old_style)
 
 
 def test_apply_adds_rows_that_then_match() -> None:
@@ -145,7 +200,7 @@ def test_apply_adds_rows_that_then_match() -> None:
     )
     # Then a query 10 bits away finds it, and the old snapshot does not
     (result,) = updated.search("pdq", [near(fresh, 10, rng)], PDQ_RADIUS)
-    assert updated.ids_of("pdq", result.rows) == ["NEW1"]
+    assert result.indicator_ids == ["NEW1"]
     assert len(snapshot.search("pdq", [near(fresh, 10, rng)], PDQ_RADIUS)[0]) == 0
     assert (updated.version, updated.watermark) == (2, "w2")
 
@@ -155,7 +210,7 @@ def test_apply_removes_by_id_whatever_the_type() -> None:
     rng = np.random.default_rng(6)
     snapshot = make_snapshot(rng)
     target = snapshot.tables["pdq"].codes[7].tobytes()
-    target_id = snapshot.ids_of("pdq", np.array([7]))[0]
+    target_id = row_id(snapshot, "pdq", 7)
     md5 = hashlib.md5(b"5", usedforsecurity=False).digest()
     # When one PDQ and one md5 indicator are removed by id
     updated = snapshot.apply(
@@ -165,7 +220,7 @@ def test_apply_removes_by_id_whatever_the_type() -> None:
         created_at="t2",
     )
     # Then neither matches any more and the counts drop by one each
-    assert target_id not in updated.ids_of("pdq", updated.search("pdq", [target], 0)[0].rows)
+    assert target_id not in updated.search("pdq", [target], 0)[0].indicator_ids
     assert len(updated.search("md5", [md5])[0]) == 0
     assert updated.counts()["pdq"] == {"known": 1500, "new": 1499}
     assert updated.counts()["md5"] == {"known": 299}
@@ -176,7 +231,7 @@ def test_apply_result_equals_the_oracle_over_the_remaining_rows() -> None:
     rng = np.random.default_rng(7)
     snapshot = make_snapshot(rng)
     table = snapshot.tables["pdq"]
-    removed = [RemoveIndicator(i) for i in snapshot.ids_of("pdq", np.arange(0, 1000, 10))]
+    removed = [RemoveIndicator(row_id(snapshot, "pdq", row)) for row in range(0, 1000, 10)]
     added = [
         AddIndicator("pdq", near(table.codes[i].tobytes(), i % 40, rng), f"A{i}", "new", "image")
         for i in range(100)
@@ -189,7 +244,9 @@ def test_apply_result_equals_the_oracle_over_the_remaining_rows() -> None:
     new_table = updated.tables["pdq"]
     for query, result in zip(queries, results, strict=True):
         words = np.frombuffer(query, dtype=np.uint64)
-        np.testing.assert_array_equal(result.rows, brute_force(new_table.codes, words, 31)[0])
+        rows, distances = brute_force(new_table.codes, words, 31)
+        assert result.indicator_ids == [row_id(updated, "pdq", row) for row in rows.tolist()]
+        assert [hit.distance for hit in result.hits] == distances.tolist()
     assert new_table.size == table.size - 100 + 100
 
 
@@ -205,14 +262,14 @@ def test_last_change_for_an_id_wins() -> None:
         [RemoveIndicator("X1"), add], version=2, watermark="w", created_at="t"
     )
     assert len(removed_then.search("pdq", [value], 0)[0]) == 0
-    assert added_then.ids_of("pdq", added_then.search("pdq", [value], 0)[0].rows) == ["X1"]
+    assert added_then.search("pdq", [value], 0)[0].indicator_ids == ["X1"]
 
 
 def test_re_adding_an_id_replaces_its_row() -> None:
     rng = np.random.default_rng(9)
     snapshot = make_snapshot(rng, count=100)
     old_value = snapshot.tables["pdq"].codes[0].tobytes()
-    old_id = snapshot.ids_of("pdq", np.array([0]))[0]
+    old_id = row_id(snapshot, "pdq", 0)
     new_value = pdq_values(rng, 1)[0]
     updated = snapshot.apply(
         [AddIndicator("pdq", new_value, old_id, "known", "image")],
@@ -221,7 +278,7 @@ def test_re_adding_an_id_replaces_its_row() -> None:
         created_at="t",
     )
     assert len(updated.search("pdq", [old_value], 0)[0]) == 0
-    assert updated.ids_of("pdq", updated.search("pdq", [new_value], 0)[0].rows) == [old_id]
+    assert updated.search("pdq", [new_value], 0)[0].indicator_ids == [old_id]
     assert updated.tables["pdq"].size == 100
 
 
@@ -280,24 +337,8 @@ def version_1_file() -> bytes:
 
 
 def test_an_old_format_file_is_refused_with_a_clear_error() -> None:
-    with pytest.raises(InvalidInput, match=r"format version 1.*reads version 2"):
+    with pytest.raises(SnapshotCorrupt, match=r"format version 1.*reads version 2"):
         Snapshot.from_bytes(version_1_file())
-
-
-def test_a_corrupt_payload_fails_its_checksum() -> None:
-    # Given a snapshot file with one payload byte flipped
-    blob = bytearray(make_snapshot(np.random.default_rng(15), count=100).to_bytes())
-    blob[-100] ^= 1
-    # When loaded, Then the checksum catches it (and can be skipped on request)
-    with pytest.raises(InvalidInput, match="checksum"):
-        Snapshot.from_bytes(bytes(blob))
-    Snapshot.from_bytes(bytes(blob), verify=False)
-
-
-def test_a_truncated_file_is_refused() -> None:
-    blob = make_snapshot(np.random.default_rng(16), count=100).to_bytes()
-    with pytest.raises(InvalidInput, match="truncated"):
-        Snapshot.from_bytes(blob[:-64])
 
 
 @pytest.mark.parametrize("range_bytes", [4_096, 100_000, 10**9])
@@ -321,40 +362,8 @@ def test_ranged_reads_load_the_same_snapshot(range_bytes: int) -> None:
 def test_ranged_reads_verify_the_checksum() -> None:
     blob = bytearray(make_snapshot(np.random.default_rng(18), count=100).to_bytes())
     blob[-100] ^= 1
-    with pytest.raises(InvalidInput, match="checksum"):
+    with pytest.raises(SnapshotCorrupt, match="checksum"):
         Snapshot.from_ranges(lambda o, n: bytes(blob[o : o + n]), len(blob), range_bytes=4_096)
-
-
-def test_search_within_databases_skips_other_rows_before_the_cap() -> None:
-    # Given PDQ rows alternating between the known and new databases, queried at their own hash
-    rng = np.random.default_rng(19)
-    snapshot = make_snapshot(rng)
-    table = snapshot.tables["pdq"]
-    queries = [table.codes[i].tobytes() for i in range(10)]
-    # When only "new" may be seen
-    results = snapshot.search("pdq", queries, PDQ_RADIUS, databases={"new"})
-    # Then every match is a "new" row, and the answer equals the oracle over "new" rows
-    new_code = snapshot.databases.index("new")
-    for query, result in zip(queries, results, strict=True):
-        words = np.frombuffer(query, dtype=np.uint64)
-        rows, _ = brute_force(
-            table.codes, words, PDQ_RADIUS, labels=table.database, allowed=1 << new_code
-        )
-        np.testing.assert_array_equal(result.rows, rows)
-        assert set(table.database[result.rows].tolist()) <= {new_code}
-
-
-def test_the_database_scope_applies_before_max_matches() -> None:
-    # Given 5 copies of one hash in "known", then 2 copies in "new"
-    value = bytes(range(32))
-    records = [AddIndicator("pdq", value, f"K{i}", "known", "image") for i in range(5)]
-    records += [AddIndicator("pdq", value, f"N{i}", "new", "image") for i in range(2)]
-    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
-    # When a client who may only see "new" asks for at most 2 matches
-    (result,) = snapshot.search("pdq", [value], 0, max_matches=2, databases=["new"])
-    # Then it gets both "new" rows, not truncated (the "known" rows do not take up the cap)
-    assert sorted(snapshot.ids_of("pdq", result.rows)) == ["N0", "N1"]
-    assert not result.truncated
 
 
 def test_exact_types_are_scoped_to_databases_too() -> None:
@@ -365,29 +374,26 @@ def test_exact_types_are_scoped_to_databases_too() -> None:
     ]
     snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
     (result,) = snapshot.search("md5", [digest], databases={"solicitation"})
-    assert snapshot.ids_of("md5", result.rows) == ["B"]
-
-
-@pytest.mark.parametrize("databases", [{"nope"}, "known"])
-def test_unknown_databases_are_rejected(databases: object) -> None:
-    snapshot = make_snapshot(np.random.default_rng(20), count=10)
-    with pytest.raises(InvalidInput):
-        snapshot.search("pdq", [bytes(32)], 31, databases=databases)  # type: ignore[arg-type]
+    assert result.indicator_ids == ["B"]
 
 
 def test_removing_an_id_removes_every_row_it_has() -> None:
     # Given a table where one indicator id owns three rows (augmented indicators)
     rng = np.random.default_rng(21)
-    spec = DEFAULT_SPECS["pdq"]
+    pdq = HASH_TYPES["pdq"]
     values = pdq_values(rng, 6)
     ids = np.array([b"X", b"A", b"X", b"B", b"X", b"C"], dtype="S26")
     zeros = np.zeros(6, dtype=np.uint8)
-    table = TypeTable.build(spec, encode_values(spec, values), ids, zeros, zeros.copy())
+    table = TypeTable.build(pdq, encode_values(pdq, values), ids, zeros, zeros.copy())
     snapshot = Snapshot(1, "w", "t", {"pdq": table})
     # When that id is removed
     updated = snapshot.apply([RemoveIndicator("X")], version=2, watermark="w", created_at="t")
     # Then all three of its rows are gone and the others remain
-    assert updated.ids_of("pdq", np.arange(updated.tables["pdq"].size)) == ["A", "B", "C"]
+    assert [row_id(updated, "pdq", row) for row in range(updated.tables["pdq"].size)] == [
+        "A",
+        "B",
+        "C",
+    ]
     for value in (values[0], values[2], values[4]):
         assert len(updated.search("pdq", [value], 0)[0]) == 0
 
@@ -396,14 +402,16 @@ def test_applied_tables_equal_a_fresh_build() -> None:
     # Given a snapshot, some removals and additions
     rng = np.random.default_rng(22)
     snapshot = make_snapshot(rng)
-    removed = [RemoveIndicator(i) for i in snapshot.ids_of("pdq", np.arange(0, 3_000, 13))]
+    removed = [RemoveIndicator(row_id(snapshot, "pdq", row)) for row in range(0, 3_000, 13)]
     added = [
         AddIndicator("pdq", v, f"A{i}", "new", "image") for i, v in enumerate(pdq_values(rng, 50))
     ]
     updated = snapshot.apply([*removed, *added], version=2, watermark="w", created_at="t")
     # When the same rows are indexed from scratch
     table = updated.tables["pdq"]
-    fresh = TypeTable.build(table.spec, table.codes, table.ids, table.database, table.media_type)
+    fresh = TypeTable.build(
+        table.hash_type, table.codes, table.ids, table.database, table.media_type
+    )
     # Then the patched chunk tables are identical
     patched_index, fresh_index = table.index, fresh.index
     np.testing.assert_array_equal(patched_index.tables.rows, fresh_index.tables.rows)  # type: ignore[union-attr]
@@ -432,11 +440,89 @@ def test_a_stream_loads_the_same_snapshot(chunk_bytes: int) -> None:
 def test_a_stream_that_ends_early_is_refused() -> None:
     blob = make_snapshot(np.random.default_rng(24), count=100).to_bytes()
     pieces = iter([blob[: len(blob) // 2], b""])
-    with pytest.raises(InvalidInput, match="ended"):
+    with pytest.raises(SnapshotCorrupt, match="ended"):
         Snapshot.from_stream(lambda n: next(pieces), len(blob))
 
 
 def test_a_stream_of_an_old_format_file_is_refused() -> None:
     blob = version_1_file()
-    with pytest.raises(InvalidInput, match="version 1"):
+    with pytest.raises(SnapshotCorrupt, match="version 1"):
         Snapshot.from_stream(lambda n: blob, len(blob))
+
+
+def test_a_database_this_snapshot_does_not_hold_scopes_to_nothing() -> None:
+    snapshot = make_snapshot(np.random.default_rng(20), count=10)
+    value = snapshot.tables["pdq"].codes[0].tobytes()
+    assert len(snapshot.search("pdq", [value], 31)[0]) == 1
+    assert len(snapshot.search("pdq", [value], 31, databases={"nope"})[0]) == 0
+    with pytest.raises(InvalidInput):
+        snapshot.search("pdq", [value], 31, databases="known")
+
+
+# -- scope before the cap (issue 11, item 10) ------------------------------------------------
+
+
+def crowded_snapshot(rng: np.random.Generator) -> tuple[Snapshot, bytes]:
+    """A query with 100 out-of-scope ("new") rows at distance 1 and one "known" at 10."""
+    query = pdq_values(rng, 1)[0]
+    records = [
+        AddIndicator("pdq", near(query, 1, rng), f"N{i:025d}", "new", "image") for i in range(100)
+    ]
+    records.append(AddIndicator("pdq", near(query, 10, rng), "K" + "0" * 25, "known", "image"))
+    records += [
+        AddIndicator("pdq", value, f"R{i:025d}", "known", "image")
+        for i, value in enumerate(pdq_values(rng, 500))
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    return snapshot, query
+
+
+def test_out_of_scope_rows_do_not_take_the_places_under_the_cap():
+    snapshot, query = crowded_snapshot(np.random.default_rng(11))
+
+    (hits,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=100, databases={"known"})
+
+    assert [(hit.indicator_id, hit.distance) for hit in hits.hits] == [("K" + "0" * 25, 10)]
+    assert hits.truncated is False
+
+
+def test_truncated_counts_only_rows_in_scope():
+    snapshot, query = crowded_snapshot(np.random.default_rng(12))
+
+    (scoped,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=50, databases={"new"})
+    (everything,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=101)
+
+    assert (len(scoped), scoped.truncated) == (50, True)
+    assert {hit.database for hit in scoped.hits} == {"new"}
+    assert (len(everything), everything.truncated) == (101, False)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_scoped_search_answers_as_brute_force_over_the_rows_in_scope(seed):
+    rng = np.random.default_rng(seed)
+    base = pdq_values(rng, 40)
+    records = [
+        AddIndicator(
+            "pdq",
+            near(base[i % 40], int(rng.integers(0, 40)), rng),
+            f"P{i:025d}",
+            ("known", "new", "solicitation")[int(rng.integers(0, 3))],
+            "image",
+        )
+        for i in range(2_000)
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    table = snapshot.tables["pdq"]
+    scope = {"known", "solicitation"}
+    cap = 5
+
+    for query in base[:10]:
+        (hits,) = snapshot.search("pdq", [query], PDQ_RADIUS, max_matches=cap, databases=scope)
+        rows, _ = brute_force(table.codes, np.frombuffer(query, dtype=np.uint64), PDQ_RADIUS)
+        expected = [
+            row_id(snapshot, "pdq", int(row))
+            for row in rows
+            if snapshot.databases[table.database[row]] in scope
+        ]
+        assert hits.indicator_ids == expected[:cap]
+        assert hits.truncated == (len(expected) > cap)

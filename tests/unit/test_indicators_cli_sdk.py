@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from hashmatch.cli import indicators_command
-from hashmatch.cli.main import main
-from hashmatch.client.sdk import ApiError, HashmatchClient
 from hashmatch.clock import FixedClock
 from hashmatch.errors import InvalidInput
 from hashmatch.indicators.api import batch_response, batch_status
+from hashmatch_client.cli import indicators_command
+from hashmatch_client.cli.main import main
+from hashmatch_client.sdk import ApiError, HashmatchClient
+from tests.factories import CURATOR, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, curation_service
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 # -- SDK ---------------------------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ class ServiceBackedClient:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> ServiceBackedClient:
     fake = ServiceBackedClient()
-    monkeypatch.setattr(indicators_command, "_client", lambda args: fake)
+    monkeypatch.setattr(indicators_command, "client_of", lambda args: fake)
     monkeypatch.setattr(indicators_command, "ROWS_PER_REQUEST", 2)
     return fake
 

@@ -9,9 +9,9 @@ import pytest
 from hashmatch.clock import FixedClock
 from hashmatch.errors import Conflict, InvalidInput, NotFound
 from hashmatch.indicators.model import Indicator, IndicatorStatus, indicator_id
-from hashmatch.indicators.service import IndicatorService, ItemOutcome, ItemResult
+from hashmatch.indicators.service import CuratorScope, IndicatorService, ItemOutcome, ItemResult
+from tests.factories import CURATOR, pdq_hex, submission
 from tests.fakes import InMemoryIndicatorStore, curation_service
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -280,3 +280,69 @@ def test_adding_a_revoked_hash_again_does_not_reactivate_it(service, indicator):
 def test_an_unknown_id_is_not_found(service, unknown):
     with pytest.raises(NotFound):
         service.revoke(unknown, reason="r", by=CURATOR)
+
+
+# -- curator scopes (issue 11, item 11) ---------------------------------------------------------
+
+KNOWN_PDQ_ONLY = CuratorScope(frozenset({"known"}), frozenset({"pdq"}))
+
+
+@pytest.mark.parametrize(
+    "item",
+    [submission(pdq_hex(60), database="new"), submission("0" * 31 + "1", hash_type="md5")],
+)
+def test_a_curator_adds_only_within_its_databases_and_hash_types(service, store, item):
+    result = service.add_batch([item], submitted_by=CURATOR, scope=KNOWN_PDQ_ONLY)
+
+    (outcome,) = result.items
+    assert outcome.outcome is ItemOutcome.INVALID
+    assert outcome.errors[0]["msg"].startswith("not-allowed")
+    assert store.get_many([indicator_id(item["hash_type"], item["hash"], item["database"])]) == {}
+
+
+def test_a_curator_neither_reads_nor_revokes_outside_its_scope(service):
+    outside = indicator_of(add_one(service, submission(pdq_hex(61), database="new")))
+
+    with pytest.raises(NotFound):
+        service.read(outside.id, by=CURATOR, scope=KNOWN_PDQ_ONLY)
+    with pytest.raises(NotFound):
+        service.revoke(outside.id, reason="court order", by=CURATOR, scope=KNOWN_PDQ_ONLY)
+    with pytest.raises(NotFound):
+        service.suspend(outside.id, reason="review", by=CURATOR, scope=KNOWN_PDQ_ONLY)
+    assert service.get(outside.id).status is IndicatorStatus.ACTIVE
+
+
+def test_within_its_scope_a_curator_reads_and_revokes(service):
+    inside = indicator_of(add_one(service, submission(pdq_hex(62))))
+
+    assert service.read(inside.id, by=CURATOR, scope=KNOWN_PDQ_ONLY).id == inside.id
+    revoked = service.revoke(inside.id, reason="court order", by=CURATOR, scope=KNOWN_PDQ_ONLY)
+    assert revoked.status is IndicatorStatus.REVOKED
+
+
+# -- the PDQ quality gate on indicators (issue 11, item 9) --------------------------------------
+
+
+def test_an_all_zero_pdq_hash_is_refused_without_an_override(service):
+    result = add_one(service, submission("0" * 64))
+
+    assert result.outcome is ItemOutcome.INVALID
+    assert result.errors[0]["loc"] == ["items", 0, "hash"]
+
+
+def test_a_pdq_hash_below_the_quality_gate_is_refused_without_an_override(service):
+    result = add_one(service, submission(pdq_hex(63), quality=30))
+
+    assert result.outcome is ItemOutcome.INVALID
+    assert result.errors[0]["loc"] == ["items", 0, "quality"]
+    assert "quality_override" in result.errors[0]["msg"]
+
+
+@pytest.mark.parametrize("item", [submission("0" * 64), submission(pdq_hex(64), quality=30)])
+def test_an_override_accepts_it_and_is_kept_with_the_provenance(service, item):
+    reason = "assessed material is a flat graphic; checked by hand"
+
+    result = add_one(service, {**item, "quality_override": reason})
+
+    assert result.outcome is ItemOutcome.CREATED
+    assert indicator_of(result).provenance[0].quality_override == reason

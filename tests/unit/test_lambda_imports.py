@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Not in the Lambda layers: client-side packages and the parts the common layer leaves out.
+# Not in the Lambda layers: client-side packages and the packages of the other folders.
 FORBIDDEN = (
     "PIL",
     "imagehash",
@@ -19,7 +19,7 @@ FORBIDDEN = (
     "samtranslator",
     "hashmatch.client",
     "hashmatch.cli",
-    "hashmatch.localstack",
+    "hashmatch_devtools.localstack",
 )
 PROBE = """
 import importlib, importlib.abc, pkgutil, sys

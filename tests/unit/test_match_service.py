@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
-from hashmatch.errors import DependencyUnavailable
+from hashmatch.errors import DependencyUnavailable, HashmatchError
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import Matcher
-from hashmatch.matches.service import MatchItem, MatchService
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.service import MatchItem, MatchService
 from hashmatch.statistics.model import QueryOutcome, query_counter
+from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import (
     InMemoryCounterStore,
     InMemoryIndicatorStore,
@@ -20,13 +22,13 @@ from tests.fakes import (
     InMemorySnapshotStore,
     curation_service,
 )
-from tests.unit.indicator_helpers import CURATOR, flip_bits, pdq_hex, submission
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RETENTION = timedelta(days=90)
 PROVIDER = Principal(
     client_id="cl_" + "p" * 24,
     role=Role.PROVIDER,
+    organisation_id="org_" + "p" * 24,
     owner="Example Hosting SA",
     databases=("known",),
     hash_types=("pdq", "md5"),
@@ -34,10 +36,20 @@ PROVIDER = Principal(
 KNOWN = pdq_hex(1)
 
 
+def pdq(value: str, *, quality: int | None = 90, **fields: Any) -> MatchItem:
+    """A PDQ item as the client sends it: with its quality."""
+    return MatchItem("pdq", value, quality=quality, **fields)
+
+
 class World:
     known_id: str
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        thresholds: dict[str, dict[str, int]] | None = None,
+        *,
+        quality_required: bool = True,
+    ) -> None:
         self.clock = FixedClock(NOW)
         self.indicators = InMemoryIndicatorStore()
         self.snapshots = InMemorySnapshotStore()
@@ -47,7 +59,13 @@ class World:
         self.builder = IndexBuilder(self.indicators, self.snapshots, self.clock)
         matcher = Matcher(self.snapshots, self.indicators, self.clock)
         self.service = MatchService(
-            matcher, self.events, self.counters, self.clock, event_retention=RETENTION
+            matcher,
+            self.events,
+            self.counters,
+            self.clock,
+            event_retention=RETENTION,
+            thresholds=thresholds,
+            quality_required=quality_required,
         )
 
     def add(self, value: str, **overrides: str) -> str:
@@ -67,29 +85,29 @@ def world() -> World:
 
 
 def test_a_near_copy_matches_with_a_stored_match_event(world):
-    result = world.service.match(PROVIDER, [MatchItem("pdq", flip_bits(KNOWN, 5), ref="a")])
+    result = world.service.match(PROVIDER, [pdq(flip_bits(KNOWN, 5), ref="a")])
 
     (item,) = result.items
     (match,) = item.matches
     assert (match.database, match.distance, match.threshold) == ("known", 5, 31)
     assert item.ref == "a"
     event = world.events.events[match.match_id]
-    assert event.provider == "Example Hosting SA"
+    assert event.provider == PROVIDER.organisation_id
     assert event.expires_at == NOW + RETENTION
     assert event.index_version == result.index_version
 
 
 def test_a_query_without_a_match_leaves_no_event_only_a_counter(world):
-    result = world.service.match(PROVIDER, [MatchItem("pdq", pdq_hex(99), ref="x")])
+    result = world.service.match(PROVIDER, [pdq(pdq_hex(99), ref="x")])
 
     assert result.items[0].matches == []
     assert world.events.events == {}
-    key = query_counter(date(2026, 6, 1), "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH)
+    key = query_counter(date(2026, 6, 1), PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH)
     assert world.counters.counts == {key: 1}
 
 
 def test_an_indicator_in_a_database_the_client_may_not_use_does_not_match(world):
-    result = world.service.match(PROVIDER, [MatchItem("pdq", pdq_hex(2))])
+    result = world.service.match(PROVIDER, [pdq(pdq_hex(2))])
 
     assert result.items[0].matches == []
 
@@ -98,13 +116,13 @@ def test_an_indicator_in_a_database_the_client_may_not_use_does_not_match(world)
     ("item", "code"),
     [
         (MatchItem("phash", "0" * 16), "hash-type-not-allowed"),
-        (MatchItem("pdq", KNOWN, quality=49), "quality-too-low"),
-        (MatchItem("pdq", KNOWN[:-1]), "invalid-hash"),
+        (pdq(KNOWN, quality=49), "quality-too-low"),
+        (pdq(KNOWN[:-1]), "invalid-hash"),
         (MatchItem("nope", "abc"), "unknown-hash-type"),
     ],
 )
 def test_bad_items_are_rejected_one_by_one_and_the_others_still_match(world, item, code):
-    result = world.service.match(PROVIDER, [item, MatchItem("pdq", KNOWN, quality=50)])
+    result = world.service.match(PROVIDER, [item, pdq(KNOWN, quality=50)])
 
     rejected, good = result.items
     assert rejected.rejection is not None
@@ -117,13 +135,13 @@ def test_made_up_type_names_are_counted_as_unknown(world):
     world.service.match(PROVIDER, [MatchItem("<script>", "x")])
 
     (key,) = world.counters.counts
-    assert key.values == ("Example Hosting SA", "unknown", "rejected")
+    assert key.values == (PROVIDER.organisation_id, "unknown", "rejected")
 
 
 def test_a_revoked_indicator_stops_matching_before_the_next_build(world):
     world.curation.revoke(world.known_id, reason="assessment withdrawn", by=CURATOR)
 
-    result = world.service.match(PROVIDER, [MatchItem("pdq", KNOWN)])
+    result = world.service.match(PROVIDER, [pdq(KNOWN)])
 
     assert result.items[0].matches == []
 
@@ -135,11 +153,36 @@ def test_when_events_cannot_be_stored_no_match_is_answered(world, monkeypatch):
     monkeypatch.setattr(world.events, "put_many", refuse)
 
     with pytest.raises(DependencyUnavailable):
-        world.service.match(PROVIDER, [MatchItem("pdq", KNOWN)])
+        world.service.match(PROVIDER, [pdq(KNOWN)])
+
+
+def test_a_request_whose_counting_fails_leaves_no_event_and_its_retry_counts_once(
+    world, monkeypatch
+):
+    # Given the counters refuse once
+    real_add = world.counters.add
+
+    def refuse(increments):
+        raise DependencyUnavailable("statistics table throttled")
+
+    monkeypatch.setattr(world.counters, "add", refuse)
+    items = [pdq(KNOWN), pdq(pdq_hex(9))]
+
+    # When the request fails, and the provider retries it
+    with pytest.raises(DependencyUnavailable):
+        world.service.match(PROVIDER, items)
+    stored_by_the_failure = dict(world.events.events)
+    monkeypatch.setattr(world.counters, "add", real_add)
+    retried = world.service.match(PROVIDER, items)
+
+    # Then the failed attempt left no event, and the retry stored and counted each query once
+    assert stored_by_the_failure == {}
+    assert set(world.events.events) == {retried.items[0].matches[0].match_id}
+    assert sorted(world.counters.counts.values()) == [1, 1]
 
 
 def test_each_match_gets_its_own_id(world):
-    result = world.service.match(PROVIDER, [MatchItem("pdq", KNOWN), MatchItem("pdq", KNOWN)])
+    result = world.service.match(PROVIDER, [pdq(KNOWN), pdq(KNOWN)])
 
     ids = [item.matches[0].match_id for item in result.items]
     assert len(set(ids)) == 2
@@ -151,7 +194,7 @@ def test_each_match_gets_its_own_id(world):
 
 def test_an_item_matches_by_an_alternate_when_its_value_is_far(world):
     # Given an item whose value is unrelated but whose second alternate is a near copy
-    item = MatchItem("pdq", pdq_hex(99), alternates=(pdq_hex(98), flip_bits(KNOWN, 4)))
+    item = pdq(pdq_hex(99), alternates=(pdq_hex(98), flip_bits(KNOWN, 4)))
 
     # When matched
     result = world.service.match(PROVIDER, [item])
@@ -165,9 +208,7 @@ def test_an_item_matches_by_an_alternate_when_its_value_is_far(world):
 
 def test_an_indicator_reached_several_ways_is_answered_once_at_the_smallest_distance(world):
     # Given a value and two alternates all within the threshold of the same indicator
-    item = MatchItem(
-        "pdq", flip_bits(KNOWN, 10), alternates=(flip_bits(KNOWN, 6), flip_bits(KNOWN, 3))
-    )
+    item = pdq(flip_bits(KNOWN, 10), alternates=(flip_bits(KNOWN, 6), flip_bits(KNOWN, 3)))
 
     # When matched
     result = world.service.match(PROVIDER, [item])
@@ -180,7 +221,7 @@ def test_an_indicator_reached_several_ways_is_answered_once_at_the_smallest_dist
 
 def test_a_tie_between_value_and_alternate_is_reported_via_the_value(world):
     result = world.service.match(
-        PROVIDER, [MatchItem("pdq", flip_bits(KNOWN, 2), alternates=(flip_bits(KNOWN, 2),))]
+        PROVIDER, [pdq(flip_bits(KNOWN, 2), alternates=(flip_bits(KNOWN, 2),))]
     )
 
     (match,) = result.items[0].matches
@@ -189,10 +230,10 @@ def test_a_tie_between_value_and_alternate_is_reported_via_the_value(world):
 
 def test_a_malformed_alternate_rejects_the_item_like_a_malformed_value(world):
     # Given an item with a good value and a truncated alternate, beside a good item
-    bad = MatchItem("pdq", KNOWN, alternates=(flip_bits(KNOWN, 1), KNOWN[:-1]))
+    bad = pdq(KNOWN, alternates=(flip_bits(KNOWN, 1), KNOWN[:-1]))
 
     # When matched
-    result = world.service.match(PROVIDER, [bad, MatchItem("pdq", KNOWN)])
+    result = world.service.match(PROVIDER, [bad, pdq(KNOWN)])
 
     # Then only the bad item is rejected, naming the alternate; nothing of it is stored
     rejected, good = result.items
@@ -206,8 +247,8 @@ def test_a_malformed_alternate_rejects_the_item_like_a_malformed_value(world):
 
 def test_an_item_with_alternates_is_counted_once(world):
     # Given a matching item with 7 alternates and a non-matching item with 8
-    matched = MatchItem("pdq", KNOWN, alternates=tuple(pdq_hex(200 + n) for n in range(7)))
-    unmatched = MatchItem("pdq", pdq_hex(99), alternates=tuple(pdq_hex(300 + n) for n in range(8)))
+    matched = pdq(KNOWN, alternates=tuple(pdq_hex(200 + n) for n in range(7)))
+    unmatched = pdq(pdq_hex(99), alternates=tuple(pdq_hex(300 + n) for n in range(8)))
 
     # When matched
     world.service.match(PROVIDER, [matched, unmatched])
@@ -215,6 +256,94 @@ def test_an_item_with_alternates_is_counted_once(world):
     # Then the counters hold one query of each outcome
     day = date(2026, 6, 1)
     assert world.counters.counts == {
-        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.MATCHED): 1,
-        query_counter(day, "Example Hosting SA", "pdq", QueryOutcome.NO_MATCH): 1,
+        query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.MATCHED): 1,
+        query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH): 1,
     }
+
+
+# -- thresholds per database and hash type (issue 11, item 10) ---------------------------------
+
+BOTH = PROVIDER.model_copy(update={"databases": ("known", "new")})
+
+
+def test_each_database_applies_its_own_threshold_and_each_match_says_which():
+    world = World(thresholds={"known": {"pdq": 4}, "new": {"pdq": 31}})
+    world.add(KNOWN)
+    world.add(KNOWN, database="new")
+    world.builder.build()
+
+    (item,) = world.service.match(BOTH, [pdq(flip_bits(KNOWN, 5))]).items
+
+    assert [(m.database, m.distance, m.threshold) for m in item.matches] == [("new", 5, 31)]
+    assert item.thresholds == {"known": 4, "new": 31}
+
+
+def test_within_each_databases_threshold_both_match_with_their_own_threshold_echoed():
+    world = World(thresholds={"known": {"pdq": 6}, "new": {"pdq": 31}})
+    world.add(KNOWN)
+    world.add(KNOWN, database="new")
+    world.builder.build()
+
+    (item,) = world.service.match(BOTH, [pdq(flip_bits(KNOWN, 5))]).items
+
+    assert sorted((m.database, m.threshold) for m in item.matches) == [("known", 6), ("new", 31)]
+    events = [world.events.events[m.match_id] for m in item.matches]
+    assert sorted((e.database, e.threshold) for e in events) == [("known", 6), ("new", 31)]
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        {"known": {"pdq": 64}},
+        {"known": {"phash": 17}},
+        {"elsewhere": {"pdq": 31}},
+        {"known": {"x": 1}},
+    ],
+)
+def test_a_threshold_over_its_types_maximum_or_of_an_unknown_name_is_refused_at_start(thresholds):
+    with pytest.raises(HashmatchError):
+        World(thresholds=thresholds)
+
+
+def test_out_of_scope_indicators_near_the_query_do_not_hide_one_in_scope():
+    world = World()
+    for bit in range(1, 201, 2):  # 100 distinct hashes at distance 1, out of scope
+        world.add(f"{int(KNOWN, 16) ^ (1 << bit):064x}", database="new")
+    in_scope = world.add(flip_bits(KNOWN, 10))
+    world.builder.build()
+
+    (item,) = world.service.match(PROVIDER, [pdq(KNOWN)]).items
+
+    assert [m.distance for m in item.matches] == [10]
+    assert world.events.events[item.matches[0].match_id].indicator_id == in_scope
+    assert item.truncated is False
+
+
+# -- the PDQ quality gate cannot be skipped (issue 11, item 11) ----------------------------------
+
+
+def test_a_pdq_item_without_a_quality_is_rejected_and_the_others_still_match(world):
+    result = world.service.match(PROVIDER, [pdq(KNOWN, quality=None), pdq(KNOWN)])
+
+    missing, matched = result.items
+    assert missing.rejection is not None
+    assert missing.rejection.code == "quality-missing"
+    assert missing.matches == []
+    assert matched.matches
+
+
+def test_a_relaxed_deployment_matches_a_pdq_item_without_a_quality():
+    world = World(quality_required=False)
+    world.add(KNOWN)
+    world.builder.build()
+
+    (item,) = world.service.match(PROVIDER, [pdq(KNOWN, quality=None)]).items
+
+    assert item.rejection is None
+    assert item.matches
+
+
+def test_a_type_without_a_quality_score_needs_none(world):
+    (item,) = world.service.match(PROVIDER, [MatchItem("md5", "0" * 32)]).items
+
+    assert item.rejection is None

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.client.imaging import hash_file, load_image, pdq_hash
 from hashmatch.hashtypes import HASH_TYPES
+from hashmatch_client.imaging import hash_file, load_image, pdq_hash
 
 PDQ = HASH_TYPES["pdq"]
 PHASH = HASH_TYPES["phash"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.client.imaging import hash_file
+from hashmatch_client.imaging import hash_file
 
 PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "photos"
 TYPES = ("pdq", "phash", "dhash")
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.shared_data
 
 def _our_hashes(filename: str) -> tuple[str, dict[str, str], int | None]:
     result = hash_file(PHOTOS / filename, TYPES)
-    return filename, result.hashes, result.pdq_quality
+    return filename, result.hashes, result.qualities.get("pdq")
 
 
 @pytest.fixture(scope="module")

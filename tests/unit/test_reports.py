@@ -10,13 +10,13 @@ from pydantic import ValidationError
 
 from hashmatch.access.model import Principal, Role
 from hashmatch.clock import FixedClock
-from hashmatch.errors import DependencyUnavailable, InvalidInput, NotFound
-from hashmatch.matches.model import new_match_id
+from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from hashmatch.matching.events import new_match_id
 from hashmatch.reports.intake import INTAKE_ACTOR, ReportIntake
 from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus
-from hashmatch.reports.service import ReportService
-from tests.factories import a_match_event
+from hashmatch.reports.service import KeyReused, ReportService
+from tests.factories import a_match_event, a_principal
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryIdempotencyStore,
@@ -26,8 +26,8 @@ from tests.fakes import (
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-PROVIDER = Principal(client_id="cl_" + "a" * 24, role=Role.PROVIDER, owner="Example Hosting SA")
-OTHER = Principal(client_id="cl_" + "b" * 24, role=Role.PROVIDER, owner="Other Cloud BV")
+PROVIDER = a_principal("a", Role.PROVIDER, "Example Hosting SA")
+OTHER = a_principal("b", Role.PROVIDER, "Other Cloud BV")
 
 
 class World:
@@ -37,13 +37,14 @@ class World:
         self.queue = InMemoryReportQueue()
         self.reports = InMemoryReportStore()
         self.audit = InMemoryAuditLog(self.clock)
+        self.idempotency_store = InMemoryIdempotencyStore()
         self.service = ReportService(
             match_events=self.events,
             queue=self.queue,
             reports=self.reports,
             clock=self.clock,
             audit=self.audit,
-            idempotency_store=InMemoryIdempotencyStore(),
+            idempotency_store=self.idempotency_store,
         )
         self.intake = ReportIntake(
             reports=self.reports, match_events=self.events, clock=self.clock, audit=self.audit
@@ -87,7 +88,7 @@ def test_a_filing_is_queued_under_a_new_report_id(world):
     assert receipt.status is ReportStatus.RECEIVED
     (filing,) = world.queue.sent
     assert filing.report_id == receipt.report_id
-    assert (filing.provider, filing.client_id) == (PROVIDER.owner, PROVIDER.client_id)
+    assert (filing.provider, filing.client_id) == (PROVIDER.organisation_id, PROVIDER.client_id)
     assert filing.details.match_ids == (match_id,)
 
 
@@ -96,7 +97,7 @@ def test_unknown_and_other_providers_match_ids_are_named_alike_and_nothing_is_qu
     theirs = world.match(OTHER)
     unknown = new_match_id()
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(NotFound) as refused:
         world.service.file(PROVIDER, details([mine, theirs, unknown]))
 
     assert refused.value.errors == [
@@ -109,7 +110,7 @@ def test_unknown_and_other_providers_match_ids_are_named_alike_and_nothing_is_qu
 def test_a_match_event_past_its_retention_date_cannot_be_reported(world):
     expired = world.match(expires_at=NOW - timedelta(seconds=1))
 
-    with pytest.raises(InvalidInput, match="cannot be reported"):
+    with pytest.raises(NotFound, match="unknown or not yours"):
         world.service.file(PROVIDER, details([expired]))
 
 
@@ -118,7 +119,7 @@ def test_a_match_event_already_cited_by_a_report_cannot_be_reported_again(world)
     first = world.service.file(PROVIDER, details([match_id]))
     world.take_in_everything_queued()
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Conflict) as refused:
         world.service.file(PROVIDER, details([match_id]))
 
     assert refused.value.errors[0]["msg"] == f"{match_id}: already cited by {first.report_id}"
@@ -135,12 +136,15 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_same_report(world):
     assert len(world.queue.sent) == 1
 
 
-def test_an_idempotency_key_reused_for_a_different_report_is_refused(world):
+def test_an_idempotency_key_reused_for_a_different_report_is_refused_naming_its_report(world):
     match_id = world.match()
-    world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
+    first = world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
 
-    with pytest.raises(InvalidInput, match="different report"):
+    with pytest.raises(KeyReused) as refused:
         world.service.file(PROVIDER, details([match_id], urgent=True), idempotency_key="k-1")
+
+    assert refused.value.report_id == first.report_id
+    assert len(world.queue.sent) == 1
 
 
 def test_two_providers_may_use_the_same_idempotency_key(world):
@@ -169,7 +173,7 @@ def test_a_refused_send_is_retryable_and_the_retry_files_exactly_one_report(worl
 
 def test_a_refused_filing_with_a_key_can_be_corrected_and_refiled_with_that_key(world):
     match_id = world.match()
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         world.service.file(PROVIDER, details([new_match_id()]), idempotency_key="k-1")
 
     receipt = world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
@@ -211,8 +215,10 @@ def test_malformed_report_details_are_refused_naming_the_field(changes, field):
     assert {error["loc"][0] for error in refused.value.errors()} == {field}
 
 
-def test_a_member_state_code_is_normalised_to_upper_case():
-    assert details(["mt_" + "1" * 24], suspected_member_state=" lu ").suspected_member_state == "LU"
+@pytest.mark.parametrize("code", ["lu", " LU", "Lu"])
+def test_a_member_state_code_is_refused_unless_written_as_iso_writes_it(code):
+    with pytest.raises(ValidationError):
+        details(["mt_" + "1" * 24], suspected_member_state=code)
 
 
 def test_intake_stores_the_report_with_a_timestamp_for_each_status(world):
@@ -266,15 +272,102 @@ def test_a_match_event_erased_before_intake_does_not_lose_the_report(world):
     assert world.reports.get(receipt.report_id) is not None
 
 
-def test_a_match_event_keeps_the_first_report_that_cited_it(world):
+def test_a_second_filing_citing_a_match_before_intake_is_409_and_queues_nothing(world):
     match_id = world.match()
     first = world.service.file(PROVIDER, details([match_id]))
-    second = world.service.file(PROVIDER, details([match_id]))  # before either is taken in
 
+    with pytest.raises(Conflict) as refused:
+        world.service.file(PROVIDER, details([match_id]))  # before the first is taken in
+
+    assert refused.value.errors[0]["msg"] == f"{match_id}: already cited by {first.report_id}"
+    assert [filing.report_id for filing in world.queue.sent] == [first.report_id]
+    assert world.events.events[match_id].report_id == first.report_id
+
+
+def test_citing_is_all_or_nothing_across_the_reports_match_ids(world):
+    cited, free = world.match(), world.match()
+    world.service.file(PROVIDER, details([cited]))
+
+    with pytest.raises(Conflict):
+        world.service.file(PROVIDER, details([free, cited]))
+
+    assert world.events.events[free].report_id is None
+    assert world.service.file(PROVIDER, details([free])).report_id
+
+
+def test_a_refused_send_releases_the_claim_so_a_retry_without_a_key_can_file(world):
+    match_id = world.match()
+    world.queue.refusing = True
+
+    with pytest.raises(DependencyUnavailable):
+        world.service.file(PROVIDER, details([match_id]))
+    world.queue.refusing = False
+
+    assert world.events.events[match_id].report_id is None
+    assert world.service.file(PROVIDER, details([match_id])).report_id
+
+
+def test_a_failure_after_the_send_lets_the_retry_file_under_the_same_report_id(world):
+    match_id = world.match()
+    world.audit.store.failing = True
+
+    with pytest.raises(DependencyUnavailable):
+        world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
+    world.audit.store.failing = False
+    retry = world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
     world.take_in_everything_queued()
 
-    assert world.events.events[match_id].report_id == first.report_id
-    assert world.reports.get(second.report_id) is not None
+    assert {filing.report_id for filing in world.queue.sent} == {retry.report_id}
+    assert [r.report_id for r in world.service.list(PROVIDER).reports] == [retry.report_id]
+
+
+def test_a_retry_leaving_out_default_fields_is_the_same_report(world):
+    match_id = world.match()
+    spelt_out = details(
+        [match_id], urgent=False, removed=False, suspected_member_state=None, also_reported_to=[]
+    )
+    first = world.service.file(PROVIDER, spelt_out, idempotency_key="k-1")
+
+    retry = world.service.file(
+        PROVIDER,
+        ReportDetails.model_validate(
+            {
+                "match_ids": [match_id],
+                "content_ref": spelt_out.content_ref,
+                "content_type": "image",
+                "detected_at": spelt_out.detected_at.isoformat().replace("+00:00", "Z"),
+                "legal_basis": spelt_out.legal_basis,
+            }
+        ),
+        idempotency_key="k-1",
+    )
+
+    assert retry == first
+    assert len(world.queue.sent) == 1
+
+
+def test_the_same_content_and_indicator_with_new_match_ids_is_the_same_report(world):
+    first_scan = world.match(indicator_id="ind_" + "1" * 22)
+    receipt = world.service.file(PROVIDER, details([first_scan]), idempotency_key="scan-1")
+    second_scan = world.match(indicator_id="ind_" + "1" * 22)
+
+    again = world.service.file(PROVIDER, details([second_scan]), idempotency_key="scan-1")
+
+    assert again == receipt
+    assert len(world.queue.sent) == 1
+
+
+def test_a_key_whose_answer_was_forgotten_still_refuses_to_file_a_second_report(world):
+    match_id = world.match()
+    first = world.service.file(PROVIDER, details([match_id]), idempotency_key="k-1")
+    world.take_in_everything_queued()
+    world.idempotency_store.records.clear()  # the 24-hour window has passed
+
+    with pytest.raises(KeyReused) as refused:
+        world.service.file(PROVIDER, details([world.match()]), idempotency_key="k-1")
+
+    assert refused.value.report_id == first.report_id
+    assert len(world.queue.sent) == 1
 
 
 def test_a_queue_message_round_trips_to_the_same_filing(world):
@@ -318,3 +411,28 @@ def test_a_listing_shows_only_the_providers_reports_of_the_status_asked(world):
 def test_a_listing_page_size_above_the_limit_is_refused(world):
     with pytest.raises(InvalidInput, match="limit"):
         world.service.list(PROVIDER, limit=101)
+
+
+SAME_NAME = a_principal("c", owner=PROVIDER.owner)
+
+
+def test_an_organisation_of_the_same_name_neither_reads_nor_lists_anothers_reports(world):
+    receipt = world.service.file(PROVIDER, details([world.match()]))
+    world.take_in_everything_queued()
+
+    with pytest.raises(NotFound):
+        world.service.get(SAME_NAME, receipt.report_id)
+    assert world.service.list(SAME_NAME).reports == ()
+    assert world.service.get(PROVIDER, receipt.report_id).report_id == receipt.report_id
+
+
+def test_an_organisation_of_the_same_name_cannot_cite_anothers_match(world):
+    with pytest.raises(NotFound):
+        world.service.file(SAME_NAME, details([world.match(PROVIDER)]))
+
+
+def test_idempotency_keys_are_the_organisations_not_the_names(world):
+    first = world.service.file(PROVIDER, details([world.match()]), idempotency_key="k-1")
+    second = world.service.file(SAME_NAME, details([world.match(SAME_NAME)]), "k-1")
+
+    assert first.report_id != second.report_id

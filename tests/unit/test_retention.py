@@ -3,16 +3,36 @@ resumable runs with exactly one receipt each."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 
-from hashmatch.errors import Conflict, InvalidInput
+from hashmatch.errors import Conflict, InvalidInput, NotFound
 from hashmatch.indicators.model import IndicatorStatus
-from hashmatch.retention.holds import HoldTarget, LegalHoldRequest
-from hashmatch.retention.policy import DataClass, Decision, RetentionPolicy
-from tests.unit.indicator_helpers import CURATOR, pdq_hex, submission
-from tests.unit.retention_world import POLICY, PROVIDER, REVIEWER, START, RetentionWorld
+from hashmatch.indicators.retention import INDICATOR_PROVENANCE
+from hashmatch.matching.retention import MATCH_EVENTS
+from hashmatch.reports.retention import (
+    INFORMATION_REQUESTS,
+    OUTBOUND_MESSAGES,
+    REPORTS,
+    REVIEW_CLAIMS,
+)
+from hashmatch.reports.review_requests import InformationAnswer, InformationRequestBody
+from hashmatch.retention.holds import LegalHoldRequest
+from hashmatch.retention.ports import DueItem, HoldTarget
+from hashmatch.retention_policy import RetentionPolicy, due_day
+from hashmatch.settings import RetentionSettings, SettingsError, clear_settings_cache, load_settings
+from tests.factories import CURATOR, pdq_hex, submission
+from tests.unit.retention_world import (
+    DECISIONS,
+    POLICY,
+    PROVIDER,
+    REVIEWER,
+    START,
+    RetentionWorld,
+)
 
 DAY = timedelta(days=1)
 
@@ -22,22 +42,45 @@ def world() -> RetentionWorld:
     return RetentionWorld()
 
 
-def erased(world: RetentionWorld, data_class: DataClass) -> int:
-    return sum(int(receipt["erased"][data_class.value]) for receipt in world.receipts())
+def erased(world: RetentionWorld, data_class: str) -> int:
+    return sum(int(receipt["erased"][data_class]) for receipt in world.receipts())
 
 
-def test_the_policy_reads_every_period_from_one_setting():
-    policy = RetentionPolicy.from_days(
-        "match_events=90,unfounded_reports=30,forwarded_reports=365,revoked_provenance=90,"
-        "audit_entries=1826,statistics=730,legal_hold_max=548"
+def test_the_policy_reads_every_period_from_one_json_setting(monkeypatch):
+    monkeypatch.setenv(
+        "RETENTION_DAYS",
+        '{"match_events": 90, "unfounded_reports": 30, "forwarded_reports": 365,'
+        ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 730,'
+        ' "legal_hold_max": 548, "claims": 7, "information_requests": 30,'
+        ' "outbound_messages": 90}',
     )
+    clear_settings_cache()
 
-    assert policy == POLICY
+    assert load_settings(RetentionSettings).retention_days == POLICY
+    clear_settings_cache()
 
 
-def test_a_policy_missing_a_period_is_refused():
-    with pytest.raises(ValueError, match="audit_entries"):
-        RetentionPolicy.from_days("match_events=90")
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ('{"match_events": 90}', "RETENTION_DAYS: audit_entries: Field required"),
+        ("match_events=90,statistics=730", "RETENTION_DAYS: Invalid JSON"),
+        ('{"match_events": "ninety"}', "RETENTION_DAYS: match_events: Value error"),
+        ('{"match_events": 90, "later": 1}', "RETENTION_DAYS: later: Extra inputs"),
+    ],
+)
+def test_a_malformed_policy_is_refused_naming_the_variable_and_the_key(monkeypatch, value, named):
+    monkeypatch.setenv("RETENTION_DAYS", value)
+    clear_settings_cache()
+
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        load_settings(RetentionSettings)
+    clear_settings_cache()
+
+
+def test_a_policy_period_must_be_a_whole_number_of_days():
+    with pytest.raises(ValueError, match="whole number of days"):
+        RetentionPolicy.model_validate({**POLICY.model_dump(), "statistics": 0})
 
 
 def test_a_match_event_is_erased_on_its_due_day_and_not_a_day_earlier(world):
@@ -55,7 +98,7 @@ def test_a_match_event_is_erased_on_its_due_day_and_not_a_day_earlier(world):
     # Then it survived the day before and is gone on the day
     assert kept_the_day_before
     assert match_id not in world.events.events
-    assert erased(world, DataClass.MATCH_EVENTS) == 1
+    assert erased(world, MATCH_EVENTS) == 1
 
 
 def test_a_match_event_is_not_erased_earlier_on_its_due_day(world):
@@ -68,7 +111,7 @@ def test_a_match_event_is_not_erased_earlier_on_its_due_day(world):
 
 
 def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_events(world):
-    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    report_id, match_id = world.decided_report("unfounded")
 
     world.at(START + POLICY.unfounded_reports - DAY)
     world.run()
@@ -79,12 +122,12 @@ def test_an_unfounded_report_goes_30_days_after_the_decision_with_its_match_even
     assert kept
     assert report_id not in world.reports.reports
     assert match_id not in world.events.events
-    assert erased(world, DataClass.REPORTS) == 1
-    assert erased(world, DataClass.MATCH_EVENTS) == 1
+    assert erased(world, REPORTS) == 1
+    assert erased(world, MATCH_EVENTS) == 1
 
 
 def test_a_forwarded_report_is_kept_365_days_after_forwarding(world):
-    report_id, _ = world.decided_report(Decision.FORWARDED)
+    report_id, _ = world.decided_report("forwarded")
 
     world.at(START + POLICY.forwarded_reports - DAY)
     world.run()
@@ -123,7 +166,7 @@ def test_a_revoked_indicators_provenance_is_erased_after_its_period_and_the_reco
     assert tombstone.provenance == ()
     assert tombstone.status is IndicatorStatus.REVOKED
     assert tombstone.hash_value  # the hash stays, so the same hash stays revoked
-    assert erased(world, DataClass.INDICATOR_PROVENANCE) == 1
+    assert erased(world, INDICATOR_PROVENANCE) == 1
 
 
 def test_an_active_indicator_keeps_its_provenance(world):
@@ -174,7 +217,7 @@ def test_audit_entries_are_erased_after_five_years_and_the_rest_still_verifies(w
 
 
 def test_a_held_report_survives_its_due_date(world):
-    report_id, match_id = world.decided_report(Decision.UNFOUNDED)
+    report_id, match_id = world.decided_report("unfounded")
     world.hold(HoldTarget.REPORT, report_id)
 
     world.at(START + POLICY.unfounded_reports + 5 * DAY)
@@ -186,7 +229,7 @@ def test_a_held_report_survives_its_due_date(world):
 
 
 def test_a_released_hold_lets_the_next_run_erase_the_item(world):
-    report_id, _ = world.decided_report(Decision.UNFOUNDED)
+    report_id, _ = world.decided_report("unfounded")
     hold = world.hold(HoldTarget.REPORT, report_id)
     world.at(START + POLICY.unfounded_reports + 5 * DAY)
     world.run()
@@ -214,9 +257,10 @@ def test_a_hold_that_runs_out_lets_its_item_be_erased(world):
 
 
 def test_a_legal_hold_must_end_within_18_months(world):
+    report_id, _ = world.stored_report()
     request = LegalHoldRequest(
         target_class=HoldTarget.REPORT,
-        target_id="rp_" + "1" * 24,
+        target_id=report_id,
         authority="Parquet de Paris",
         reference="PR-1",
         until=START + POLICY.legal_hold_max + DAY,
@@ -228,7 +272,7 @@ def test_a_legal_hold_must_end_within_18_months(world):
     assert refused.value.errors[0]["loc"] == ["body", "until"]
 
 
-def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
+def test_a_legal_hold_naming_an_id_of_another_class_finds_no_such_target(world):
     request = LegalHoldRequest(
         target_class=HoldTarget.REPORT,
         target_id="mt_" + "1" * 24,
@@ -237,8 +281,31 @@ def test_a_legal_hold_must_name_an_id_of_its_target_class(world):
         until=START + DAY,
     )
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         world.hold_service.place(REVIEWER, request)
+
+
+@pytest.mark.parametrize(
+    ("target_class", "target_id"),
+    [
+        (HoldTarget.REPORT, "rp_" + "1" * 24),
+        (HoldTarget.MATCH_EVENT, "mt_" + "1" * 24),
+        (HoldTarget.INDICATOR, "ind_" + "1" * 22),
+    ],
+)
+def test_a_legal_hold_on_a_target_that_does_not_exist_is_refused(world, target_class, target_id):
+    request = LegalHoldRequest(
+        target_class=target_class,
+        target_id=target_id,
+        authority="Parquet de Paris",
+        reference="PR-1",
+        until=START + DAY,
+    )
+
+    with pytest.raises(NotFound):
+        world.hold_service.place(REVIEWER, request)
+
+    assert world.hold_service.list_current() == []
 
 
 def test_a_hold_cannot_be_released_twice(world):
@@ -273,6 +340,9 @@ def test_each_run_writes_one_receipt_with_counts_and_period_but_no_ids(world):
         "indicator_provenance": 0,
         "audit_entries": 0,
         "statistics": 0,
+        "review_claims": 0,
+        "information_requests": 0,
+        "outbound_messages": 0,
     }
     assert receipt["period"] == {"from": "2027-03-10", "through": "2027-04-10"}
     assert match_id not in str(receipt)
@@ -328,16 +398,143 @@ def test_the_next_run_covers_the_days_from_where_the_last_one_ended(world):
 def test_a_decision_sets_when_the_report_is_erased(world):
     report_id, _ = world.stored_report()
 
-    decided = world.decisions.decide(
-        report_id, Decision.UNFOUNDED, by=REVIEWER.client_id, role="reviewer"
-    )
+    decided = world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
 
     assert decided.erase_after == START + POLICY.unfounded_reports
     assert world.audit.actions()[-1] == "report.unfounded"
 
 
 def test_a_report_is_decided_once(world):
-    report_id, _ = world.decided_report(Decision.FORWARDED)
+    report_id, _ = world.decided_report("forwarded")
 
     with pytest.raises(Conflict):
-        world.decisions.decide(report_id, Decision.UNFOUNDED, by=PROVIDER.client_id, role="x")
+        world.review.decide(REVIEWER, report_id, DECISIONS["unfounded"])
+
+
+# -- the parts of a report with periods of their own -----------------------------------------
+
+
+def test_a_lapsed_claim_is_erased_its_period_after_it_lapsed(world):
+    report_id, _ = world.stored_report()
+    claim = world.review.claim(REVIEWER, report_id)
+    world.at(claim.until + POLICY.claims - DAY)
+    world.run()
+    assert world.reports.get(report_id).claim is not None
+
+    world.at(claim.until + POLICY.claims)
+    world.run()
+
+    assert world.reports.get(report_id).claim is None
+    assert erased(world, REVIEW_CLAIMS) == 1
+
+
+def answered_then_forwarded(world: RetentionWorld) -> str:
+    report_id, _ = world.stored_report()
+    asked = world.review.request_information(
+        REVIEWER, report_id, InformationRequestBody(question="Where is the uploader?")
+    )
+    world.answers.answer(
+        PROVIDER, report_id, InformationAnswer(request_id=asked.request_id, answer="In Lyon.")
+    )
+    world.review.decide(REVIEWER, report_id, DECISIONS["forwarded"])
+    return report_id
+
+
+def test_information_request_texts_go_their_period_after_the_decision_and_the_times_stay(world):
+    report_id = answered_then_forwarded(world)
+    world.at(START + POLICY.information_requests)
+
+    world.run()
+
+    (request,) = world.reports.get(report_id).information_requests
+    assert (request.question, request.answer) == (None, None)
+    assert request.asked_at == START
+    assert request.answered_at == START
+    assert erased(world, INFORMATION_REQUESTS) == 1
+
+
+def test_the_forwarded_copy_goes_its_period_after_forwarding_and_the_deliveries_stay(world):
+    report_id, _ = world.decided_report("forwarded")
+    world.at(START + POLICY.outbound_messages)
+
+    world.run()
+
+    outbound = world.reports.get(report_id).outbound
+    assert outbound.message is None
+    assert set(outbound.deliveries) == {"europol", "FR"}
+    assert erased(world, OUTBOUND_MESSAGES) == 1
+
+
+def test_a_hold_on_a_report_keeps_its_request_texts_and_forwarded_copy_until_released(world):
+    report_id = answered_then_forwarded(world)
+    hold = world.hold(HoldTarget.REPORT, report_id)
+    world.at(START + POLICY.outbound_messages)
+    world.run()
+    assert world.reports.get(report_id).outbound.message is not None
+    assert world.reports.get(report_id).information_requests[0].answer == "In Lyon."
+
+    world.hold_service.release(REVIEWER, hold.hold_id)
+    world.at(world.clock.now() + DAY)
+    world.run()
+
+    report = world.reports.get(report_id)
+    assert report.outbound.message is None
+    assert report.information_requests[0].answer is None
+
+
+class Widgets:
+    """A toy data class with a retention period: registering it is all erasure needs."""
+
+    name = "widgets"
+    hold_target = None
+
+    def __init__(self, period: timedelta) -> None:
+        self.period = period
+        self.items: dict[str, datetime] = {}  # id -> due
+
+    def add(self, item_id: str, made_at: datetime) -> None:
+        self.items[item_id] = made_at + self.period
+
+    def is_item_id(self, item_id: str) -> bool:
+        return item_id.startswith("wg_")
+
+    def exists(self, item_id: str) -> bool:
+        return item_id in self.items
+
+    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        due = sorted(
+            DueItem(item_id, at)
+            for item_id, at in self.items.items()
+            if due_day(at) == day and (after is None or item_id > after)
+        )
+        return due[:limit]
+
+    def due_at(self, item_id: str) -> datetime | None:
+        return self.items.get(item_id)
+
+    def erase(self, item_id: str, cutoff: datetime) -> Counter[str]:
+        due = self.items.get(item_id)
+        if due is None or due > cutoff:
+            return Counter()
+        del self.items[item_id]
+        return Counter({self.name: 1})
+
+
+def test_a_data_class_registered_in_one_place_is_erased_on_its_due_day():
+    # Given a toy data class registered with erasure, holding 30 items made now (more than a page)
+    widgets = Widgets(period=timedelta(days=10))
+    world = RetentionWorld(widgets)
+    for number in range(30):
+        widgets.add(f"wg_{number:03d}", START)
+
+    # When erasure runs the day before they are due, then on their due day
+    world.at(START + widgets.period - DAY)
+    world.run()
+    kept = len(widgets.items)
+    world.at(START + widgets.period)
+    world.run()
+
+    # Then they survive the first run, all go in the second, and the receipts count them
+    assert kept == 30
+    assert widgets.items == {}
+    assert [receipt["erased"]["widgets"] for receipt in world.receipts()] == [0, 30]

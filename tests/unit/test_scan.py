@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hashmatch.client.scan import ReportOptions, queries_of, scan
-from hashmatch.client.sdk import ApiError
+from hashmatch_client.scan import KEY_REUSED_PROBLEM, ReportOptions, queries_of, scan
+from hashmatch_client.sdk import ApiError
 
 KNOWN = "f" * 64
 
@@ -17,7 +17,18 @@ KNOWN = "f" * 64
 class FakeApi:
     """Matches a pdq value equal to KNOWN; remembers what it was sent."""
 
-    def __init__(self, *, refuse_reports: bool = False, refuse_match: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        refuse_reports: bool = False,
+        refuse_match: bool = False,
+        scan_number: int = 1,
+        indicator_ref: str = "ir_" + "1" * 24,
+        reported_before: str | None = None,
+    ) -> None:
+        self.scan_number = scan_number  # match ids are new on every scan
+        self.indicator_ref = indicator_ref
+        self.reported_before = reported_before
         self.batches: list[list[dict[str, Any]]] = []
         self.reports: list[tuple[dict[str, Any], str | None]] = []
         self.refuse_reports = refuse_reports
@@ -33,7 +44,8 @@ class FakeApi:
             matches = (
                 [
                     {
-                        "match_id": f"mt_{len(self.batches)}_{number}",
+                        "match_id": f"mt_{self.scan_number}_{len(self.batches)}_{number}",
+                        "indicator_ref": self.indicator_ref,
                         "database": "known",
                         "media_type": "image",
                         "distance": 0,
@@ -51,6 +63,9 @@ class FakeApi:
     ) -> dict[str, Any]:
         if self.refuse_reports:
             raise ApiError(503, {"detail": "queue down"})
+        if self.reported_before:
+            problem = {"type": KEY_REUSED_PROBLEM, "report_id": self.reported_before}
+            raise ApiError(409, problem)
         self.reports.append((dict(report), idempotency_key))
         return {"report_id": f"rp_{len(self.reports)}", "status": "received"}
 
@@ -99,21 +114,42 @@ def test_a_report_per_matched_file_cites_its_matches_and_sha256():
     result = scan(RECORDS, ["pdq"], api, report=options, now=lambda: when)
 
     ((body, key),) = api.reports
-    assert body["match_ids"] == ["mt_1_0"]
+    assert body["match_ids"] == ["mt_1_1_0"]
     assert body["content_ref"] == "a" * 64
     assert body["detected_at"] == when.isoformat()
     assert key
     assert result.matched[0].report_id == "rp_1"
 
 
-def test_the_same_matches_give_the_same_idempotency_key():
-    first, second = FakeApi(), FakeApi()
+def test_a_rescan_of_the_same_content_and_indicator_gives_the_same_idempotency_key():
+    first, second = FakeApi(scan_number=1), FakeApi(scan_number=2)
     options = ReportOptions(legal_basis="x")
 
     scan(RECORDS, ["pdq"], first, report=options)
     scan(RECORDS, ["pdq"], second, report=options)
 
+    assert first.reports[0][0]["match_ids"] != second.reports[0][0]["match_ids"]
     assert first.reports[0][1] == second.reports[0][1]
+
+
+def test_the_same_content_matching_another_indicator_gives_another_key():
+    first, second = FakeApi(), FakeApi(indicator_ref="ir_" + "2" * 24)
+    options = ReportOptions(legal_basis="x")
+
+    scan(RECORDS, ["pdq"], first, report=options)
+    scan(RECORDS, ["pdq"], second, report=options)
+
+    assert first.reports[0][1] != second.reports[0][1]
+
+
+def test_content_reported_by_an_earlier_scan_is_marked_so_not_failed():
+    api = FakeApi(reported_before="rp_" + "9" * 24)
+
+    result = scan(RECORDS, ["pdq"], api, report=ReportOptions("x"))
+
+    (outcome,) = result.matched
+    assert (outcome.report_id, outcome.already_reported) == ("rp_" + "9" * 24, True)
+    assert outcome not in result.failed
 
 
 def test_a_failed_filing_is_recorded_and_does_not_stop_the_scan():

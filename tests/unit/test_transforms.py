@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.client.transforms import (
+from hashmatch_client.imaging import dihedral_variants, trim_uniform_border
+from hashmatch_devtools.evaluation.transforms import (
     TRANSFORMATIONS,
     TRANSFORMATIONS_BY_NAME,
     apply_transformation,
-    dihedral_variants,
     fit_within,
-    trim_uniform_border,
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from hashmatch.access.model import Role
+from hashmatch.access.model import Organisation, Role
 from hashmatch.access.service import ClientService
 from hashmatch.adapters.apigateway_usage_plans import ApiGatewayUsagePlans
 from hashmatch.adapters.aws import (
@@ -21,6 +21,7 @@ from hashmatch.adapters.aws import (
     dynamodb_client,
     kms_client,
     s3_client,
+    secretsmanager_client,
     sqs_client,
 )
 from hashmatch.adapters.dynamodb_audit import DynamoDBAuditStore
@@ -29,45 +30,69 @@ from hashmatch.adapters.dynamodb_erasure_progress import DynamoDBErasureProgress
 from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
+from hashmatch.adapters.dynamodb_organisations import DynamoDBOrganisationStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
+from hashmatch.adapters.https_post import http_pool
+from hashmatch.adapters.https_recipients import HttpsRecipients
+from hashmatch.adapters.https_webhooks import HttpsWebhooks
 from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
+from hashmatch.adapters.s3_audit_anchors import S3AuditAnchorStore
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
+from hashmatch.adapters.secretsmanager_credentials import SecretsManagerCredentials
+from hashmatch.adapters.sqs_outbound import SQSNotificationQueue, SQSOutboundQueue, SQSRedelivery
 from hashmatch.adapters.sqs_report_queue import SQSReportQueue
+from hashmatch.audit.anchors import AuditAnchoring
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
-from hashmatch.indicators.matcher import Matcher
+from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
-from hashmatch.matches.service import MatchService
-from hashmatch.reports.decisions import ReportDecisions
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.retention import MatchEventRetention
+from hashmatch.matching.service import MatchService
+from hashmatch.reports.delivering import RetryPolicy
+from hashmatch.reports.forwarding import Forwarding
 from hashmatch.reports.intake import ReportIntake
+from hashmatch.reports.notifier import ProviderNotifier
+from hashmatch.reports.ports import ReviewEvents
+from hashmatch.reports.retention import ReportRetention, report_part_retentions
+from hashmatch.reports.review import InformationAnswers, ReviewRules, ReviewService
+from hashmatch.reports.review_events import NoReviewEvents
 from hashmatch.reports.service import ReportService
 from hashmatch.retention.erasure import Erasure
 from hashmatch.retention.holds import LegalHoldService
-from hashmatch.retention.policy import RetentionPolicy
+from hashmatch.retention.registry import ErasureRegistry
+from hashmatch.retention_policy import RetentionPolicy
 from hashmatch.settings import (
+    AuditAnchorSettings,
     AuditCheckpointSettings,
     AuditSettings,
     ClientsSettings,
+    DeliverySettings,
     ErasureSettings,
+    ForwardingSettings,
     IndicatorSettings,
     LegalHoldSettings,
     MatchEventsSettings,
     MatchSettings,
+    NotificationSettings,
+    OrganisationSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
+    ReviewSettings,
     SnapshotSettings,
     StatisticsSettings,
     load_settings,
 )
+from hashmatch.statistics.retention import StatisticsRetention
 
 
 @cache
 def retention_policy() -> RetentionPolicy:
-    return RetentionPolicy.from_days(load_settings(RetentionSettings).retention_days)
+    return load_settings(RetentionSettings).retention_days
 
 
 @cache
@@ -93,9 +118,24 @@ class _AuditLogOnFirstUse:
 
 
 @cache
+def audit_anchors() -> S3AuditAnchorStore:
+    return S3AuditAnchorStore(s3_client(), load_settings(AuditAnchorSettings).audit_anchor_bucket)
+
+
+@cache
+def audit_anchoring() -> AuditAnchoring:
+    return AuditAnchoring(audit_log(), audit_anchors(), SystemClock())
+
+
+@cache
 def checkpoint_sealer() -> KMSCheckpointSealer:
     key = load_settings(AuditCheckpointSettings).audit_checkpoint_key
     return KMSCheckpointSealer(kms_client(), key)
+
+
+@cache
+def client_store() -> DynamoDBClientStore:
+    return DynamoDBClientStore(dynamodb_client(), load_settings(ClientsSettings).clients_table)
 
 
 @cache
@@ -112,8 +152,31 @@ def client_service() -> ClientService:
                 Role.AUDITOR: settings.staff_usage_plan_id,
             },
         )
-    store = DynamoDBClientStore(dynamodb_client(), settings.clients_table)
-    return ClientService(store, SystemClock(), _AuditLogOnFirstUse(), usage_plans)
+    return ClientService(
+        client_store(),
+        SystemClock(),
+        _AuditLogOnFirstUse(),
+        usage_plans,
+        organisations=_OrganisationsOnFirstUse(),
+    )
+
+
+class _OrganisationsOnFirstUse:
+    """The organisations table, resolved when first used: the authorizer builds the client
+    service only to authenticate, and has no organisations table to name (nor access to one)."""
+
+    def _store(self) -> DynamoDBOrganisationStore:
+        table = load_settings(OrganisationSettings).organisations_table
+        return DynamoDBOrganisationStore(dynamodb_client(), table)
+
+    def put_new(self, organisation: Organisation) -> None:
+        self._store().put_new(organisation)
+
+    def get(self, organisation_id: str) -> Organisation | None:
+        return self._store().get(organisation_id)
+
+    def list_all(self) -> list[Organisation]:
+        return self._store().list_all()
 
 
 @cache
@@ -202,9 +265,75 @@ def report_intake() -> ReportIntake:
 
 
 @cache
-def report_decisions() -> ReportDecisions:
-    return ReportDecisions(
-        reports=report_store(), clock=SystemClock(), audit=audit_log(), policy=retention_policy()
+def review_events() -> ReviewEvents:
+    """Where review steps are announced (the statistics issue wires its counters here)."""
+    return NoReviewEvents()
+
+
+@cache
+def review_service() -> ReviewService:
+    settings = load_settings(ReviewSettings)
+    return ReviewService(
+        reports=report_store(),
+        match_events=match_event_store(),
+        indicators=indicator_store(),
+        outbound=SQSOutboundQueue(sqs_client(), settings.outbound_queue_url),
+        notifications=SQSNotificationQueue(sqs_client(), settings.notifications_queue_url),
+        events=review_events(),
+        clock=SystemClock(),
+        audit=audit_log(),
+        policy=retention_policy(),
+        rules=ReviewRules(
+            claim_lease=timedelta(minutes=settings.claim_lease_minutes),
+            do_not_inform_max=timedelta(days=settings.do_not_inform_max_days),
+        ),
+    )
+
+
+@cache
+def information_answers() -> InformationAnswers:
+    """The provider's answers to information requests (file_reports; it notifies no one)."""
+    return InformationAnswers(
+        reports=report_store(),
+        notifications=None,
+        events=review_events(),
+        clock=SystemClock(),
+        audit=audit_log(),
+    )
+
+
+def delivery_policy() -> RetryPolicy:
+    base = load_settings(DeliverySettings).delivery_retry_base_seconds
+    return RetryPolicy(redelivery_base=timedelta(seconds=base))
+
+
+@cache
+def forwarding() -> Forwarding:
+    settings = load_settings(ForwardingSettings)
+    credentials = SecretsManagerCredentials(
+        secretsmanager_client(), settings.recipient_credentials_secret
+    )
+    return Forwarding(
+        reports=report_store(),
+        recipients=HttpsRecipients(settings.recipient_endpoints, credentials, http_pool()),
+        redelivery=SQSRedelivery(sqs_client(), settings.outbound_queue_url),
+        events=review_events(),
+        clock=SystemClock(),
+        audit=audit_log(),
+        policy=delivery_policy(),
+    )
+
+
+@cache
+def provider_notifier() -> ProviderNotifier:
+    queue_url = load_settings(NotificationSettings).notifications_queue_url
+    return ProviderNotifier(
+        reports=report_store(),
+        clients=client_store(),
+        webhooks=HttpsWebhooks(http_pool()),
+        redelivery=SQSRedelivery(sqs_client(), queue_url),
+        clock=SystemClock(),
+        policy=delivery_policy(),
     )
 
 
@@ -215,25 +344,39 @@ def legal_hold_store() -> DynamoDBLegalHoldStore:
 
 
 @cache
+def erasable_data() -> ErasureRegistry:
+    """Every data class erase_expired enforces and legal holds may target (register one here)."""
+    return ErasureRegistry(
+        [
+            MatchEventRetention(match_event_store()),
+            ReportRetention(report_store(), match_event_store()),
+            ProvenanceRetention(indicator_store(), SystemClock()),
+            StatisticsRetention(counter_store(), retention_policy().statistics),
+            *report_part_retentions(report_store(), SystemClock()),
+        ]
+    )
+
+
+@cache
 def legal_hold_service() -> LegalHoldService:
-    return LegalHoldService(legal_hold_store(), SystemClock(), audit_log(), retention_policy())
+    return LegalHoldService(
+        legal_hold_store(), SystemClock(), audit_log(), retention_policy(), erasable_data()
+    )
 
 
 @cache
 def erasure() -> Erasure:
     table = load_settings(ErasureSettings).retention_state_table
     return Erasure(
-        policy=retention_policy(),
+        registry=erasable_data(),
+        audit_retention=retention_policy().audit_entries,
         clock=SystemClock(),
         progress=DynamoDBErasureProgressStore(dynamodb_client(), table),
-        match_events=match_event_store(),
-        reports=report_store(),
-        indicators=indicator_store(),
-        counters=counter_store(),
         holds=legal_hold_store(),
         hold_service=legal_hold_service(),
         audit=audit_log(),
         sealer=checkpoint_sealer(),
+        anchors=audit_anchors(),
     )
 
 
@@ -245,7 +388,8 @@ def match_service() -> MatchService:
         counter_store(),
         SystemClock(),
         event_retention=retention_policy().match_events,
-        thresholds=load_settings(MatchSettings).thresholds(),
+        thresholds=load_settings(MatchSettings).match_thresholds,
+        quality_required=load_settings(MatchSettings).quality_required,
     )
 
 

@@ -87,6 +87,18 @@ class DependencyUnavailable(HashmatchError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class IndexUnavailable(DependencyUnavailable):
+    """The matching index cannot be served: its snapshot is missing, unreadable or corrupt.
+
+    Matching fails closed (HTTP 503): an empty or half-read index would answer "no match" for
+    hashes that are in the databases. build_index writes a snapshot on its first run and
+    rebuilds a corrupt one from the indicators table, so this clears by itself within minutes.
+    """
+
+    code = "index-unavailable"
+    title = "Matching index temporarily unavailable"
+
+
 class ImageError(HashmatchError):
     """An image could not be hashed (client side only): unreadable, too large, a bomb."""
 

@@ -1,11 +1,17 @@
-"""Hash types (signal types): the only place hash strings are interpreted.
+"""Hash types (signal types): the one place for every fact about a hash type.
 
-Each type knows its name, width in bits, whether it matches exactly or by Hamming distance, its
-default and maximum match threshold, how to parse and normalise a string (always to lower-case
-hex), and how to compute the distance between two normalised values.
+Each type knows its name, width in bits, its kind (matched exactly, or within a Hamming
+distance), where a client computes it from (the decoded image, or the file's bytes), its
+default and maximum match threshold, its quality gate if it has one (PDQ), how to parse and
+normalise a string (always to lower-case hex) and how to compute the distance between two values.
+Everything else derives from the registry ``HASH_TYPES``: the index's type table
+(``hashmatch.index``), the match service's quality gate and thresholds, the client's hashing
+dispatch (``hashmatch_client.imaging``) and, checked by a test, the template's threshold
+Parameters. Adding a type is adding one class below and one entry in ``HASH_TYPES``; nothing
+else branches on type names. Tests add a toy type with ``HASH_TYPES.registered(...)``.
 
-This module ships in the Lambda layer: it imports nothing beyond the standard library (no PIL,
-no numpy), so the cloud side can validate and compare hashes without any image code.
+This module ships in the Lambda layer and in the provider client: it imports nothing beyond the
+standard library (no PIL, no numpy, no pydantic).
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from __future__ import annotations
 import base64
 import binascii
 import string
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from enum import StrEnum
 from typing import ClassVar
 
 from hashmatch.errors import InvalidHash, InvalidInput, UnknownHashType
@@ -26,30 +33,72 @@ MIN_PDQ_QUALITY = 50
 _HEX_DIGITS = frozenset(string.hexdigits)
 
 
+class MatchKind(StrEnum):
+    """How stored values of a type are compared with a query."""
+
+    HAMMING = "hamming"  # within a Hamming distance (perceptual hashes)
+    EXACT = "exact"  # equal values only (cryptographic digests)
+
+
+class HashSource(StrEnum):
+    """What a client computes a type from."""
+
+    IMAGE = "image"  # the decoded, upright RGB image (hashmatch_client.imaging)
+    FILE_BYTES = "file_bytes"  # the file's bytes, with hashlib's algorithm of the same name
+
+
 class HashType:
     """One hash type. Subclasses set the class attributes; instances are stateless."""
 
     name: ClassVar[str]
     bits: ClassVar[int]
-    exact: ClassVar[bool]
+    kind: ClassVar[MatchKind]
+    source: ClassVar[HashSource]
     default_threshold: ClassVar[int]
     max_threshold: ClassVar[int]
     description: ClassVar[str]
+    # The lowest quality a hash of this type may have to be trusted; None: no quality score.
+    min_quality: ClassVar[int | None] = None
+
+    @property
+    def exact(self) -> bool:
+        return self.kind is MatchKind.EXACT
 
     @property
     def hex_length(self) -> int:
         return self.bits // 4
 
+    @property
+    def byte_length(self) -> int:
+        return self.bits // 8
+
+    @property
+    def value_pattern(self) -> str:
+        """Every spelling ``parse`` accepts, as a regular expression (no anchors): hex digits
+        of either case (and, for PDQ, base64). The API documents it; ``parse`` enforces it."""
+        return f"[0-9a-fA-F]{{{self.hex_length}}}"
+
     def parse(self, value: str) -> str:
-        """Validate ``value`` and return it as lower-case hex; raise InvalidHash if malformed."""
+        """Validate ``value`` and return it as lower-case hex; raise InvalidHash if malformed.
+
+        Taken as sent: surrounding blanks make it malformed, not trimmed."""
         if not isinstance(value, str):
             raise InvalidHash(f"{self.name} hash must be a string, got {type(value).__name__}")
-        text = value.strip()
-        return self._parse_hex(text, self._length_hint())
+        return self._parse_hex(value, self._length_hint())
 
     def to_bytes(self, hex_value: str) -> bytes:
         """The raw bytes of a hash (parsed first, so any accepted spelling works)."""
         return bytes.fromhex(self.parse(hex_value))
+
+    def quality_problem(self, quality: int | None) -> str | None:
+        """Why a hash of this quality is not trusted, or None if it passes the gate.
+
+        A hash without a stated quality passes here; whether a missing quality is accepted is
+        the caller's policy (the match service's, per request route).
+        """
+        if self.min_quality is None or quality is None or quality >= self.min_quality:
+            return None
+        return f"{self.name} quality {quality} is below {self.min_quality}: unreliable hash"
 
     def distance(self, a_hex: str, b_hex: str) -> int:
         """Hamming distance in bits between two hashes of this type."""
@@ -92,7 +141,8 @@ class HashType:
 class PdqHash(HashType):
     name = "pdq"
     bits = 256
-    exact = False
+    kind = MatchKind.HAMMING
+    source = HashSource.IMAGE
     # Upstream's recommended match threshold for PDQ is 31 of 256 bits.
     default_threshold = 31
     # Beyond ~63 bits unrelated images start to match (random pairs sit near 128): allow
@@ -104,13 +154,16 @@ class PdqHash(HashType):
     # 32 bytes are 44 base64 characters with one '=' of padding, 43 without.
     _BASE64_LENGTHS: ClassVar[frozenset[int]] = frozenset({43, 44})
 
+    @property
+    def value_pattern(self) -> str:
+        return "[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=?|[A-Za-z0-9_-]{43}=?"
+
     def parse(self, value: str) -> str:
         if not isinstance(value, str):
             raise InvalidHash(f"pdq hash must be a string, got {type(value).__name__}")
-        text = value.strip()
-        if len(text) in self._BASE64_LENGTHS:
-            return self._parse_base64(text)
-        return self._parse_hex(text, self._length_hint())
+        if len(value) in self._BASE64_LENGTHS:
+            return self._parse_base64(value)
+        return self._parse_hex(value, self._length_hint())
 
     def _length_hint(self) -> str:
         return "64 hex digits (or 44-char base64)"
@@ -137,7 +190,8 @@ class PdqHash(HashType):
 class PHash(HashType):
     name = "phash"
     bits = 64
-    exact = False
+    kind = MatchKind.HAMMING
+    source = HashSource.IMAGE
     default_threshold = 8
     max_threshold = 16
     description = "DCT perceptual hash (imagehash.phash, 64 bits)"
@@ -146,14 +200,16 @@ class PHash(HashType):
 class DHash(HashType):
     name = "dhash"
     bits = 64
-    exact = False
+    kind = MatchKind.HAMMING
+    source = HashSource.IMAGE
     default_threshold = 8
     max_threshold = 16
     description = "difference hash (imagehash.dhash, 64 bits)"
 
 
 class _CryptographicHash(HashType):
-    exact = True
+    kind = MatchKind.EXACT
+    source = HashSource.FILE_BYTES
     default_threshold = 0
     max_threshold = 0
 
@@ -176,23 +232,64 @@ class Sha256Hash(_CryptographicHash):
     description = "SHA-256 of the file bytes"
 
 
-HASH_TYPES: Mapping[str, HashType] = MappingProxyType(
-    {
-        hash_type.name: hash_type
-        for hash_type in (PdqHash(), PHash(), DHash(), Md5Hash(), Sha1Hash(), Sha256Hash())
-    }
-)
-PERCEPTUAL_TYPES: tuple[str, ...] = tuple(name for name, t in HASH_TYPES.items() if not t.exact)
-CRYPTOGRAPHIC_TYPES: tuple[str, ...] = tuple(name for name, t in HASH_TYPES.items() if t.exact)
+class HashTypeRegistry(Mapping[str, HashType]):
+    """The known hash types by name, in declaration order."""
+
+    def __init__(self, types: Iterable[HashType]) -> None:
+        self._types: dict[str, HashType] = {}
+        for hash_type in types:
+            self._add(hash_type)
+
+    def __getitem__(self, name: str) -> HashType:
+        return self._types[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._types)
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def lookup(self, name: object) -> HashType:
+        """The type called ``name`` (case-insensitive); UnknownHashType lists the known ones."""
+        hash_type = self._types.get(name.strip().lower()) if isinstance(name, str) else None
+        if hash_type is None:
+            known = ", ".join(self._types)
+            raise UnknownHashType(
+                f"unknown hash type {name!r}; known types: {known}",
+                errors=[{"type": str(name), "known": list(self._types)}],
+            )
+        return hash_type
+
+    def of_kind(self, kind: MatchKind) -> tuple[HashType, ...]:
+        return tuple(t for t in self._types.values() if t.kind is kind)
+
+    def of_source(self, source: HashSource) -> tuple[HashType, ...]:
+        return tuple(t for t in self._types.values() if t.source is source)
+
+    @contextmanager
+    def registered(self, hash_type: HashType) -> Iterator[HashType]:
+        """Add ``hash_type`` for the duration of a ``with`` block (tests, experiments)."""
+        self._add(hash_type)
+        try:
+            yield hash_type
+        finally:
+            del self._types[hash_type.name]
+
+    def _add(self, hash_type: HashType) -> None:
+        if hash_type.name in self._types:
+            raise ValueError(f"hash type {hash_type.name!r} is registered already")
+        if hash_type.name != hash_type.name.lower() or not hash_type.name.isidentifier():
+            raise ValueError(f"hash type name {hash_type.name!r} must be a lower-case identifier")
+        if hash_type.bits % 8 or not 0 <= hash_type.default_threshold <= hash_type.max_threshold:
+            raise ValueError(f"hash type {hash_type.name!r} has inconsistent bits or thresholds")
+        if hash_type.exact and hash_type.max_threshold:
+            raise ValueError(f"exact hash type {hash_type.name!r} cannot have a threshold")
+        self._types[hash_type.name] = hash_type
+
+
+HASH_TYPES = HashTypeRegistry((PdqHash(), PHash(), DHash(), Md5Hash(), Sha1Hash(), Sha256Hash()))
 
 
 def get_hash_type(name: str) -> HashType:
     """The hash type called ``name`` (case-insensitive); UnknownHashType lists the known ones."""
-    hash_type = HASH_TYPES.get(name.strip().lower()) if isinstance(name, str) else None
-    if hash_type is None:
-        known = ", ".join(HASH_TYPES)
-        raise UnknownHashType(
-            f"unknown hash type {name!r}; known types: {known}",
-            errors=[{"type": str(name), "known": list(HASH_TYPES)}],
-        )
-    return hash_type
+    return HASH_TYPES.lookup(name)

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Json,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+)
+
+from hashmatch.endpoints import HttpsUrl
+from hashmatch.retention_policy import RetentionPolicy
 
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
@@ -30,6 +40,16 @@ class ClientsSettings(_EnvSettings):
     # the functions have no usage plans to enrol keys in.
     provider_usage_plan_id: str | None = None
     staff_usage_plan_id: str | None = None
+
+
+class OrganisationSettings(_EnvSettings):
+    # Operator commands only: the authorizer reads a client's organisation id from its record.
+    organisations_table: str
+
+
+class MetricsSettings(_EnvSettings):
+    # The stack's name: a dimension of every custom metric, so each stack's alarms see its own.
+    stack_name: str
 
 
 class LoggingSettings(_EnvSettings):
@@ -70,19 +90,51 @@ class ReportSettings(_EnvSettings):
     idempotency_table: str
 
 
-class MatchSettings(_EnvSettings):
-    # "pdq=31,phash=8,dhash=8": the thresholds applied per hash type (template parameters).
-    match_thresholds: str = ""
+class ReviewSettings(_EnvSettings):
+    """review_reports: where forwarded reports and provider notifications are queued, and the
+    workflow's parameters (ReviewClaimLeaseMinutes, DoNotInformMaxDays)."""
 
-    def thresholds(self) -> dict[str, int]:
-        pairs = (part.split("=", 1) for part in self.match_thresholds.split(",") if "=" in part)
-        return {name.strip(): int(value) for name, value in pairs}
+    outbound_queue_url: str
+    notifications_queue_url: str
+    claim_lease_minutes: PositiveInt
+    do_not_inform_max_days: PositiveInt
+
+
+class DeliverySettings(_EnvSettings):
+    """The outbound consumers' retries on the queue (DeliveryRetryBaseSeconds)."""
+
+    delivery_retry_base_seconds: PositiveInt
+
+
+class ForwardingSettings(_EnvSettings):
+    """forward_reports: each recipient's HTTPS endpoint (RecipientEndpoints, JSON
+    {"europol": "https://...", "DE": "https://..."}) and the secret holding their credentials."""
+
+    outbound_queue_url: str
+    # Keys are checked by the recipients adapter (hashmatch.adapters.https_recipients).
+    recipient_endpoints: Json[dict[str, HttpsUrl]]
+    recipient_credentials_secret: str
+
+
+class NotificationSettings(_EnvSettings):
+    notifications_queue_url: str
+
+
+class MatchSettings(_EnvSettings):
+    # {"known": {"pdq": 31, "phash": 8, "dhash": 8}, "new": {...}, "solicitation": {...}}: the
+    # threshold applied per database and hash type, from the template's
+    # <Database><Type>MatchThreshold Parameters (checked against each type's maximum by the
+    # match service; every database has one per Hamming type of the registry: tests/template).
+    match_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
+    # "true" (the template's default, MatchRequiresQuality): a PDQ item without a quality is
+    # rejected; "false" lets it through ungated.
+    quality_required: bool
 
 
 class RetentionSettings(_EnvSettings):
-    # "match_events=90,unfounded_reports=30,...": every period of the retention policy, built
-    # from the template Parameters once (Globals), so no period is written twice.
-    retention_days: str
+    # {"match_events": 90, "unfounded_reports": 30, ...}: every period of the retention policy in
+    # days, built from the template Parameters once (Globals), so no period is written twice.
+    retention_days: Json[RetentionPolicy]
 
 
 class AuditSettings(_EnvSettings):
@@ -92,6 +144,11 @@ class AuditSettings(_EnvSettings):
 class AuditCheckpointSettings(_EnvSettings):
     # The KMS key that seals checkpoints (erase_expired seals, `hashmatch audit verify` checks).
     audit_checkpoint_key: str
+
+
+class AuditAnchorSettings(_EnvSettings):
+    # The Object Lock bucket the chain's head and checkpoints are anchored in (docs/audit.md).
+    audit_anchor_bucket: str
 
 
 class LegalHoldSettings(_EnvSettings):
@@ -108,8 +165,15 @@ def _load(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as error:
-        missing = [".".join(str(p) for p in e["loc"]).upper() for e in error.errors()]
-        raise SettingsError(f"missing or invalid environment settings: {missing}") from error
+        raise SettingsError(
+            "missing or invalid environment settings: " + "; ".join(map(_described, error.errors()))
+        ) from error
+
+
+def _described(error: Any) -> str:
+    """``RETENTION_DAYS: statistics: Field required``: the variable first, then where in it."""
+    variable, *inside = (str(part) for part in error["loc"])
+    return ": ".join([variable.upper(), *inside, error["msg"]])
 
 
 def load_settings(model: type[SettingsModel]) -> SettingsModel:

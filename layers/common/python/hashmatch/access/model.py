@@ -11,12 +11,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hashmatch.endpoints import HttpsUrl
+from hashmatch.input_types import FreeText
+
 KEY_PREFIX = "hm_"
 # 32 random bytes, URL-safe: the key is a bearer secret, shown once and stored only as a digest.
 _KEY_BYTES = 32
 
 ClientId = Annotated[str, StringConstraints(pattern=r"^cl_[0-9a-f]{24}$")]
-OwnerName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+ORGANISATION_ID_PATTERN = r"^org_[0-9a-f]{24}$"
+OrganisationId = Annotated[str, StringConstraints(pattern=ORGANISATION_ID_PATTERN)]
+OrganisationName = Annotated[FreeText, Field(max_length=200)]
 
 
 class Role(StrEnum):
@@ -24,6 +29,23 @@ class Role(StrEnum):
     CURATOR = "curator"
     REVIEWER = "reviewer"
     AUDITOR = "auditor"
+
+
+class OrganisationKind(StrEnum):
+    PROVIDER = "provider"  # an online service provider
+    AUTHORITY = "authority"  # a national authority, a court, or the EU Centre itself
+
+
+class Organisation(BaseModel):
+    """A provider or an authority: what clients belong to, and what reports, idempotency keys
+    and cursors are scoped by. Its name is for people; everything is keyed by its id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    organisation_id: OrganisationId
+    name: OrganisationName
+    kind: OrganisationKind
+    created_at: datetime
 
 
 class ClientStatus(StrEnum):
@@ -39,7 +61,8 @@ class ApiClient(BaseModel):
     client_id: ClientId
     key_digest: str
     role: Role
-    owner: OwnerName
+    organisation_id: OrganisationId
+    owner: OrganisationName = Field(description="the organisation's name when the client was made")
     databases: tuple[str, ...] = ()
     hash_types: tuple[str, ...] = ()
     purpose: str = Field(min_length=1, max_length=500)
@@ -48,6 +71,10 @@ class ApiClient(BaseModel):
     expires_at: datetime
     status: ClientStatus = ClientStatus.ACTIVE
     revoked_at: datetime | None = None
+    # A provider's optional webhook: status changes of its reports are POSTed there, signed
+    # with the secret (HMAC-SHA256, hashmatch.reports.notifications), which it was shown once.
+    webhook_url: HttpsUrl | None = None
+    webhook_secret: str | None = None
 
     def is_usable_at(self, now: datetime) -> bool:
         return self.status is ClientStatus.ACTIVE and now < self.expires_at
@@ -64,7 +91,8 @@ class Principal(BaseModel):
 
     client_id: str
     role: Role
-    owner: str
+    organisation_id: str = Field(description="what the caller's data is scoped by")
+    owner: str = Field(description="the organisation's name, for people")
     databases: tuple[str, ...] = ()
     hash_types: tuple[str, ...] = ()
 
@@ -73,6 +101,7 @@ class Principal(BaseModel):
         return {
             "client_id": self.client_id,
             "role": self.role.value,
+            "organisation_id": self.organisation_id,
             "owner": self.owner,
             "databases": ",".join(self.databases),
             "hash_types": ",".join(self.hash_types),
@@ -87,6 +116,7 @@ class Principal(BaseModel):
         return cls(
             client_id=str(context["client_id"]),
             role=Role(str(context["role"])),
+            organisation_id=str(context["organisation_id"]),
             owner=str(context["owner"]),
             databases=split("databases"),
             hash_types=split("hash_types"),
@@ -97,10 +127,15 @@ class Principal(BaseModel):
         return cls(
             client_id=client.client_id,
             role=client.role,
+            organisation_id=client.organisation_id,
             owner=client.owner,
             databases=client.databases,
             hash_types=client.hash_types,
         )
+
+
+def new_organisation_id() -> str:
+    return "org_" + secrets.token_hex(12)
 
 
 def new_client_id() -> str:
@@ -109,6 +144,10 @@ def new_client_id() -> str:
 
 def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(_KEY_BYTES)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(_KEY_BYTES)
 
 
 def digest_key(api_key: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from hashmatch.access.model import ApiClient
+from hashmatch.access.model import ApiClient, Organisation
 
 
 class ClientStore(Protocol):
@@ -19,6 +19,15 @@ class ClientStore(Protocol):
 
     def replace(self, client: ApiClient) -> None:
         """Overwrite an existing client record (status changes)."""
+
+
+class OrganisationStore(Protocol):
+    def put_new(self, organisation: Organisation) -> None:
+        """Store a new organisation; raises Conflict if its id exists."""
+
+    def get(self, organisation_id: str) -> Organisation | None: ...
+
+    def list_all(self) -> list[Organisation]: ...
 
 
 class UsagePlans(Protocol):

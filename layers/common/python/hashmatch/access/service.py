@@ -5,16 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from hashmatch.access.model import (
     ApiClient,
     ClientStatus,
+    Organisation,
+    OrganisationKind,
     Principal,
     Role,
     digest_key,
     new_api_key,
     new_client_id,
+    new_organisation_id,
+    new_webhook_secret,
 )
-from hashmatch.access.ports import ClientStore, UsagePlans
+from hashmatch.access.ports import ClientStore, OrganisationStore, UsagePlans
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
@@ -28,10 +34,14 @@ MAX_VALIDITY = timedelta(days=366)
 
 @dataclass(frozen=True)
 class NewClient:
-    """A created client and its key: the only moment the key exists outside the caller's hands."""
+    """A created client and its key (and webhook secret): the only moment they are shown."""
 
     client: ApiClient
     api_key: str
+
+    @property
+    def webhook_secret(self) -> str | None:
+        return self.client.webhook_secret
 
 
 class ClientService:
@@ -41,39 +51,85 @@ class ClientService:
         clock: Clock,
         audit: AuditLog,
         usage_plans: UsagePlans | None = None,
+        *,
+        organisations: OrganisationStore,
     ) -> None:
         self._store = store
+        self._organisations = organisations
         self._clock = clock
         self._audit = audit
         self._usage_plans = usage_plans
+
+    # -- organisations -------------------------------------------------------------------------
+
+    def create_organisation(self, *, name: str, kind: OrganisationKind) -> Organisation:
+        """A new organisation: two with the same name are two organisations, never one."""
+        organisation = Organisation(
+            organisation_id=new_organisation_id(),
+            name=name,
+            kind=kind,
+            created_at=self._clock.now(),
+        )
+        self._organisations.put_new(organisation)
+        self._audit.record(
+            AuditAction.ORGANISATION_CREATED,
+            actor=OPERATOR,
+            role=OPERATOR,
+            targets=[organisation.organisation_id],
+            details={"kind": kind.value},
+        )
+        return organisation
+
+    def list_organisations(self) -> list[Organisation]:
+        return sorted(
+            self._organisations.list_all(), key=lambda o: (o.created_at, o.organisation_id)
+        )
+
+    # -- clients -------------------------------------------------------------------------------
 
     def create(
         self,
         *,
         role: Role,
-        owner: str,
+        organisation_id: str,
         purpose: str,
         legal_basis: str,
         valid_for: timedelta,
         databases: tuple[str, ...] = (),
         hash_types: tuple[str, ...] = (),
+        webhook_url: str | None = None,
     ) -> NewClient:
         if not timedelta(0) < valid_for <= MAX_VALIDITY:
             raise InvalidInput(f"validity must be between 1 second and {MAX_VALIDITY.days} days")
+        if webhook_url is not None and role is not Role.PROVIDER:
+            raise InvalidInput("only provider clients have a webhook (for their reports)")
+        organisation = self._organisations.get(organisation_id)
+        if organisation is None:
+            raise NotFound(
+                f"no organisation {organisation_id}: create it first "
+                "(hashmatch clients organisations create)"
+            )
         api_key = new_api_key()
         now = self._clock.now()
-        client = ApiClient(
-            client_id=new_client_id(),
-            key_digest=digest_key(api_key),
-            role=role,
-            owner=owner,
-            databases=databases,
-            hash_types=hash_types,
-            purpose=purpose,
-            legal_basis=legal_basis,
-            created_at=now,
-            expires_at=now + valid_for,
-        )
+        try:
+            client = ApiClient(
+                client_id=new_client_id(),
+                key_digest=digest_key(api_key),
+                role=role,
+                organisation_id=organisation.organisation_id,
+                owner=organisation.name,
+                databases=databases,
+                hash_types=hash_types,
+                purpose=purpose,
+                legal_basis=legal_basis,
+                created_at=now,
+                expires_at=now + valid_for,
+                webhook_url=webhook_url,
+                webhook_secret=new_webhook_secret() if webhook_url is not None else None,
+            )
+        except ValidationError as error:  # a bad webhook URL, purpose or legal basis
+            faults = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise InvalidInput("invalid client: " + "; ".join(faults)) from error
         self._store.put_new(client)
         if self._usage_plans is not None:
             self._usage_plans.enrol(client)
@@ -82,7 +138,11 @@ class ClientService:
             actor=OPERATOR,
             role=OPERATOR,
             targets=[client.client_id],
-            details={"role": role.value, "expires_at": client.expires_at.isoformat()},
+            details={
+                "role": role.value,
+                "organisation_id": organisation.organisation_id,
+                "expires_at": client.expires_at.isoformat(),
+            },
         )
         return NewClient(client=client, api_key=api_key)
 

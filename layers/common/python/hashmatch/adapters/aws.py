@@ -33,6 +33,9 @@ _RETRYABLE_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "RequestLimitExceeded",
+        "SlowDown",  # S3
+        "RequestThrottled",  # SQS
+        "KmsThrottled",  # SQS, when the queue's key throttles
         "InternalServerError",
         "ServiceUnavailable",
         "KMSInternalException",
@@ -66,9 +69,14 @@ def apigateway_client() -> Any:
     return boto3.client("apigateway", config=_CONFIG)
 
 
+@cache
+def secretsmanager_client() -> Any:
+    return boto3.client("secretsmanager", config=_CONFIG)
+
+
 def clear_client_cache() -> None:
     """Forget cached clients (tests switch endpoints between sessions)."""
-    for factory in (dynamodb_client, sqs_client, s3_client, kms_client):
+    for factory in (dynamodb_client, sqs_client, s3_client, kms_client, secretsmanager_client):
         factory.cache_clear()
 
 

@@ -8,6 +8,11 @@ the index must see (creation, status), not on provenance appends.
 
 GSI ``ProvenanceDue`` is the retention due-date index: partition ``provenance_due_day``
 (YYYY-MM-DD), sort ``id``; sparse — written at revocation, removed when the provenance is erased.
+
+GSI ``NeedsReview`` is the curators' re-verification list: partition ``review_flag`` (the
+constant "needs_review"), sort ``review_key`` ("<flagged at>#<id>"); sparse — written when a
+review decision disputes the indicator, removed when it is revoked or reinstated. The disputing
+reports are the string set ``disputed_by`` (adding a report twice counts it once).
 """
 
 from __future__ import annotations
@@ -20,19 +25,30 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from hashmatch.adapters.aws import translated_errors
 from hashmatch.adapters.dynamodb_batches import get_all
+from hashmatch.adapters.dynamodb_cursors import decode_cursor, encode_cursor
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, NotFound
-from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance, timestamp
+from hashmatch.indicators.model import (
+    Indicator,
+    IndicatorPage,
+    IndicatorStatus,
+    Provenance,
+    timestamp,
+)
 from hashmatch.indicators.ports import IndicatorChange
-from hashmatch.retention.policy import due_day
 from hashmatch.retention.ports import DueItem
+from hashmatch.retention_policy import due_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CHANGES_INDEX = "Changes"
 PROVENANCE_DUE_INDEX = "ProvenanceDue"
+NEEDS_REVIEW_INDEX = "NeedsReview"
 FEED_PARTITION = "changes"
+REVIEW_FLAG = "needs_review"
+# Kept by dispute() and change_status(), never written from the model.
+_FEEDBACK_FIELDS = frozenset({"disputes", "needs_review_since"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -42,7 +58,9 @@ def feed_key(changed_at: datetime, indicator_id: str) -> str:
 
 
 def _to_item(indicator: Indicator) -> dict[str, Any]:
-    data: dict[str, Any] = indicator.model_dump(mode="json", exclude_none=True)
+    data: dict[str, Any] = indicator.model_dump(
+        mode="json", exclude_none=True, exclude=set(_FEEDBACK_FIELDS)
+    )
     data["provenance"] = [p.model_dump(mode="json") for p in indicator.provenance]
     data["provenance_keys"] = set(indicator.provenance_keys)
     data["feed"] = FEED_PARTITION
@@ -56,8 +74,10 @@ def _to_item(indicator: Indicator) -> dict[str, Any]:
 
 def _from_item(item: Mapping[str, Any]) -> Indicator:
     data = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    for internal in ("provenance_keys", "feed", "feed_key", "provenance_due_day"):
-        data.pop(internal, None)
+    internal = ("provenance_keys", "feed", "feed_key", "provenance_due_day", "review_flag")
+    for name in (*internal, "review_key"):
+        data.pop(name, None)
+    data["disputes"] = len(data.pop("disputed_by", ()))
     return Indicator.model_validate(data)
 
 
@@ -150,11 +170,17 @@ class DynamoDBIndicatorStore:
             update += ", provenance_erase_after = :erase_after, provenance_due_day = :due_day"
             values[":erase_after"] = {"S": timestamp(provenance_erase_after)}
             values[":due_day"] = {"S": due_day(provenance_erase_after)}
+        removed = []
         if reason is None:
-            update += " REMOVE status_reason"
+            removed.append("status_reason")
         else:
             update = update.replace("SET ", "SET status_reason = :reason, ", 1)
             values[":reason"] = {"S": reason}
+        if status is not IndicatorStatus.SUSPENDED:
+            # Revoked or reinstated: the curator's verdict takes it off the re-verification list.
+            removed += ["review_flag", "review_key", "needs_review_since"]
+        if removed:
+            update += " REMOVE " + ", ".join(removed)
         with translated_errors("changing the indicator's status"):
             answer = self._dynamodb.update_item(
                 TableName=self._table,
@@ -191,6 +217,79 @@ class DynamoDBIndicatorStore:
                         status=IndicatorStatus(item["status"]["S"]),
                         feed_key=item["feed_key"]["S"],
                     )
+
+    # -- review feedback -----------------------------------------------------------------------
+
+    def dispute(self, indicator_ids: Iterable[str], *, report_id: str, now: datetime) -> None:
+        for indicator_id in sorted(set(indicator_ids)):
+            key = {"id": {"S": indicator_id}}
+            values: dict[str, Any] = {
+                ":report": {"SS": [report_id]},
+                ":flag": {"S": REVIEW_FLAG},
+                ":key": {"S": f"{timestamp(now)}#{indicator_id}"},
+                ":now": {"S": timestamp(now)},
+                ":revoked": {"S": IndicatorStatus.REVOKED.value},
+            }
+            try:
+                with translated_errors("flagging an indicator for re-verification"):
+                    self._dynamodb.update_item(
+                        TableName=self._table,
+                        Key=key,
+                        UpdateExpression=(
+                            "ADD disputed_by :report SET review_flag = :flag, "
+                            "review_key = if_not_exists(review_key, :key), "
+                            "needs_review_since = if_not_exists(needs_review_since, :now)"
+                        ),
+                        # A revoked indicator is counted, but there is nothing left to verify.
+                        ConditionExpression="attribute_exists(id) AND #status <> :revoked",
+                        ExpressionAttributeNames={"#status": "status"},
+                        ExpressionAttributeValues=values,
+                    )
+            except Conflict:
+                self._count_dispute_only(key, report_id)
+
+    def _count_dispute_only(self, key: dict[str, Any], report_id: str) -> None:
+        try:
+            with translated_errors("counting a dispute"):
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="ADD disputed_by :report",
+                    ConditionExpression="attribute_exists(id)",
+                    ExpressionAttributeValues={":report": {"SS": [report_id]}},
+                )
+        except Conflict:
+            pass  # no such indicator (any more): nothing to count against
+
+    def withdraw_dispute(self, indicator_ids: Iterable[str], *, report_id: str) -> None:
+        for indicator_id in sorted(set(indicator_ids)):
+            with translated_errors("withdrawing a dispute"):
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": indicator_id}},
+                    UpdateExpression="DELETE disputed_by :report",
+                    ExpressionAttributeValues={":report": {"SS": [report_id]}},
+                )
+
+    def needs_review(self, *, limit: int, cursor: str | None) -> IndicatorPage:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": NEEDS_REVIEW_INDEX,
+            "KeyConditionExpression": "review_flag = :flag",
+            "ExpressionAttributeValues": {":flag": {"S": REVIEW_FLAG}},
+            "Limit": limit,
+        }
+        if cursor is not None:
+            query["ExclusiveStartKey"] = decode_cursor(
+                cursor, {"review_flag": REVIEW_FLAG}, ("id", "review_key")
+            )
+        with translated_errors("listing indicators to re-verify"):
+            answer = self._dynamodb.query(**query)
+        last_key = answer.get("LastEvaluatedKey")
+        return IndicatorPage(
+            indicators=tuple(_from_item(item) for item in answer.get("Items", [])),
+            cursor=encode_cursor(dict(last_key)) if last_key else None,
+        )
 
     # -- retention -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hashmatch.adapters.aws import translated_errors
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.retention.holds import HoldTarget, LegalHold
-from hashmatch.retention.policy import due_day
+from hashmatch.retention_policy import due_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

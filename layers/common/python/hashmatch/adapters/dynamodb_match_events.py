@@ -13,14 +13,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
-from hashmatch.adapters.aws import translated_errors
+from hashmatch.adapters.aws import error_code, translated_errors
 from hashmatch.adapters.dynamodb_batches import get_all, write_all
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict
-from hashmatch.matches.model import MatchEvent
-from hashmatch.retention.policy import due_day
+from hashmatch.matching.events import MatchEvent
 from hashmatch.retention.ports import DueItem
+from hashmatch.retention_policy import due_day
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,6 +39,25 @@ def _to_item(event: MatchEvent, ttl_grace: timedelta) -> dict[str, Any]:
         data["expires_at_epoch"] = int((event.expires_at + ttl_grace).timestamp())
         data["due_day"] = due_day(event.expires_at)
     return {key: _serializer.serialize(value) for key, value in data.items()}
+
+
+def _refused_claims(match_ids: Sequence[str], error: ClientError) -> list[dict[str, Any]]:
+    """One problem item per id the transaction refused, from its cancellation reasons."""
+    reasons: list[Any] = list(error.response.get("CancellationReasons") or [])
+    refused: list[dict[str, Any]] = []
+    for position, (match_id, reason) in enumerate(zip(match_ids, reasons, strict=False)):
+        code = reason.get("Code")
+        if code in (None, "None"):
+            continue
+        old: dict[str, Any] = dict(reason.get("Item") or {})
+        if code == "ConditionalCheckFailed" and "report_id" in old:
+            message = f"{match_id}: already cited by {old['report_id'].get('S')}"
+        elif code == "ConditionalCheckFailed":
+            message = f"{match_id}: unknown or not yours"
+        else:  # TransactionConflict: another filing is citing it at this moment
+            message = f"{match_id}: another filing is citing it now"
+        refused.append({"loc": ["body", "match_ids", position], "msg": message})
+    return refused or [{"loc": ["body", "match_ids"], "msg": "cited by another report"}]
 
 
 def _from_item(item: dict[str, Any]) -> MatchEvent:
@@ -64,6 +84,52 @@ class DynamoDBMatchEventStore:
         items = get_all(self._dynamodb, self._table, keys, what="reading match events")
         events = (_from_item(item) for item in items)
         return {event.match_id: event for event in events}
+
+    def claim(self, match_ids: Sequence[str], report_id: str) -> None:
+        ids = list(dict.fromkeys(match_ids))
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"match_id": {"S": match_id}},
+                            # The expiry stays until intake cites it: a claim whose report never
+                            # arrives still ends with the event (DynamoDB TTL, the backstop).
+                            "UpdateExpression": "SET report_id = :report",
+                            "ConditionExpression": (
+                                "attribute_exists(match_id) AND "
+                                "(attribute_not_exists(report_id) OR report_id = :report)"
+                            ),
+                            "ExpressionAttributeValues": {":report": {"S": report_id}},
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    }
+                    for match_id in ids
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                with translated_errors("claiming match events"):  # throttling: retryable
+                    raise
+            raise Conflict(
+                "the match events cannot be cited by this report",
+                errors=_refused_claims(ids, error),
+            ) from error
+
+    def release(self, match_ids: Sequence[str], report_id: str) -> None:
+        for match_id in dict.fromkeys(match_ids):
+            try:
+                with translated_errors("releasing a match event"):
+                    self._dynamodb.update_item(
+                        TableName=self._table,
+                        Key={"match_id": {"S": match_id}},
+                        UpdateExpression="REMOVE report_id",
+                        ConditionExpression="report_id = :report",
+                        ExpressionAttributeValues={":report": {"S": report_id}},
+                    )
+            except Conflict:
+                continue  # not this report's claim (never made, or another report's)
 
     def cite(self, match_ids: Sequence[str], report_id: str) -> None:
         for match_id in dict.fromkeys(match_ids):

@@ -12,6 +12,8 @@ from hashmatch.statistics.model import CounterKey
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+TRANSACTION_LIMIT = 100
+
 
 class DynamoDBCounterStore:
     def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
@@ -19,16 +21,27 @@ class DynamoDBCounterStore:
         self._table = table_name
 
     def add(self, increments: Mapping[CounterKey, int]) -> None:
-        for key, increment in sorted(increments.items()):
-            if increment == 0:
-                continue
+        """All of a request's increments in one transaction: a failure counts none of them (so
+        the caller's retry counts each once), and botocore's own retries of the call reuse its
+        client request token, so DynamoDB applies it once."""
+        updates: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"day": {"S": key.day.isoformat()}, "counter": {"S": key.counter}},
+                    "UpdateExpression": "ADD #count :increment",
+                    "ExpressionAttributeNames": {"#count": "count"},
+                    "ExpressionAttributeValues": {":increment": {"N": str(increment)}},
+                }
+            }
+            for key, increment in sorted(increments.items())
+            if increment
+        ]
+        # One request has at most (hash types + 1) x 3 outcomes counters, far below the limit.
+        for start in range(0, len(updates), TRANSACTION_LIMIT):
             with translated_errors("counting queries"):
-                self._dynamodb.update_item(
-                    TableName=self._table,
-                    Key={"day": {"S": key.day.isoformat()}, "counter": {"S": key.counter}},
-                    UpdateExpression="ADD #count :increment",
-                    ExpressionAttributeNames={"#count": "count"},
-                    ExpressionAttributeValues={":increment": {"N": str(increment)}},
+                self._dynamodb.transact_write_items(
+                    TransactItems=updates[start : start + TRANSACTION_LIMIT]
                 )
 
     def delete_day(self, day: str) -> int:

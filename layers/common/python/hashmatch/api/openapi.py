@@ -12,12 +12,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
 from hashmatch import __version__
 from hashmatch.access.routes import PUBLIC, roles_for
 from hashmatch.api.problems import PROBLEM_CONTENT_TYPE, Problem
+from hashmatch.api.resolver import HashmatchResolver
 
 TITLE = "hashmatch"
 DESCRIPTION = (
@@ -57,11 +58,21 @@ def _gateway(description: str) -> dict[str, Any]:
     }
 
 
+def json_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """A ``responses`` entry of a route decorator: a JSON answer of ``model``."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def problem_response(description: str) -> OpenAPIResponse:
+    """A ``responses`` entry of a route decorator: a problem+json answer and when it comes."""
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+
+
 def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
-def build_openapi(resolvers: Iterable[APIGatewayRestResolver]) -> dict[str, Any]:
+def build_openapi(resolvers: Iterable[HashmatchResolver]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for resolver in resolvers:
@@ -70,6 +81,16 @@ def build_openapi(resolvers: Iterable[APIGatewayRestResolver]) -> dict[str, Any]
         for path, operations in document.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)
         schemas.update(document.get("components", {}).get("schemas", {}))
+        # Routes that read their raw body (not JSON): Powertools cannot describe it.
+        for (method, resource), media_types in resolver.raw_bodies.items():
+            operation = paths[resource][method.lower()]
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    media_type: {"schema": dict(schema)}
+                    for media_type, schema in sorted(media_types.items())
+                },
+            }
     for name in _POWERTOOLS_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     schemas["Problem"] = _schema_of(Problem)
@@ -98,7 +119,10 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
     responses["422"] = _problem("Invalid input: each fault named in `errors`")
     responses["503"] = _problem("A dependency failed; retry after `Retry-After` seconds")
     if "requestBody" in operation:
-        responses["415"] = _problem("A form encoding was sent; send the documented media type")
+        responses["415"] = _problem(
+            "The body is not in a documented media type, has no Content-Type, or is not UTF-8"
+        )
+        responses["413"] = _gateway("The body is over API Gateway's 10 MB limit")
     if "{" in path:
         responses["404"] = _problem("Not found, or not visible to this client")
     if roles == PUBLIC:
@@ -111,4 +135,13 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
         responses["403"] = _gateway(
             "Expired or revoked client, or a role this route does not admit"
         )
+        responses["429"] = {
+            **_gateway("Over the client's usage plan (rate, burst or daily quota)"),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
     operation["responses"] = dict(sorted(responses.items()))

@@ -48,6 +48,11 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[ProblemItem] = Field(default_factory=list)
+    report_id: str | None = Field(
+        default=None,
+        description="idempotency-key-reused: the report this Idempotency-Key filed",
+        pattern=r"^rp_[0-9a-f]{24}$",
+    )
 
 
 def status_of(error: HashmatchError) -> HTTPStatus:
@@ -65,6 +70,7 @@ def problem_response(
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    report_id: str | None = None,
 ) -> Response[str]:
     problem = Problem(
         type=PROBLEM_TYPE_PREFIX + code,
@@ -72,11 +78,12 @@ def problem_response(
         status=int(status),
         detail=detail,
         errors=[_problem_item(item) for item in errors or []],
+        report_id=report_id,
     )
     return Response(
         status_code=int(status),
         content_type=PROBLEM_CONTENT_TYPE,
-        body=json.dumps(problem.model_dump(mode="json")),
+        body=json.dumps(problem.model_dump(mode="json", exclude_none=True)),
         headers=headers or {},
     )
 
@@ -102,4 +109,5 @@ def error_response(error: HashmatchError) -> Response[str]:
         detail=error.detail,
         errors=error.errors,
         headers=headers,
+        report_id=getattr(error, "report_id", None),
     )

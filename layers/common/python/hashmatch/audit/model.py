@@ -27,12 +27,22 @@ class AuditAction(StrEnum):
     INDICATOR_SUSPENDED = "indicator.suspended"
     INDICATOR_REINSTATED = "indicator.reinstated"
     INDICATOR_REVOKED = "indicator.revoked"
+    ORGANISATION_CREATED = "organisation.created"
     CLIENT_CREATED = "client.created"
     CLIENT_REVOKED = "client.revoked"
     REPORT_FILED = "report.filed"
     REPORT_STORED = "report.stored"
+    REPORT_READ = "report.read"
+    REPORT_CLAIMED = "report.claimed"
+    REPORT_CLAIM_RELEASED = "report.claim_released"
+    REPORT_INFORMATION_REQUESTED = "report.information_requested"
+    REPORT_INFORMATION_PROVIDED = "report.information_provided"
+    REPORT_FORWARD_PROPOSED = "report.forward_proposed"
     REPORT_FORWARDED = "report.forwarded"
     REPORT_UNFOUNDED = "report.unfounded"
+    REPORT_DELIVERED = "report.delivered"
+    REPORT_DELIVERY_ABANDONED = "report.delivery_abandoned"
+    INDICATORS_FLAGGED = "indicators.flagged_for_review"
     LEGAL_HOLD_SET = "legal_hold.set"
     LEGAL_HOLD_RELEASED = "legal_hold.released"
     ERASURE_RECEIPT = "erasure.receipt"
@@ -110,6 +120,28 @@ def checkpoint_payload(through_seq: int, digest: str, erased_at: datetime) -> by
     )
 
 
+class AnchorKind(StrEnum):
+    HEAD = "head"  # the chain's newest entry, every few minutes (anchor_audit)
+    CHECKPOINT = "checkpoint"  # the last entry an erasure removes, before it removes anything
+
+
+class Anchor(BaseModel):
+    """An entry's number and digest, written outside the audit table where nobody can change or
+    remove it (an S3 bucket with Object Lock in compliance mode). ``name`` and ``written_at``
+    say where and when, for the verification to name it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(ge=1)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str = ""
+    written_at: AwareDatetime | None = None
+
+    def described(self) -> str:
+        when = f", written {fixed_time(self.written_at)}" if self.written_at else ""
+        return f"anchor {self.name or self.seq}{when}"
+
+
 class AuditPage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -130,3 +162,5 @@ class Verification(BaseModel):
     checkpoint_seq: int | None = None
     broken_at: int | None = None
     problem: str | None = None
+    anchors_checked: int = 0  # anchors compared with the chain (or its checkpoint)
+    latest_anchor_seq: int | None = None

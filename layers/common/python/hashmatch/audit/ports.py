@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
-from hashmatch.audit.model import AuditEntry, Checkpoint
+from hashmatch.audit.model import Anchor, AnchorKind, AuditEntry, Checkpoint
 
 
 class AuditLog(Protocol):
@@ -46,3 +47,13 @@ class CheckpointSealer(Protocol):
     def seal(self, payload: bytes) -> str: ...
 
     def verify(self, payload: bytes, seal: str) -> bool: ...
+
+
+class AnchorStore(Protocol):
+    """Anchors of the chain outside its table: written once, never changed or removed."""
+
+    def put(self, seq: int, digest: str, *, kind: AnchorKind, at: datetime) -> bool:
+        """Write the anchor of entry ``seq`` with ``digest``; False if exactly it exists."""
+
+    def all(self) -> list[Anchor]:
+        """Every anchor, in entry order (several may name one entry, if its digest changed)."""

@@ -8,7 +8,7 @@ from hashmatch.index.exact import ExactIndex, encode_exact
 from hashmatch.index.hamming import (
     ChunkTables,
     HammingIndex,
-    MatchResult,
+    SearchResult,
     brute_force,
     default_chunk_count,
 )
@@ -16,21 +16,21 @@ from hashmatch.index.kernel import NativeKernelUnavailable
 from hashmatch.index.sharded import ShardedIndex
 from hashmatch.index.snapshot import (
     DATABASES,
-    DEFAULT_SPECS,
     FORMAT_VERSION,
     MEDIA_TYPES,
     AddIndicator,
     Change,
-    HashTypeSpec,
+    Hit,
+    Hits,
     RemoveIndicator,
     Snapshot,
+    SnapshotCorrupt,
     TypeTable,
     encode_values,
 )
 
 __all__ = [
     "DATABASES",
-    "DEFAULT_SPECS",
     "FORMAT_VERSION",
     "MEDIA_TYPES",
     "AddIndicator",
@@ -38,12 +38,14 @@ __all__ = [
     "ChunkTables",
     "ExactIndex",
     "HammingIndex",
-    "HashTypeSpec",
-    "MatchResult",
+    "Hit",
+    "Hits",
     "NativeKernelUnavailable",
     "RemoveIndicator",
+    "SearchResult",
     "ShardedIndex",
     "Snapshot",
+    "SnapshotCorrupt",
     "TypeTable",
     "brute_force",
     "default_chunk_count",

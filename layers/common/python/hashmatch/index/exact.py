@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from hashmatch.errors import InvalidInput
 from hashmatch.index.bits import U64
-from hashmatch.index.hamming import MatchResult
+from hashmatch.index.hamming import SearchResult
 
 
 def words_for(bits: int) -> int:
@@ -66,7 +66,7 @@ class ExactIndex:
         *,
         labels: npt.NDArray[np.uint8] | None = None,
         allowed: int | None = None,
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         """Rows equal to each encoded value (see ``encode_exact``), ascending.
 
         With ``labels`` (one uint8 per row) and ``allowed`` (bit k: label k may be seen), rows
@@ -89,5 +89,5 @@ class ExactIndex:
                 rows = rows[same]
             if flags is not None and labels is not None and rows.size:
                 rows = rows[flags[labels[rows]]]
-            results.append(MatchResult(rows, np.zeros(rows.shape[0], dtype=np.int32), False))
+            results.append(SearchResult(rows, np.zeros(rows.shape[0], dtype=np.int32), False))
         return results

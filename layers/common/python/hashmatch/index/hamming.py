@@ -90,7 +90,7 @@ CANDIDATES_PER_STEP = 100_000
 
 
 @dataclass(frozen=True)
-class MatchResult:
+class SearchResult:
     """The rows within the radius of one query, nearest first (by distance, then row).
 
     ``rows`` index the index's payload order; ``truncated`` says more rows matched than
@@ -404,7 +404,7 @@ class HammingIndex:
         max_matches: int = 1000,
         labels: npt.NDArray[np.uint8] | None = None,
         allowed: int | None = None,
-    ) -> MatchResult:
+    ) -> SearchResult:
         """Every row within ``radius`` of one query (nearest ``max_matches`` of them).
 
         With ``labels`` (one uint8 per row) and ``allowed`` (bit k set: label k may be seen),
@@ -439,7 +439,7 @@ class HammingIndex:
                 None if only is None else only.flags_at,
                 int(self.scan_share * self.size) if native_plan else -1,
             )
-            return MatchResult(rows, distances, truncated)
+            return SearchResult(rows, distances, truncated)
         plan = self._plan(r) if self.size else None
         if plan is None:
             return self._search_radius(q, r, max_matches, only)[0]
@@ -453,7 +453,7 @@ class HammingIndex:
         max_matches: int = 1000,
         labels: npt.NDArray[np.uint8] | None = None,
         allowed: int | None = None,
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         """Search several queries at once; ``radius`` is one value or one per query.
 
         ``labels`` and ``allowed`` filter rows as in ``search``.
@@ -469,7 +469,7 @@ class HammingIndex:
             raise InvalidInput("radius must be one value or one per query")
         for r in radii:
             self._check_radius(r)
-        results: list[MatchResult | None] = [None] * q.shape[0]
+        results: list[SearchResult | None] = [None] * q.shape[0]
         for r in sorted(set(radii)):
             picks = [i for i, ri in enumerate(radii) if ri == r]
             found = self._search_radius(q[picks], r, max_matches, only)
@@ -503,7 +503,7 @@ class HammingIndex:
 
     def _search_native(
         self, q: U64, radius: int, max_matches: int, only: _Filter | None
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         assert self._native is not None
         assert self._native_index is not None
         plan = self._plan(radius) if self.size else None
@@ -519,13 +519,13 @@ class HammingIndex:
             int(self.scan_share * self.size) if native_plan else -1,
         )
         if q.shape[0] == 1:
-            return [MatchResult(answer.rows, answer.distances, bool(answer.truncated[0]))]
+            return [SearchResult(answer.rows, answer.distances, bool(answer.truncated[0]))]
         ends = np.cumsum(answer.counts).tolist()
         truncated = answer.truncated.tolist()
-        results: list[MatchResult] = []
+        results: list[SearchResult] = []
         lo = 0
         for i, hi in enumerate(ends):
-            results.append(MatchResult(answer.rows[lo:hi], answer.distances[lo:hi], truncated[i]))
+            results.append(SearchResult(answer.rows[lo:hi], answer.distances[lo:hi], truncated[i]))
             lo = hi
         return results
 
@@ -538,7 +538,7 @@ class HammingIndex:
 
     def _search_radius(
         self, q: U64, radius: int, max_matches: int, only: _Filter | None
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         count = q.shape[0]
         if self.size == 0:
             return [_empty_result() for _ in range(count)]
@@ -547,7 +547,7 @@ class HammingIndex:
         plan = self._plan(radius)
         if plan is None:
             return [self._scan(q[i], radius, max_matches, only) for i in range(count)]
-        results: list[MatchResult] = []
+        results: list[SearchResult] = []
         step = max(
             1,
             min(
@@ -561,7 +561,7 @@ class HammingIndex:
 
     def _mih_one(
         self, q: U64, radius: int, max_matches: int, plan: _ProbePlan, only: _Filter | None
-    ) -> MatchResult:
+    ) -> SearchResult:
         """One query: the batch algorithm with fewer, smaller numpy calls (overhead dominates)."""
         whole = int.from_bytes(q.tobytes(), "little")  # bit p of the hash is bit p of this int
         qchunks = np.array(
@@ -596,11 +596,11 @@ class HammingIndex:
             np.not_equal(rows[1:], rows[:-1], out=fresh[1:])
             rows, dist = rows[fresh], dist[fresh]
         truncated = rows.shape[0] > max_matches
-        return MatchResult(rows[:max_matches], dist[:max_matches], truncated)
+        return SearchResult(rows[:max_matches], dist[:max_matches], truncated)
 
     def _mih(
         self, q: U64, radius: int, max_matches: int, plan: _ProbePlan, only: _Filter | None
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         count = q.shape[0]
         qchunks = chunk_values(q, self.widths).astype(np.int64)
         keys = ((qchunks[:, plan.chunk_of_probe] ^ plan.masks) + plan.table_base).ravel()
@@ -639,7 +639,7 @@ class HammingIndex:
         order = np.lexsort((rows, dist, owners))
         rows, owners, dist = rows[order], owners[order], dist[order]
         bounds = np.searchsorted(owners, np.arange(count + 1))
-        results: list[MatchResult] = []
+        results: list[SearchResult] = []
         for i in range(count):
             if scan_rows[i]:
                 results.append(self._scan(q[i], radius, max_matches, only))
@@ -647,10 +647,12 @@ class HammingIndex:
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             truncated = hi - lo > max_matches
             hi = min(hi, lo + max_matches)
-            results.append(MatchResult(rows[lo:hi], dist[lo:hi], truncated))
+            results.append(SearchResult(rows[lo:hi], dist[lo:hi], truncated))
         return results
 
-    def _scan(self, query: U64, radius: int, max_matches: int, only: _Filter | None) -> MatchResult:
+    def _scan(
+        self, query: U64, radius: int, max_matches: int, only: _Filter | None
+    ) -> SearchResult:
         """Exhaustive vectorised scan of every row (exact for any radius).
 
         For multi-word hashes the distance over the first half of the words is a lower bound of
@@ -689,15 +691,15 @@ class HammingIndex:
         dist = np.concatenate(found_dist)
         # Rows are ascending, so a stable sort by distance orders by (distance, row).
         order = np.argsort(dist, kind="stable")[:max_matches]
-        return MatchResult(rows[order], dist[order], rows.shape[0] > max_matches)
+        return SearchResult(rows[order], dist[order], rows.shape[0] > max_matches)
 
 
 def _empty(bits: int) -> U64:
     return np.empty((0, bits // 64), dtype=np.uint64)
 
 
-def _empty_result() -> MatchResult:
-    return MatchResult(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), False)
+def _empty_result() -> SearchResult:
+    return SearchResult(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), False)
 
 
 def brute_force(

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from hashmatch.errors import InvalidInput
 from hashmatch.index.bits import U64, as_words
-from hashmatch.index.hamming import HammingIndex, MatchResult
+from hashmatch.index.hamming import HammingIndex, SearchResult
 
 
 class ShardedIndex:
@@ -76,7 +76,7 @@ class ShardedIndex:
         max_matches: int = 1000,
         labels: npt.NDArray[np.uint8] | None = None,
         allowed: int | None = None,
-    ) -> MatchResult:
+    ) -> SearchResult:
         q = as_words(query, self.bits)
         if q.shape[0] != 1:
             raise InvalidInput("search takes one hash; use search_batch for several")
@@ -92,13 +92,13 @@ class ShardedIndex:
         max_matches: int = 1000,
         labels: npt.NDArray[np.uint8] | None = None,
         allowed: int | None = None,
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         """Fan the batch out to every shard, then merge each query's answers."""
         q = as_words(queries, self.bits)
         if labels is not None and np.asarray(labels).shape != (self.size,):
             raise InvalidInput(f"labels must be one uint8 per row ({self.size} rows)")
 
-        def one_shard(s: int) -> list[MatchResult]:
+        def one_shard(s: int) -> list[SearchResult]:
             lo, hi = int(self.starts[s]), int(self.starts[s + 1])
             shard_labels = None if labels is None else labels[lo:hi]
             return self.shards[s].search_batch(
@@ -111,7 +111,7 @@ class ShardedIndex:
             for i in range(q.shape[0])
         ]
 
-    def _fan_out(self, one_shard: Callable[[int], list[MatchResult]]) -> list[list[MatchResult]]:
+    def _fan_out(self, one_shard: Callable[[int], list[SearchResult]]) -> list[list[SearchResult]]:
         if self.workers <= 1 or len(self.shards) == 1:
             return [one_shard(s) for s in range(len(self.shards))]
         if self._pool is None or self._pool[0] != self.workers:
@@ -120,9 +120,9 @@ class ShardedIndex:
         return list(self._pool[1].map(one_shard, range(len(self.shards))))
 
 
-def _merge(parts: list[MatchResult], starts: U64 | np.ndarray, max_matches: int) -> MatchResult:
+def _merge(parts: list[SearchResult], starts: U64 | np.ndarray, max_matches: int) -> SearchResult:
     rows = np.concatenate([part.rows + starts[s] for s, part in enumerate(parts)])
     distances = np.concatenate([part.distances for part in parts])
     order = np.lexsort((rows, distances))[:max_matches]
     truncated = any(part.truncated for part in parts) or rows.shape[0] > max_matches
-    return MatchResult(rows[order].astype(np.int64), distances[order], truncated)
+    return SearchResult(rows[order].astype(np.int64), distances[order], truncated)

@@ -6,20 +6,29 @@ File layout (format version 2), little-endian:
     4 bytes   uint32 format version
     4 bytes   uint32 reserved (0)
     8 bytes   uint64 length of the JSON header
-    JSON      metadata, an array directory {name: {dtype, shape, offset}}, and the payload's
-              length and sha256 (``payload_bytes``, ``payload_sha256``)
+    JSON      metadata, an array directory {name: {dtype, shape, offset}}, the payload's length
+              (``payload_bytes``) and the ``checksum``
     arrays    raw, each starting on a 64-byte boundary (offsets relative to the data start);
-              the payload is everything from the data start to its end
+              the payload is everything from the data start to the end of the file
 
 Loading is ``np.frombuffer`` over the bytes (or an mmap): no copy, no parsing of the arrays, and
 the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read and
-its checksum verified. Version 1 (no checksum) is refused. ``Snapshot.from_ranges`` (parallel
-ranged reads) and ``Snapshot.from_stream`` (one sequential read) load an S3 object and verify
-the checksum as the bytes arrive.
+its checksum verified. ``Snapshot.from_ranges`` (parallel ranged reads) and
+``Snapshot.from_stream`` (one sequential read) load an S3 object and hash it as it arrives.
+
+The header's ``checksum`` is the SHA-256 of the header without it (JSON, sorted keys) followed
+by the payload. Every loader verifies it before using anything the header describes: a
+truncated, corrupt or unchecksummed file, or another format version (version 1 ended
+at the last array), raises :class:`SnapshotCorrupt`, never a half-read index.
 
 Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
 bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
-``databases`` and ``media_types`` lists).
+``databases`` and ``media_types`` lists). Callers never see rows: ``Snapshot.search`` answers
+with decoded hits (indicator id, database, media type, distance).
+
+Which types exist, their widths and kinds come from the hash-type registry
+(``hashmatch.hashtypes.HASH_TYPES``); a snapshot file naming a type the registry does not know,
+or knows with another width or kind, is refused.
 """
 
 from __future__ import annotations
@@ -30,17 +39,18 @@ import mmap
 import struct
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch.errors import InvalidInput
+from hashmatch.hashtypes import HASH_TYPES, HashType, MatchKind
 from hashmatch.index.bits import U32, U64, as_words
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
-from hashmatch.index.hamming import ChunkTables, HammingIndex, MatchResult
+from hashmatch.index.hamming import ChunkTables, HammingIndex, SearchResult
 from hashmatch.index.kernel import choose_kernel, collapse_to_huge_pages, native_kernel
 
 MAGIC = b"HMSNAP\x00\x00"
@@ -55,28 +65,42 @@ RANGE_WORKERS = 8
 DATABASES: tuple[str, ...] = ("known", "new", "solicitation")
 MEDIA_TYPES: tuple[str, ...] = ("image", "video")
 DEFAULT_ID_WIDTH = 26  # a ULID; 32 for hex ids
+CHECKSUM_KEY = "checksum"
+
+
+class SnapshotCorrupt(Exception):
+    """The bytes are not a complete, intact snapshot this code can read (a server fault: the
+    snapshot must be rebuilt, never served). ``version``: the header's snapshot version when the
+    header itself was readable, else None."""
+
+    def __init__(self, detail: str, *, version: int | None = None) -> None:
+        super().__init__(detail)
+        self.version = version
 
 
 @dataclass(frozen=True)
-class HashTypeSpec:
-    """How the index treats one hash type: width in bits and distance kind."""
+class Hit:
+    """One stored row within the radius of a query, decoded."""
 
-    name: str
-    bits: int
-    kind: Literal["hamming", "exact"]
+    indicator_id: str
+    database: str
+    media_type: str
+    distance: int
 
 
-DEFAULT_SPECS: dict[str, HashTypeSpec] = {
-    spec.name: spec
-    for spec in (
-        HashTypeSpec("pdq", 256, "hamming"),
-        HashTypeSpec("phash", 64, "hamming"),
-        HashTypeSpec("dhash", 64, "hamming"),
-        HashTypeSpec("md5", 128, "exact"),
-        HashTypeSpec("sha1", 160, "exact"),
-        HashTypeSpec("sha256", 256, "exact"),
-    )
-}
+@dataclass(frozen=True)
+class Hits:
+    """A query's hits, nearest first; ``truncated``: more rows matched than were returned."""
+
+    hits: list[Hit]
+    truncated: bool
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @property
+    def indicator_ids(self) -> list[str]:
+        return [hit.indicator_id for hit in self.hits]
 
 
 @dataclass(frozen=True)
@@ -104,7 +128,7 @@ Change = AddIndicator | RemoveIndicator
 class TypeTable:
     """One hash type: its index plus the row payload (ids, database and media type codes)."""
 
-    spec: HashTypeSpec
+    hash_type: HashType
     index: HammingIndex | ExactIndex
     ids: npt.NDArray[np.bytes_]
     database: npt.NDArray[np.uint8]
@@ -127,7 +151,7 @@ class TypeTable:
     @classmethod
     def build(
         cls,
-        spec: HashTypeSpec,
+        hash_type: HashType,
         codes: U64,
         ids: npt.NDArray[np.bytes_],
         database: npt.NDArray[np.uint8],
@@ -137,30 +161,42 @@ class TypeTable:
         kernel: str | None = None,
     ) -> TypeTable:
         """Build the index for ``codes`` (native words: see ``encode_values``)."""
-        if spec.kind == "exact":
+        if hash_type.kind is MatchKind.EXACT:
             order = sort_order(codes)
             return cls(
-                spec,
-                ExactIndex(np.ascontiguousarray(codes[order]), spec.bits),
+                hash_type,
+                ExactIndex(np.ascontiguousarray(codes[order]), hash_type.bits),
                 ids[order],
                 database[order],
                 media_type[order],
             )
-        index = HammingIndex(codes, spec.bits, chunks=chunks, kernel=kernel)
-        return cls(spec, index, ids, database, media_type)
+        index = HammingIndex(codes, hash_type.bits, chunks=chunks, kernel=kernel)
+        return cls(hash_type, index, ids, database, media_type)
 
-    def search(
+    @classmethod
+    def empty(cls, hash_type: HashType, id_width: int, *, kernel: str | None = None) -> TypeTable:
+        return cls.build(
+            hash_type,
+            np.empty((0, -(-hash_type.bits // 64)), np.uint64),
+            np.empty(0, f"S{id_width}"),
+            np.empty(0, np.uint8),
+            np.empty(0, np.uint8),
+            kernel=kernel,
+        )
+
+    def search_rows(
         self,
         queries: U64,
         radius: int | Sequence[int],
         *,
         max_matches: int = 1000,
         allowed_databases: int | None = None,
-    ) -> list[MatchResult]:
+    ) -> list[SearchResult]:
         """Queries as encoded words (``encode_values``); radius ignored for exact types.
 
         ``allowed_databases``: a bit mask over database codes; rows of other databases are
-        skipped inside the search, before ``max_matches``.
+        skipped inside the search, before ``max_matches`` (so the cap and ``truncated`` count
+        only rows in scope).
         """
         labels = None if allowed_databases is None else self.database
         if isinstance(self.index, ExactIndex):
@@ -170,13 +206,13 @@ class TypeTable:
         )
 
 
-def encode_values(spec: HashTypeSpec, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
+def encode_values(hash_type: HashType, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
     """Raw digests of one type -> the word array its index stores and is queried with."""
-    if spec.kind == "exact":
-        return encode_exact(values, spec.bits)
+    if hash_type.kind is MatchKind.EXACT:
+        return encode_exact(values, hash_type.bits)
     if isinstance(values, np.ndarray):
-        return as_words(values, spec.bits)
-    return as_words(list(values), spec.bits)
+        return as_words(values, hash_type.bits)
+    return as_words(list(values), hash_type.bits)
 
 
 @dataclass
@@ -190,7 +226,6 @@ class Snapshot:
     id_width: int = DEFAULT_ID_WIDTH
     databases: tuple[str, ...] = DATABASES
     media_types: tuple[str, ...] = MEDIA_TYPES
-    specs: dict[str, HashTypeSpec] = field(default_factory=lambda: dict(DEFAULT_SPECS))
     # The search kernel of the indexes this snapshot builds (None: hashmatch.index.kernel).
     kernel: str | None = None
 
@@ -205,13 +240,10 @@ class Snapshot:
         watermark: str,
         created_at: str,
         id_width: int = DEFAULT_ID_WIDTH,
-        specs: dict[str, HashTypeSpec] | None = None,
         kernel: str | None = None,
     ) -> Snapshot:
         """Build from scratch (full rebuild). Later records with the same id replace earlier."""
         empty = cls(version, watermark, created_at, {}, id_width=id_width, kernel=kernel)
-        if specs is not None:
-            empty.specs = dict(specs)
         return empty.apply(records, version=version, watermark=watermark, created_at=created_at)
 
     def apply(
@@ -249,7 +281,6 @@ class Snapshot:
             id_width=self.id_width,
             databases=self.databases,
             media_types=self.media_types,
-            specs=self.specs,
             kernel=self.kernel,
         )
 
@@ -258,11 +289,11 @@ class Snapshot:
             raise InvalidInput(f"indicator id must be 1..{self.id_width} ASCII characters")
         if isinstance(change, RemoveIndicator):
             return
-        spec = self.specs.get(change.hash_type)
-        if spec is None:
+        hash_type = HASH_TYPES.get(change.hash_type)
+        if hash_type is None:
             raise InvalidInput(f"unknown hash type {change.hash_type!r}")
-        if len(change.value) != spec.bits // 8:
-            raise InvalidInput(f"a {spec.name} value must be {spec.bits // 8} bytes")
+        if len(change.value) != hash_type.byte_length:
+            raise InvalidInput(f"a {hash_type.name} value must be {hash_type.byte_length} bytes")
         if change.database not in self.databases:
             raise InvalidInput(f"unknown database {change.database!r}")
         if change.media_type not in self.media_types:
@@ -271,12 +302,12 @@ class Snapshot:
     def _fold_type(
         self, name: str, dropped_ids: npt.NDArray[np.bytes_], adds: list[AddIndicator]
     ) -> TypeTable:
-        spec = self.specs[name]
+        hash_type = HASH_TYPES[name] if name not in self.tables else self.tables[name].hash_type
         old = self.tables.get(name)
-        words = -(-spec.bits // 64)
+        words = -(-hash_type.bits // 64)
         width = f"S{self.id_width}"
         added_codes = (
-            encode_values(spec, [a.value for a in adds])
+            encode_values(hash_type, [a.value for a in adds])
             if adds
             else np.empty((0, words), np.uint64)
         )
@@ -285,7 +316,7 @@ class Snapshot:
         added_media = np.array([self.media_types.index(a.media_type) for a in adds], np.uint8)
         if old is None:
             return TypeTable.build(
-                spec, added_codes, added_ids, added_db, added_media, kernel=self.kernel
+                hash_type, added_codes, added_ids, added_db, added_media, kernel=self.kernel
             )
         native = choose_kernel(self.kernel) == "native"
         keep = (
@@ -300,9 +331,9 @@ class Snapshot:
         media = np.concatenate([old.media_type[keep], added_media])
         if isinstance(old.index, HammingIndex):
             # Patch the sorted chunk tables instead of rebuilding them (no re-sort).
-            return TypeTable(spec, old.index.updated(keep, added_codes), ids, database, media)
+            return TypeTable(hash_type, old.index.updated(keep, added_codes), ids, database, media)
         codes = np.concatenate([old.codes[keep], added_codes])
-        return TypeTable.build(spec, codes, ids, database, media, kernel=self.kernel)
+        return TypeTable.build(hash_type, codes, ids, database, media, kernel=self.kernel)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -329,43 +360,55 @@ class Snapshot:
         *,
         max_matches: int = 1000,
         databases: Collection[str] | None = None,
-    ) -> list[MatchResult]:
-        """Match raw digests of one type; an absent type matches nothing.
+    ) -> list[Hits]:
+        """Every stored row within ``radius`` of each raw digest of one type, decoded.
 
-        ``databases``: the only databases whose rows may match (default: all). Rows of the
-        others are skipped inside the search, so ``max_matches`` and ``truncated`` count only
-        rows the caller may see.
+        ``radius`` is one value or one per query (ignored by exact types). ``databases`` (None:
+        all) is the caller's scope, applied inside the search: the nearest ``max_matches`` rows
+        *in scope* are returned, and ``truncated`` says more rows in scope matched. Rows out of
+        scope neither take a place under the cap nor count towards ``truncated``. An absent
+        type matches nothing.
         """
-        spec = self.specs.get(hash_type)
-        if spec is None:
-            raise InvalidInput(f"unknown hash type {hash_type!r}")
-        allowed = None if databases is None else self._database_mask(databases)
-        queries = encode_values(spec, values)
         table = self.tables.get(hash_type)
         if table is None:
-            empty = TypeTable.build(
-                spec,
-                np.empty((0, queries.shape[1]), np.uint64),
-                np.empty(0, f"S{self.id_width}"),
-                np.empty(0, np.uint8),
-                np.empty(0, np.uint8),
-                kernel=self.kernel,
-            )
-            return empty.search(queries, radius, max_matches=max_matches)
-        return table.search(queries, radius, max_matches=max_matches, allowed_databases=allowed)
+            table = TypeTable.empty(HASH_TYPES.lookup(hash_type), self.id_width, kernel=self.kernel)
+        encoded = encode_values(table.hash_type, values)
+        results = table.search_rows(
+            encoded,
+            radius,
+            max_matches=max_matches,
+            allowed_databases=None if databases is None else self._database_mask(databases),
+        )
+        return [self._decoded(table, result) for result in results]
 
     def _database_mask(self, databases: Collection[str]) -> int:
+        """Bit k set: database code k is in scope (names this snapshot does not hold: none)."""
         if isinstance(databases, str):
             raise InvalidInput("databases must be a collection of database names")
         mask = 0
         for name in databases:
-            if name not in self.databases:
-                raise InvalidInput(f"unknown database {name!r}")
-            mask |= 1 << self.databases.index(name)
+            if name in self.databases:
+                mask |= 1 << self.databases.index(name)
         return mask
 
-    def ids_of(self, hash_type: str, rows: npt.NDArray[np.int64]) -> list[str]:
-        return [i.decode("ascii") for i in self.tables[hash_type].ids[rows]]
+    def _decoded(self, table: TypeTable, result: SearchResult) -> Hits:
+        hits: list[Hit] = []
+        if len(result):
+            ids = table.ids[result.rows]
+            codes = table.database[result.rows].tolist()
+            media = table.media_type[result.rows].tolist()
+            for raw_id, db, medium, distance in zip(
+                ids.tolist(), codes, media, result.distances.tolist(), strict=True
+            ):
+                hits.append(
+                    Hit(
+                        indicator_id=raw_id.decode("ascii"),
+                        database=self.databases[db],
+                        media_type=self.media_types[medium],
+                        distance=int(distance),
+                    )
+                )
+        return Hits(hits, result.truncated)
 
     # -- serialisation -------------------------------------------------------------------------
 
@@ -380,8 +423,8 @@ class Snapshot:
             "counts": self.counts(),
             "types": {
                 name: {
-                    "bits": t.spec.bits,
-                    "kind": t.spec.kind,
+                    "bits": t.hash_type.bits,
+                    "kind": t.hash_type.kind.value,
                     "rows": t.size,
                     **(
                         {"chunk_widths": list(t.index.widths)}
@@ -414,7 +457,6 @@ class Snapshot:
         arrays = self._arrays()
         directory: dict[str, dict[str, Any]] = {}
         payload: list[bytes | memoryview] = []
-        checksum = hashlib.sha256()
         offset = 0
         for name, array in arrays.items():
             directory[name] = {
@@ -424,18 +466,13 @@ class Snapshot:
             }
             data = np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
             end = _aligned(offset + array.nbytes)
-            padding = bytes(end - offset - array.nbytes)
-            payload.extend([data, padding])
-            checksum.update(data)
-            checksum.update(padding)
+            payload.extend([data, bytes(end - offset - array.nbytes)])
             offset = end
-        header = dict(
-            self.metadata(),
-            arrays=directory,
-            payload_bytes=offset,
-            payload_sha256=checksum.hexdigest(),
-        )
-        header_bytes = json.dumps(header, sort_keys=True).encode()
+        header = dict(self.metadata(), arrays=directory, payload_bytes=offset)
+        checksum = hashlib.sha256(_header_text(header))
+        for part in payload:
+            checksum.update(part)
+        header_bytes = _header_text({**header, CHECKSUM_KEY: checksum.hexdigest()})
         preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_bytes))
         head = preamble + header_bytes
         return [head, bytes(_aligned(len(head)) - len(head)), *payload]
@@ -445,28 +482,20 @@ class Snapshot:
         cls,
         buffer: bytes | bytearray | memoryview | mmap.mmap,
         *,
-        verify: bool = True,
         kernel: str | None = None,
         huge_pages: bool = True,
     ) -> Snapshot:
         """Load without copying the arrays (they are read-only views of ``buffer``).
 
-        ``verify``: check the payload's sha256 against the header (a corrupt or truncated
-        file raises InvalidInput). ``huge_pages``: collapse an in-memory buffer's pages into
-        transparent huge pages (``collapse_to_huge_pages``: 2x faster searches at 10M for ~1 s
-        CPU at load; ``from_stream``/``from_ranges`` allocate huge pages from the start).
+        Raises SnapshotCorrupt unless the bytes are a whole snapshot whose checksum matches.
+        ``huge_pages``: collapse an in-memory buffer's pages into transparent huge pages
+        (``collapse_to_huge_pages``: 2x faster searches at 10M for ~1 s CPU at load;
+        ``from_stream``/``from_ranges`` allocate huge pages from the start).
         """
-        header, data_start = _read_header(buffer)
-        end = data_start + int(header["payload_bytes"])
-        if len(buffer) < end:
-            raise InvalidInput(f"truncated snapshot: {len(buffer)} bytes, expected {end}")
-        if verify:
-            view = memoryview(buffer)[data_start:end]
-            if hashlib.sha256(view).hexdigest() != header["payload_sha256"]:
-                raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
+        incoming = _Incoming.over(buffer)
         if huge_pages and not isinstance(buffer, mmap.mmap):
             collapse_to_huge_pages(buffer)
-        return cls._from_header(buffer, header, data_start, kernel)
+        return incoming.snapshot(kernel)
 
     @classmethod
     def from_ranges(
@@ -479,14 +508,17 @@ class Snapshot:
         kernel: str | None = None,
     ) -> Snapshot:
         """Load a snapshot of ``size`` bytes through ``read(offset, length)`` (S3 ranged GETs),
-        ``workers`` ranges at a time, hashing each range once the ranges before it are in."""
+        ``workers`` ranges at a time, hashing each range once the ranges before it are in.
+
+        A short read raises SnapshotCorrupt; ``read``'s own errors propagate.
+        """
         incoming = _Incoming(size)
 
         def fetch(start: int) -> int:
             length = min(range_bytes, size - start)
             data = read(start, length)
             if len(data) != length:
-                raise InvalidInput(f"short read at {start}: {len(data)} of {length} bytes")
+                raise SnapshotCorrupt(f"short read at {start}: {len(data)} of {length} bytes")
             incoming.view[start : start + length] = data
             return start + length
 
@@ -505,20 +537,20 @@ class Snapshot:
         kernel: str | None = None,
     ) -> Snapshot:
         """Load a snapshot of ``size`` bytes from a stream (``read(n)``: an S3 GET body),
-        hashing each piece as it arrives."""
+        hashing each piece as it arrives. A stream that ends early raises SnapshotCorrupt."""
         incoming = _Incoming(size)
         end = 0
         while end < size:
             data = read(min(chunk_bytes, size - end))
             if not data:
-                raise InvalidInput(f"stream ended at {end} of {size} bytes")
+                raise SnapshotCorrupt(f"the snapshot ended at {end} of {size} bytes")
             incoming.view[end : end + len(data)] = data
             end += len(data)
             incoming.arrived(end)
         return incoming.snapshot(kernel)
 
     @classmethod
-    def _from_header(
+    def _from_verified(
         cls,
         buffer: bytes | bytearray | memoryview | mmap.mmap,
         header: dict[str, Any],
@@ -535,24 +567,31 @@ class Snapshot:
             flat.setflags(write=False)  # a snapshot is immutable, even over a bytearray
             return flat.reshape(entry["shape"])
 
-        specs = dict(DEFAULT_SPECS)
         tables: dict[str, TypeTable] = {}
         for name, info in header["types"].items():
-            spec = HashTypeSpec(name, int(info["bits"]), info["kind"])
-            specs[name] = spec
+            hash_type = HASH_TYPES.get(name)
+            if hash_type is None or (int(info["bits"]), info["kind"]) != (
+                hash_type.bits,
+                hash_type.kind.value,
+            ):
+                raise SnapshotCorrupt(
+                    f"the snapshot's hash type {name!r} ({info['bits']} bits, {info['kind']}) is "
+                    "not one this code knows: rebuild the index",
+                    version=header.get("snapshot_version"),
+                )
             codes = array(f"{name}/codes")
             index: HammingIndex | ExactIndex
-            if spec.kind == "hamming":
+            if hash_type.kind is MatchKind.HAMMING:
                 chunk_tables = ChunkTables(
                     widths=tuple(info["chunk_widths"]),
                     offsets=_u32(array(f"{name}/chunk_offsets")),
                     rows=_u32(array(f"{name}/chunk_rows")),
                 )
-                index = HammingIndex(codes, spec.bits, tables=chunk_tables, kernel=kernel)
+                index = HammingIndex(codes, hash_type.bits, tables=chunk_tables, kernel=kernel)
             else:
-                index = ExactIndex(codes, spec.bits)
+                index = ExactIndex(codes, hash_type.bits)
             tables[name] = TypeTable(
-                spec,
+                hash_type,
                 index,
                 array(f"{name}/ids"),
                 array(f"{name}/database"),
@@ -566,7 +605,6 @@ class Snapshot:
             id_width=int(header["id_width"]),
             databases=tuple(header["databases"]),
             media_types=tuple(header["media_types"]),
-            specs=specs,
             kernel=kernel,
         )
 
@@ -576,39 +614,56 @@ class Snapshot:
                 handle.write(part)
 
     @classmethod
-    def load(cls, path: Path, *, verify: bool = True, kernel: str | None = None) -> Snapshot:
-        """Memory-map a snapshot file: pages are read on first touch (all of them when the
-        checksum is verified)."""
+    def load(cls, path: Path, *, kernel: str | None = None) -> Snapshot:
+        """Memory-map a snapshot file (verifying the checksum reads every page once)."""
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls.from_bytes(mapped, verify=verify, kernel=kernel)
+        return cls.from_bytes(mapped, kernel=kernel)
 
 
 class _Incoming:
-    """A snapshot arriving front to back: its buffer, its header once complete, the payload's
-    running sha256 (so verifying costs little more than hashing the last piece)."""
+    """A snapshot arriving front to back: its buffer, its header once complete, and the running
+    SHA-256 (header, then payload), so verifying costs little more than hashing the last piece.
+    """
 
     def __init__(self, size: int) -> None:
-        self.size = size
         # A numpy buffer, not a bytearray: numpy asks for transparent huge pages on large
         # arrays before they are touched (and does not zero them first). The index's random
         # reads then miss the TLB far less: 10M PDQ batch q/s 13-20% higher with the hashes on
         # huge pages, in this Firecracker VM (THP "madvise", as Lambda's may be).
-        self.buffer = np.empty(size, dtype=np.uint8)
-        self.view: memoryview = self.buffer.data
+        self._init(np.empty(size, dtype=np.uint8), size)
+
+    def _init(
+        self, buffer: bytes | bytearray | memoryview | mmap.mmap | np.ndarray, size: int
+    ) -> None:
+        self.size = size
+        self.buffer = buffer
+        self.view: memoryview = (
+            buffer.data if isinstance(buffer, np.ndarray) else memoryview(buffer)
+        )
         self.header: dict[str, Any] | None = None
+        self.expected = ""
         self.data_start = self.hashed = 0
         self.checksum = hashlib.sha256()
+
+    @classmethod
+    def over(cls, buffer: bytes | bytearray | memoryview | mmap.mmap) -> _Incoming:
+        """A snapshot already wholly in memory (hashed in place, not copied)."""
+        incoming = cls.__new__(cls)
+        incoming._init(buffer, len(buffer))
+        incoming.arrived(incoming.size)
+        return incoming
 
     def arrived(self, end: int) -> None:
         """Bytes [0, end) are in."""
         if self.header is None:
-            if end < _PREAMBLE.size:
+            if end < _PREAMBLE.size and end < self.size:
                 return
-            header_len = _PREAMBLE.unpack_from(self.view, 0)[3]
+            header_len = _header_length(self.view[:end])
             if end < _PREAMBLE.size + header_len and end < self.size:
                 return
-            self.header, self.data_start = _read_header(self.view[:end])
+            self.header, self.expected, self.data_start = _read_header(self.view[:end])
+            self.checksum.update(_header_text(self.header))
             self.hashed = self.data_start
         if end > self.hashed:
             self.checksum.update(self.view[self.hashed : end])
@@ -617,32 +672,77 @@ class _Incoming:
     def snapshot(self, kernel: str | None) -> Snapshot:
         if self.header is None:
             _read_header(self.view)  # raises the reason
-        assert self.header is not None
-        if self.data_start + int(self.header["payload_bytes"]) != self.size:
-            raise InvalidInput("snapshot size does not match its header")
-        if self.checksum.hexdigest() != self.header["payload_sha256"]:
-            raise InvalidInput("snapshot checksum mismatch: the file is corrupt")
-        return Snapshot._from_header(self.view, self.header, self.data_start, kernel)
+        header = self.header
+        assert header is not None
+        version = _version_of(header)
+        try:
+            expected_size = self.data_start + int(header["payload_bytes"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise SnapshotCorrupt(
+                "the snapshot's header has no payload size", version=version
+            ) from error
+        if expected_size != self.size:
+            raise SnapshotCorrupt(
+                f"the snapshot is {self.size} bytes, its header says {expected_size}: "
+                "it is truncated or corrupt (checksum not checked)",
+                version=version,
+            )
+        if self.checksum.hexdigest() != self.expected:
+            raise SnapshotCorrupt(
+                "the snapshot's checksum does not match: it is truncated or corrupt",
+                version=version,
+            )
+        try:
+            return Snapshot._from_verified(self.view, header, self.data_start, kernel)
+        except (KeyError, TypeError, ValueError) as error:  # checksummed, yet not readable
+            raise SnapshotCorrupt(
+                f"the snapshot's layout cannot be read: {type(error).__name__}", version=version
+            ) from error
+
+
+def _header_text(header: dict[str, Any]) -> bytes:
+    return json.dumps(header, sort_keys=True).encode()
+
+
+def _header_length(buffer: bytes | bytearray | memoryview | mmap.mmap) -> int:
+    if len(buffer) < _PREAMBLE.size:
+        raise SnapshotCorrupt("not a hashmatch snapshot: too short")
+    magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
+    if magic != MAGIC:
+        raise SnapshotCorrupt("not a hashmatch snapshot: bad magic")
+    if fmt != FORMAT_VERSION:
+        raise SnapshotCorrupt(
+            f"unsupported snapshot format version {fmt}: this code reads version "
+            f"{FORMAT_VERSION} only; rebuild the snapshot"
+        )
+    return int(header_len)
 
 
 def _read_header(
     buffer: bytes | bytearray | memoryview | mmap.mmap,
-) -> tuple[dict[str, Any], int]:
-    """The JSON header and where the payload starts; refuses other files and formats."""
-    if len(buffer) < _PREAMBLE.size:
-        raise InvalidInput("not a hashmatch snapshot: too short")
-    magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
-    if magic != MAGIC:
-        raise InvalidInput("not a hashmatch snapshot: bad magic")
-    if fmt != FORMAT_VERSION:
-        raise InvalidInput(
-            f"unsupported snapshot format version {fmt}: this reader reads version "
-            f"{FORMAT_VERSION} only (version 1 had no checksum); rebuild the snapshot"
-        )
+) -> tuple[dict[str, Any], str, int]:
+    """The header (without its checksum), the checksum it carries, and where the payload starts.
+
+    Refuses other files and formats, and a header without a checksum.
+    """
+    header_len = _header_length(buffer)
     if len(buffer) < _PREAMBLE.size + header_len:
-        raise InvalidInput("truncated snapshot: the header is cut short")
-    header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
-    return header, _aligned(_PREAMBLE.size + header_len)
+        raise SnapshotCorrupt("the snapshot is truncated inside its header")
+    try:
+        header = json.loads(bytes(buffer[_PREAMBLE.size : _PREAMBLE.size + header_len]))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SnapshotCorrupt("the snapshot's header is not JSON") from error
+    if not isinstance(header, dict):
+        raise SnapshotCorrupt("the snapshot's header is not a JSON object")
+    expected = header.pop(CHECKSUM_KEY, None)
+    if not isinstance(expected, str):
+        raise SnapshotCorrupt("the snapshot carries no checksum", version=_version_of(header))
+    return header, expected, _aligned(_PREAMBLE.size + header_len)
+
+
+def _version_of(header: dict[str, Any]) -> int | None:
+    version = header.get("snapshot_version")
+    return version if isinstance(version, int) else None
 
 
 def _member_of(

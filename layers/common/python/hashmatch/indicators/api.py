@@ -6,37 +6,42 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hashmatch.api.problems import ProblemItem
-from hashmatch.errors import InvalidInput
-from hashmatch.indicators.model import Indicator, Reason
+from hashmatch.indicators.model import Indicator, IndicatorPage, Reason, SubmissionShape
 from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutcome, ItemResult
 
 
 class IndicatorBatchRequest(BaseModel):
-    """Items are checked one by one by the service, so a bad item never hides the good ones."""
+    """Indicators to add. A batch with an item that breaks the schema is refused whole (422,
+    each fault named); the service then decides item by item whether each is acceptable, so a
+    refused item never hides the good ones (207)."""
 
-    items: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=MAX_BATCH_ITEMS,
-        description=(
-            "Each: hash_type, hash, database (known|new|solicitation), media_type (image|video), "
-            "optional quality, provenance {authority, member_state, assessment_reference, "
-            "assessed_at}"
-        ),
-    )
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SubmissionShape] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+    def submitted(self) -> list[dict[str, Any]]:
+        """The items as submitted (what the service validates one by one)."""
+        return [item.model_dump(exclude_none=True) for item in self.items]
 
 
 class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class SuspendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class ReinstateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason | None = None
 
 
@@ -46,15 +51,21 @@ class ProvenanceView(BaseModel):
     assessment_reference: str
     assessed_at: datetime
     submitted_by: str
+    quality_override: str | None = None
 
 
-class IndicatorView(BaseModel):
+class _IndicatorIdentity(BaseModel):
+    """What every view of an indicator starts with."""
+
     id: str
     hash_type: str
     hash: str
     database: str
     media_type: str
     status: Literal["active", "suspended", "revoked"]
+
+
+class IndicatorView(_IndicatorIdentity):
     status_reason: str | None = None
     status_changed_at: datetime | None = None
     provenance: list[ProvenanceView]
@@ -64,12 +75,7 @@ class IndicatorView(BaseModel):
     @classmethod
     def of(cls, indicator: Indicator) -> IndicatorView:
         return cls(
-            id=indicator.id,
-            hash_type=indicator.hash_type,
-            hash=indicator.hash_value,
-            database=indicator.database.value,
-            media_type=indicator.media_type.value,
-            status=indicator.status.value,
+            **_identity(indicator),
             status_reason=indicator.status_reason,
             status_changed_at=indicator.status_changed_at,
             provenance=[
@@ -78,6 +84,41 @@ class IndicatorView(BaseModel):
             created_at=indicator.created_at,
             updated_at=indicator.updated_at,
         )
+
+
+def _identity(indicator: Indicator) -> dict[str, Any]:
+    return {
+        "id": indicator.id,
+        "hash_type": indicator.hash_type,
+        "hash": indicator.hash_value,
+        "database": indicator.database.value,
+        "media_type": indicator.media_type.value,
+        "status": indicator.status.value,
+    }
+
+
+class IndicatorToReview(_IndicatorIdentity):
+    disputes: int = Field(description="Reports decided unfounded: indicator wrong or no match")
+    needs_review_since: datetime
+
+    @classmethod
+    def of(cls, indicator: Indicator) -> IndicatorToReview:
+        return cls(
+            **_identity(indicator),
+            disputes=indicator.disputes,
+            needs_review_since=indicator.needs_review_since or indicator.updated_at,
+        )
+
+
+class IndicatorReviewList(BaseModel):
+    """Longest waiting first. Pass `next` back as `?next=` for the next page."""
+
+    indicators: list[IndicatorToReview]
+    next: str | None = Field(default=None, description="Cursor of the next page; absent at the end")
+
+    @classmethod
+    def of(cls, page: IndicatorPage) -> IndicatorReviewList:
+        return cls(indicators=[IndicatorToReview.of(i) for i in page.indicators], next=page.cursor)
 
 
 class ItemResultView(BaseModel):
@@ -98,13 +139,8 @@ class BatchResponse(BaseModel):
 
 
 def batch_status(result: BatchResult) -> HTTPStatus:
-    """200: every item stored or found; 207: some invalid (each reported, nothing changed for
-    them); a batch with no valid item at all is refused as a whole with 422 problem+json."""
-    if result.all_invalid:
-        raise InvalidInput(
-            f"every one of the {len(result.items)} items is invalid; nothing was changed",
-            errors=result.faults(),
-        )
+    """200: every item stored or found; 207: some or all refused (each reported with its
+    faults; nothing changed for them)."""
     return HTTPStatus.MULTI_STATUS if result.count(ItemOutcome.INVALID) else HTTPStatus.OK
 
 

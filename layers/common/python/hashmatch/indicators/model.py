@@ -8,6 +8,7 @@ of one hash meet on one conditional write instead of creating two indicators.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -23,49 +24,16 @@ from pydantic import (
     field_validator,
 )
 
+from hashmatch.countries import MemberState
 from hashmatch.errors import HashmatchError
-from hashmatch.hashtypes import MIN_PDQ_QUALITY, get_hash_type
+from hashmatch.hashtypes import HASH_TYPES, get_hash_type
+from hashmatch.ids import INDICATOR_ID_HEX_DIGITS, INDICATOR_ID_PATTERN, INDICATOR_ID_PREFIX
+from hashmatch.input_types import EventTime, FreeText, Quality
 
-ID_PREFIX = "ind_"
-# 22 hex digits (88 bits) keep ids at the snapshot's default width of 26 ASCII characters.
-ID_HEX_DIGITS = 22
+ID_PREFIX = INDICATOR_ID_PREFIX
+ID_HEX_DIGITS = INDICATOR_ID_HEX_DIGITS
 ID_WIDTH = len(ID_PREFIX) + ID_HEX_DIGITS
-ID_PATTERN = rf"^{ID_PREFIX}[0-9a-f]{{{ID_HEX_DIGITS}}}$"
-
-# ISO 3166-1 alpha-2 codes of the EU Member States. Greece is GR in ISO 3166 (the EU's own
-# protocol order writes EL): both are accepted and stored as GR.
-EU_MEMBER_STATES: frozenset[str] = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-    ]
-)
-_MEMBER_STATE_ALIASES = {"EL": "GR"}
+ID_PATTERN = INDICATOR_ID_PATTERN
 
 
 class Database(StrEnum):
@@ -100,17 +68,8 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _member_state(value: str) -> str:
-    code = value.strip().upper()
-    code = _MEMBER_STATE_ALIASES.get(code, code)
-    if code not in EU_MEMBER_STATES:
-        raise ValueError(f"{value!r} is not the ISO 3166-1 alpha-2 code of an EU Member State")
-    return code
-
-
-MemberState = Annotated[str, AfterValidator(_member_state)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
+ShortText = Annotated[FreeText, Field(max_length=200)]
+Reason = Annotated[FreeText, Field(max_length=500)]
 
 
 class Provenance(BaseModel):
@@ -123,6 +82,9 @@ class Provenance(BaseModel):
     assessment_reference: ShortText = Field(description="The authority's reference of the decision")
     assessed_at: AwareDatetime = Field(description="When the material was assessed")
     submitted_by: str = Field(min_length=1, max_length=100, description="Curator client id")
+    quality_override: str | None = Field(
+        default=None, description="Why a hash below the quality gate was accepted, if it was"
+    )
 
     @property
     def key(self) -> str:
@@ -153,42 +115,102 @@ class Indicator(BaseModel):
     # tombstone that keeps the hash revoked.
     provenance_erase_after: datetime | None = None
     provenance_erased_at: datetime | None = None
+    # Review feedback: how many reports were decided manifestly unfounded because this
+    # indicator is wrong or did not match, and since when it waits for a curator to re-verify.
+    disputes: int = 0
+    needs_review_since: datetime | None = None
 
     @property
     def provenance_keys(self) -> frozenset[str]:
         return frozenset(p.key for p in self.provenance)
 
 
+class IndicatorPage(BaseModel):
+    """One page of indicators; ``cursor`` fetches the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    indicators: tuple[Indicator, ...]
+    cursor: str | None = None
+
+
 class ProvenanceInput(BaseModel):
     """Provenance as a curator submits it (``submitted_by`` comes from the authenticated caller)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    authority: ShortText
-    member_state: MemberState
-    assessment_reference: ShortText
-    assessed_at: AwareDatetime
+    authority: ShortText = Field(description="The submitting authority or court")
+    member_state: MemberState = Field(description="ISO 3166-1 alpha-2 code, EU Member States only")
+    assessment_reference: ShortText = Field(description="The authority's reference of the decision")
+    assessed_at: EventTime = Field(
+        description="When the material was assessed (not before 2000, not in the future)"
+    )
 
 
-class Submission(BaseModel):
-    """One indicator as submitted: validated field by field so each fault names its field."""
+def _registered_type(value: str) -> str:
+    if value not in HASH_TYPES:
+        raise ValueError(f"unknown hash type {value!r}; known types: {', '.join(HASH_TYPES)}")
+    return value
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    hash_type: str
-    hash: str = Field(description="Hex (PDQ also base64); normalised to lower-case hex")
+def _hash_of_some_type(value: str) -> str:
+    if not any(re.fullmatch(t.value_pattern, value) for t in HASH_TYPES.values()):
+        raise ValueError("not a hash of any type: hex digits (PDQ also base64)")
+    return value
+
+
+def _types_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = list(HASH_TYPES)
+
+
+def _hashes_pattern(schema: dict[str, Any]) -> None:
+    schema["pattern"] = "^({})$".format("|".join(t.value_pattern for t in HASH_TYPES.values()))
+
+
+# The registry at the time the schema is made (or a value is checked), not at import: a type
+# registered later (tests/integration/test_hash_type_registry.py) is documented and accepted.
+HashTypeName = Annotated[
+    str, AfterValidator(_registered_type), Field(json_schema_extra=_types_enum)
+]
+HashText = Annotated[
+    str, AfterValidator(_hash_of_some_type), Field(json_schema_extra=_hashes_pattern)
+]
+
+
+class SubmissionShape(BaseModel):
+    """One indicator item as it must be written: what the API's schema says of it (a batch
+    holding an item that breaks it is refused as a whole, 422). Whether it is acceptable —
+    a hash of its type, above the quality gate, assessed in the past, in the curator's scope —
+    is decided per item (:class:`Submission`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hash_type: HashTypeName
+    # Before the fields it relaxes, so their validators see it.
+    quality_override: Reason | None = Field(
+        default=None,
+        description=(
+            "Accept a PDQ hash that the quality gate would refuse (quality below 50, or the "
+            "all-zero hash of a blank image): why this one is trustworthy anyway. Recorded "
+            "with the provenance."
+        ),
+    )
+    hash: HashText = Field(
+        description="Hex digits of the type's length, either case (PDQ also base64); stored as "
+        "lower-case hex"
+    )
     database: Database
     media_type: MediaType
-    quality: int | None = Field(default=None, ge=0, le=100, description="PDQ quality, if known")
+    quality: Quality | None = Field(
+        default=None,
+        description="PDQ quality (0-100); below 50 the item is refused without quality_override",
+    )
     provenance: ProvenanceInput
 
-    @field_validator("hash_type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        try:
-            return get_hash_type(value).name
-        except HashmatchError as error:
-            raise ValueError(error.detail) from error
+
+class Submission(SubmissionShape):
+    """One indicator as submitted and acceptable: validated field by field so each fault names
+    its field."""
 
     @field_validator("hash")
     @classmethod
@@ -197,16 +219,26 @@ class Submission(BaseModel):
         if hash_type is None:
             return value  # the type is already reported as the fault
         try:
-            return get_hash_type(hash_type).parse(value)
+            parsed = get_hash_type(hash_type).parse(value)
         except HashmatchError as error:
             raise ValueError(error.detail) from error
+        gated = get_hash_type(hash_type).min_quality is not None
+        if gated and int(parsed, 16) == 0 and info.data.get("quality_override") is None:
+            # The hash of a blank or flat image: it matches every other such image.
+            raise ValueError(
+                f"an all-zero {hash_type} hash (a blank image) matches every blank image; "
+                "give quality_override to accept it"
+            )
+        return parsed
 
     @field_validator("quality")
     @classmethod
     def _usable_quality(cls, value: int | None, info: ValidationInfo) -> int | None:
         # Low-quality PDQ hashes (flat or tiny images) collide with unrelated images.
-        if value is not None and info.data.get("hash_type") == "pdq" and value < MIN_PDQ_QUALITY:
-            raise ValueError(f"pdq quality {value} is below the minimum of {MIN_PDQ_QUALITY}")
+        hash_type = info.data.get("hash_type")
+        problem = get_hash_type(hash_type).quality_problem(value) if hash_type else None
+        if problem is not None and info.data.get("quality_override") is None:
+            raise ValueError(f"{problem}; give quality_override to accept it")
         return value
 
     @property
@@ -214,7 +246,11 @@ class Submission(BaseModel):
         return indicator_id(self.hash_type, self.hash, self.database.value)
 
     def provenance_by(self, submitted_by: str) -> Provenance:
-        return Provenance(**self.provenance.model_dump(), submitted_by=submitted_by)
+        return Provenance(
+            **self.provenance.model_dump(),
+            submitted_by=submitted_by,
+            quality_override=self.quality_override,
+        )
 
 
 def validation_faults(error: ValidationError, *prefix: str | int) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from hashmatch.indicators.model import Indicator, IndicatorStatus, Provenance
+from hashmatch.indicators.model import Indicator, IndicatorPage, IndicatorStatus, Provenance
+from hashmatch.retention.ports import DueItem
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class IndicatorStore(Protocol):
         """Move from ``expected`` to ``status``; Conflict if it is no longer ``expected``.
 
         ``provenance_erase_after`` (revocation) schedules the provenance's erasure: the item
-        enters the provenance due-date index.
+        enters the provenance due-date index. Revoking and reinstating take the indicator off
+        the re-verification list.
         """
 
     def active_ids(self, indicator_ids: Iterable[str]) -> set[str]:
@@ -62,6 +64,23 @@ class IndicatorStore(Protocol):
 
     def changes_since(self, after_feed_key: str) -> Iterator[IndicatorChange]:
         """Feed entries with a key after ``after_feed_key`` ("" for all), in key order."""
+
+    def dispute(self, indicator_ids: Iterable[str], *, report_id: str, now: datetime) -> None:
+        """Count ``report_id`` against each indicator (once per report, however often this is
+        called) and put it on the re-verification list, if it is not there already."""
+
+    def withdraw_dispute(self, indicator_ids: Iterable[str], *, report_id: str) -> None:
+        """Undo :meth:`dispute` for a decision that was not recorded after all."""
+
+    def needs_review(self, *, limit: int, cursor: str | None) -> IndicatorPage:
+        """The re-verification list, longest waiting first. Taken off it: a revoked or
+        reinstated indicator (the curator's verdict)."""
+
+    def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
+        """Revoked indicators whose provenance is due on ``day``, by id, after ``after``."""
+
+    def erase_provenance(self, indicator_id: str, *, cutoff: datetime, now: datetime) -> bool:
+        """Drop the provenance of a revoked indicator due by ``cutoff``; the record stays."""
 
 
 @dataclass(frozen=True)

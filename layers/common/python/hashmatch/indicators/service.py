@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
+from hashmatch.access.model import Principal
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
@@ -24,13 +25,16 @@ from hashmatch.indicators.importing import read_rows
 from hashmatch.indicators.model import (
     ID_PATTERN,
     Indicator,
+    IndicatorPage,
     IndicatorStatus,
     Submission,
     validation_faults,
 )
 from hashmatch.indicators.ports import IndicatorStore
+from hashmatch.input_types import NOW
 
 MAX_BATCH_ITEMS = 500
+MAX_PAGE_SIZE = 100
 # An import request must finish within API Gateway's 29 s: the CLI sends larger files in parts.
 MAX_IMPORT_ROWS = 1000
 _ID = re.compile(ID_PATTERN)
@@ -68,6 +72,22 @@ class BatchResult:
         return [fault for item in self.items for fault in item.errors]
 
 
+@dataclass(frozen=True)
+class CuratorScope:
+    """The databases and hash types a curator's client record allows: it adds, reads and
+    changes indicators only within them (anything else is as if it did not exist)."""
+
+    databases: frozenset[str]
+    hash_types: frozenset[str]
+
+    def admits(self, database: str, hash_type: str) -> bool:
+        return database in self.databases and hash_type in self.hash_types
+
+    @classmethod
+    def of(cls, curator: Principal) -> CuratorScope:
+        return cls(frozenset(curator.databases), frozenset(curator.hash_types))
+
+
 CURATOR_ROLE = "curator"
 _STATUS_ACTIONS = {
     IndicatorStatus.REVOKED: AuditAction.INDICATOR_REVOKED,
@@ -98,18 +118,36 @@ class IndicatorService:
 
     # -- adding --------------------------------------------------------------------------------
 
-    def add_batch(self, items: Sequence[Mapping[str, Any]], *, submitted_by: str) -> BatchResult:
-        """Validate each item on its own; store the valid ones. ``loc`` is ["items", i, field]."""
+    def add_batch(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        submitted_by: str,
+        scope: CuratorScope | None = None,
+    ) -> BatchResult:
+        """Validate each item on its own; store the valid ones. ``loc`` is ["items", i, field].
+
+        ``scope``: the curator's databases and hash types (None: tools with no client record);
+        an item outside it is invalid (``not-allowed``)."""
         if not 0 < len(items) <= MAX_BATCH_ITEMS:
             raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_ITEMS} items, got {len(items)}")
         parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]] = []
+        now = self._clock.now()
         for index, raw in enumerate(items):
-            parsed.append((index, *_parse(raw, "items", index)))
+            parsed.append((index, *_parse(raw, now, scope, "items", index)))
         return self._store_all(parsed, submitted_by)
 
-    def import_rows(self, body: str, content_type: str, *, submitted_by: str) -> BatchResult:
+    def import_rows(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        submitted_by: str,
+        scope: CuratorScope | None = None,
+    ) -> BatchResult:
         """CSV or JSON lines; each row's result and faults name its line (loc ["line", n, ...])."""
         parsed: list[tuple[int, Submission | None, list[dict[str, Any]]]] = []
+        now = self._clock.now()
         for row in read_rows(body, content_type):
             if len(parsed) == MAX_IMPORT_ROWS:
                 raise InvalidInput(
@@ -119,7 +157,7 @@ class IndicatorService:
                 fault = {"loc": ["line", row.line], "msg": row.fault or "unreadable row"}
                 parsed.append((row.line, None, [fault]))
             else:
-                parsed.append((row.line, *_parse(row.item, "line", row.line)))
+                parsed.append((row.line, *_parse(row.item, now, scope, "line", row.line)))
         if not parsed:
             raise InvalidInput("the import holds no rows")
         return self._store_all(parsed, submitted_by)
@@ -199,38 +237,79 @@ class IndicatorService:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get(self, indicator_id: str) -> Indicator:
+    def get(self, indicator_id: str, scope: CuratorScope | None = None) -> Indicator:
+        """The indicator; NotFound if there is none, or it is outside the curator's scope."""
         indicator = self._store.get(indicator_id) if _ID.match(indicator_id) else None
-        if indicator is None:
+        if indicator is None or (
+            scope is not None and not scope.admits(indicator.database.value, indicator.hash_type)
+        ):
             raise NotFound(f"no indicator {indicator_id!r}")
         return indicator
 
-    def read(self, indicator_id: str, *, by: str) -> Indicator:
+    def read(self, indicator_id: str, *, by: str, scope: CuratorScope | None = None) -> Indicator:
         """A curator's read: every one is audited (access only as far as necessary, logged)."""
-        indicator = self.get(indicator_id)
+        indicator = self.get(indicator_id, scope)
         self._audit.record(
             AuditAction.INDICATOR_READ, actor=by, role=CURATOR_ROLE, targets=[indicator.id]
         )
         return indicator
 
+    def needs_review(self, *, by: str, limit: int, cursor: str | None) -> IndicatorPage:
+        """The re-verification list (indicators disputed by review decisions), audited as a
+        read of the indicators it shows."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"limit must be 1 to {MAX_PAGE_SIZE}",
+                errors=[{"loc": ["query", "limit"], "msg": f"1 to {MAX_PAGE_SIZE}"}],
+            )
+        page = self._store.needs_review(limit=limit, cursor=cursor)
+        if page.indicators:
+            self._audit.record(
+                AuditAction.INDICATOR_READ,
+                actor=by,
+                role=CURATOR_ROLE,
+                targets=[indicator.id for indicator in page.indicators],
+                details={"list": "needs_review"},
+            )
+        return page
+
     # -- status --------------------------------------------------------------------------------
 
-    def revoke(self, indicator_id: str, *, reason: str, by: str) -> Indicator:
+    def revoke(
+        self, indicator_id: str, *, reason: str, by: str, scope: CuratorScope | None = None
+    ) -> Indicator:
         """Revoked is final. Revoking a revoked indicator returns it unchanged."""
-        return self._move(indicator_id, IndicatorStatus.REVOKED, reason=reason, by=by)
+        return self._move(indicator_id, IndicatorStatus.REVOKED, reason=reason, by=by, scope=scope)
 
-    def suspend(self, indicator_id: str, *, reason: str, by: str) -> Indicator:
-        return self._move(indicator_id, IndicatorStatus.SUSPENDED, reason=reason, by=by)
+    def suspend(
+        self, indicator_id: str, *, reason: str, by: str, scope: CuratorScope | None = None
+    ) -> Indicator:
+        return self._move(
+            indicator_id, IndicatorStatus.SUSPENDED, reason=reason, by=by, scope=scope
+        )
 
-    def reinstate(self, indicator_id: str, *, by: str, reason: str | None = None) -> Indicator:
-        return self._move(indicator_id, IndicatorStatus.ACTIVE, reason=reason, by=by)
+    def reinstate(
+        self,
+        indicator_id: str,
+        *,
+        by: str,
+        reason: str | None = None,
+        scope: CuratorScope | None = None,
+    ) -> Indicator:
+        return self._move(indicator_id, IndicatorStatus.ACTIVE, reason=reason, by=by, scope=scope)
 
     def _move(
-        self, indicator_id: str, target: IndicatorStatus, *, reason: str | None, by: str
+        self,
+        indicator_id: str,
+        target: IndicatorStatus,
+        *,
+        reason: str | None,
+        by: str,
+        scope: CuratorScope | None,
     ) -> Indicator:
         allowed_from = _ALLOWED_FROM[target]
         for _ in range(3):  # a concurrent status change makes the conditional write fail: re-read
-            current = self.get(indicator_id)
+            current = self.get(indicator_id, scope)
             if current.status is target:
                 return current
             if current.status not in allowed_from:
@@ -273,11 +352,21 @@ _ALLOWED_FROM: dict[IndicatorStatus, frozenset[IndicatorStatus]] = {
 
 
 def _parse(
-    raw: Mapping[str, Any] | Any, *prefix: str | int
+    raw: Mapping[str, Any] | Any, now: datetime, scope: CuratorScope | None, *prefix: str | int
 ) -> tuple[Submission | None, list[dict[str, Any]]]:
     if not isinstance(raw, Mapping):
         return None, [{"loc": list(prefix), "msg": "must be a JSON object"}]
     try:
-        return Submission.model_validate(dict(raw)), []
+        # ``now``: an assessment in the future is refused (input_types.EventTime).
+        submission = Submission.model_validate(dict(raw), context={NOW: now})
     except ValidationError as error:
         return None, validation_faults(error, *prefix)
+    if scope is not None and not scope.admits(submission.database.value, submission.hash_type):
+        return None, [
+            {
+                "loc": list(prefix),
+                "msg": f"not-allowed: this client may not curate {submission.hash_type} "
+                f"indicators in {submission.database.value}",
+            }
+        ]
+    return submission, []

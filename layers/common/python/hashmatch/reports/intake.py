@@ -7,16 +7,19 @@ so every delivery of a filing converges on one report whose events live as long 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict
-from hashmatch.matches.ports import MatchEventStore
+from hashmatch.matching.events import MatchEvent
+from hashmatch.matching.ports import MatchEventStore
 from hashmatch.observability import logger
 from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, received
 from hashmatch.reports.ports import ReportStore
+from hashmatch.reports.workflow import Action, step_from
 
 INTAKE_ACTOR = "intake_reports"
 FUNCTION_ROLE = "function"
@@ -39,12 +42,22 @@ class ReportIntake:
         self._audit = audit
 
     def take_in(self, filing: Filing) -> IntakeOutcome:
+        stored_step = step_from(filing.report_id, ReportStatus.RECEIVED, Action.STORE)
+        # The databases of its matches order nothing but let reviewers filter the queue, and
+        # say whether forwarding it needs four eyes.
+        events = self._match_events.get_many(filing.details.match_ids)
         report = Report(
             filing=filing,
             history=(
                 received(filing),
-                StatusChange(status=ReportStatus.STORED, at=self._clock.now(), by=INTAKE_ACTOR),
+                StatusChange(
+                    status=stored_step.target,
+                    at=self._clock.now(),
+                    by=INTAKE_ACTOR,
+                    step=stored_step.step,
+                ),
             ),
+            databases=tuple(sorted({event.database for event in events.values()})),
         )
         stored = self._reports.put_new(report)
         if stored:
@@ -59,7 +72,7 @@ class ReportIntake:
             )
         # Cited after storing: a failure here fails the record, and its redelivery finds the
         # report stored and cites again (citing twice is harmless).
-        uncited = self._cite(filing)
+        uncited = self._cite(filing, events)
         logger.info(
             "report taken in",
             extra={
@@ -72,7 +85,7 @@ class ReportIntake:
             report_id=filing.report_id, stored=stored, uncited_match_ids=tuple(uncited)
         )
 
-    def _cite(self, filing: Filing) -> list[str]:
+    def _cite(self, filing: Filing, events: Mapping[str, MatchEvent]) -> list[str]:
         """Cite every match event not cited yet; the rest are noted, not a reason to lose the
         report (their ids stay in it).
 
@@ -80,7 +93,6 @@ class ReportIntake:
         filings of the same match before either was taken in): an event belongs to the first
         report that cited it, so erasing the later report never erases the earlier one's events.
         """
-        events = self._match_events.get_many(filing.details.match_ids)
         uncited: list[str] = []
         for match_id in filing.details.match_ids:
             event = events.get(match_id)

@@ -5,72 +5,21 @@ from __future__ import annotations
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hashmatch.reports.model import (
-    MAX_MATCH_IDS,
-    ContentRef,
-    ContentType,
-    CountryCode,
-    LegalBasis,
-    MatchIds,
+    DELIVERY_STEPS,
     Report,
     ReportDetails,
-    ReportedToList,
     ReportId,
     ReportPage,
     ReportReceipt,
     ReportStatus,
+    provider_status,
 )
-
-
-class FileReportRequest(BaseModel):
-    """POST /v1/reports: a report about content that matched."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "match_ids": ["mt_0123456789abcdef01234567"],
-                    "content_ref": "upload-7f3a",
-                    "content_type": "image",
-                    "detected_at": "2026-11-29T18:00:00Z",
-                    "urgent": False,
-                    "suspected_member_state": "DE",
-                    "legal_basis": "Regulation (EU) 2024/1307, Art. 12",
-                    "removed": True,
-                    "also_reported_to": ["NCMEC"],
-                }
-            ]
-        },
-    )
-
-    match_ids: MatchIds = Field(
-        description=f"1 to {MAX_MATCH_IDS} match ids from POST /v1/match, all your own, unrepeated"
-    )
-    content_ref: ContentRef = Field(description="Your own opaque id of the content (<= 256 chars)")
-    content_type: ContentType
-    detected_at: AwareDatetime = Field(description="When you detected it (with a time zone)")
-    urgent: bool = Field(default=False, description="Imminent risk to a child: reviewed first")
-    suspected_member_state: CountryCode | None = Field(
-        default=None, description="ISO 3166-1 alpha-2 code of the state concerned, if known"
-    )
-    legal_basis: LegalBasis = Field(description="The legal basis you report under (<= 200 chars)")
-    removed: bool = Field(default=False, description="You have removed or disabled the content")
-    also_reported_to: ReportedToList = Field(
-        default=(), description="Other bodies you reported it to (short names, up to 10)"
-    )
-
-    def to_details(self) -> ReportDetails:
-        return ReportDetails(
-            match_ids=self.match_ids,
-            content_ref=self.content_ref,
-            content_type=self.content_type,
-            detected_at=self.detected_at,
-            urgent=self.urgent,
-            suspected_member_state=self.suspected_member_state,
-            legal_basis=self.legal_basis,
-            removed=self.removed,
-            also_reported_to=self.also_reported_to,
-        )
+from hashmatch.reports.review_records import (
+    REASON_DESCRIPTIONS,
+    InformationRequest,
+    Outcome,
+    UnfoundedReason,
+)
 
 
 class ReportAccepted(BaseModel):
@@ -90,41 +39,76 @@ class StatusStep(BaseModel):
     at: AwareDatetime
 
 
-class ReportView(BaseModel):
-    """A report as its provider sees it, with every status it has been in (oldest first)."""
+class UnfoundedReasonView(BaseModel):
+    code: UnfoundedReason
+    description: str
+
+
+class OpenInformationRequest(BaseModel):
+    """A question the Centre asked you: answer with POST /v1/reports/{id}/information."""
+
+    request_id: str
+    question: str | None
+    asked_at: AwareDatetime
+
+    @classmethod
+    def of(cls, request: InformationRequest) -> OpenInformationRequest:
+        return cls(
+            request_id=request.request_id, question=request.question, asked_at=request.asked_at
+        )
+
+
+class ReportView(ReportDetails):
+    """A report as its provider sees it: what was stated, every status it has been in (oldest
+    first), and the outcome of its review: the reasons it was found manifestly unfounded, an
+    instruction not to inform the user before a date, or a question to answer."""
+
+    model_config = ConfigDict(json_schema_extra=None)
 
     report_id: ReportId
     status: ReportStatus
     filed_at: AwareDatetime
     history: list[StatusStep]
-    match_ids: list[str]
-    content_ref: str
-    content_type: ContentType
-    detected_at: AwareDatetime
-    urgent: bool
-    suspected_member_state: str | None
-    legal_basis: str
-    removed: bool
-    also_reported_to: list[str]
+    unfounded_reasons: list[UnfoundedReasonView] = Field(default_factory=list)
+    duplicate_of: ReportId | None = Field(
+        default=None, description="With reason `duplicate`: your report this one repeats"
+    )
+    do_not_inform_until: AwareDatetime | None = Field(
+        default=None, description="Forwarded: do not inform the user concerned before this"
+    )
+    information_request: OpenInformationRequest | None = None
 
     @classmethod
     def of(cls, report: Report) -> ReportView:
-        filing, details = report.filing, report.filing.details
+        filing = report.filing
+        status = provider_status(report.status)
+        decision = report.decision
+        unfounded = (
+            decision if decision and decision.outcome is Outcome.MANIFESTLY_UNFOUNDED else None
+        )
+        forwarded = decision if status is ReportStatus.FORWARDED else None
+        open_request = report.open_information_request
         return cls(
             report_id=filing.report_id,
-            status=report.status,
+            status=status,
             filed_at=filing.filed_at,
-            # Who took each step (client ids, reviewers) is for the audit log, not the provider.
-            history=[StatusStep(status=step.status, at=step.at) for step in report.history],
-            match_ids=list(details.match_ids),
-            content_ref=details.content_ref,
-            content_type=details.content_type,
-            detected_at=details.detected_at,
-            urgent=details.urgent,
-            suspected_member_state=details.suspected_member_state,
-            legal_basis=details.legal_basis,
-            removed=details.removed,
-            also_reported_to=list(details.also_reported_to),
+            # Who took each step (client ids, reviewers) is for the audit log, not the provider;
+            # so are a forwarding awaiting a second reviewer and the deliveries to authorities.
+            history=[
+                StatusStep(status=step.status, at=step.at)
+                for step in report.history
+                if step.what not in DELIVERY_STEPS and provider_status(step.status) is step.status
+            ],
+            unfounded_reasons=[
+                UnfoundedReasonView(code=reason, description=REASON_DESCRIPTIONS[reason])
+                for reason in (unfounded.reasons if unfounded else ())
+            ],
+            duplicate_of=unfounded.duplicate_of
+            if unfounded and unfounded.duplicate_is_providers_own
+            else None,
+            do_not_inform_until=forwarded.do_not_inform_until if forwarded else None,
+            information_request=OpenInformationRequest.of(open_request) if open_request else None,
+            **filing.details.model_dump(),
         )
 
 

@@ -1,13 +1,22 @@
 """Filing reports and reading them back (the provider's side of the reports concern).
 
-Filing checks the cited match events, gives the report its id and puts it on the reports queue;
-the report is stored later, by intake. With an idempotency key the whole filing runs once per
-(provider, key): a retry gets the first answer back, and a filing that failed (invalid, or the
-queue refused it) leaves no record behind, so a retry with the same key files exactly one report.
+Filing checks the cited match events, gives the report its id, claims the events for it and
+puts it on the reports queue; the report is stored later, by intake. Claiming is the decision
+that the matches are this report's: one conditional transaction over every cited event, so of
+concurrent filings citing one match exactly one wins and the others get 409. A filing the queue
+refuses releases its claim, so the retry can file.
+
+With an idempotency key the filing runs once per (organisation, key): a retry gets the first
+answer back. The request is compared as it means, not as it was spelt: defaults filled in and
+the match ids read as the indicators they matched, so a retry that leaves out a default, or a
+re-scan of the same content citing new matches of the same indicators, is the same report. The
+report id derives from (organisation, key), so a retry after a failure past the queue (the audit
+write) files under the same id and intake stores the report once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -29,47 +38,82 @@ from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
-from hashmatch.matches.ports import MatchEventStore
+from hashmatch.input_types import event_time_problem
+from hashmatch.matching.events import MatchEvent
+from hashmatch.matching.ports import MatchEventStore
 from hashmatch.reports.model import (
+    REPORT_ID_PREFIX,
     Filing,
     Report,
     ReportDetails,
     ReportPage,
     ReportReceipt,
     ReportStatus,
+    is_own_report,
     is_report_id,
     new_report_id,
 )
 from hashmatch.reports.ports import ReportQueue, ReportStore
 
-# A retry with the same key returns the first answer for this long; afterwards it files anew.
+# A retry with the same key returns the first answer for this long; afterwards the key still
+# names its report (a filing under it is refused while the report exists).
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-# A detection time a little ahead of ours is clock skew on the provider's side, not an error.
-ALLOWED_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 class FilingRequest(BaseModel):
-    """The data the idempotent filing is keyed on (provider + key) and validated against."""
+    """The data the idempotent filing is keyed on (organisation + key) and compared by
+    (``meaning``: the normalised request's digest)."""
 
     model_config = ConfigDict(frozen=True)
 
-    provider: str
+    provider: str = Field(description="the organisation id")
     client_id: str
     idempotency_key: str | None = Field(default=None, max_length=MAX_IDEMPOTENCY_KEY_LENGTH)
     details: ReportDetails
+    meaning: str
+
+
+class KeyReused(Conflict):
+    """An Idempotency-Key that already filed a different report (HTTP 409)."""
+
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key already used"
+
+    def __init__(self, report_id: str) -> None:
+        super().__init__(
+            f"this Idempotency-Key filed report {report_id}; a different report needs a new key",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": f"filed {report_id}"}],
+        )
+        self.report_id = report_id
 
 
 def idempotency_config() -> IdempotencyConfig:
-    """Keyed on provider + Idempotency-Key (two providers may pick the same key); the report
-    itself is the payload a retry must repeat."""
+    """Keyed on organisation + Idempotency-Key (two organisations may pick the same key); the
+    request's meaning is what a retry must repeat."""
     return IdempotencyConfig(
         event_key_jmespath="[provider, idempotency_key]",
-        payload_validation_jmespath="details",
+        payload_validation_jmespath="meaning",
         expires_after_seconds=int(IDEMPOTENCY_WINDOW.total_seconds()),
     )
+
+
+def keyed_report_id(organisation_id: str, idempotency_key: str) -> str:
+    """The report id an idempotency key files under: the same for every attempt."""
+    digest = hashlib.sha256(f"{organisation_id}\n{idempotency_key}".encode()).hexdigest()
+    return REPORT_ID_PREFIX + digest[:24]
+
+
+def meaning_of(details: ReportDetails, events: dict[str, MatchEvent]) -> str:
+    """The digest of what a report says: every field with its default filled in, in canonical
+    form, and the cited matches as the indicators they matched."""
+    indicators = sorted(
+        {events[match_id].indicator_id for match_id in details.match_ids if match_id in events}
+    )
+    stated = details.model_dump_json(exclude={"match_ids"})
+    return hashlib.sha256(f"{stated}\n{','.join(indicators)}".encode()).hexdigest()
 
 
 class ReportService:
@@ -96,7 +140,7 @@ class ReportService:
             persistence_store=idempotency_store,
             config=self.idempotency,
             output_serializer=PydanticSerializer(ReportReceipt),
-        )(self._file_new)
+        )(self._file_keyed)
 
     def file(
         self, principal: Principal, details: ReportDetails, idempotency_key: str | None = None
@@ -110,21 +154,22 @@ class ReportService:
                 "Idempotency-Key must be 1 to 255 characters",
                 errors=[{"loc": ["header", "Idempotency-Key"], "msg": "1 to 255 characters"}],
             )
+        organisation = principal.organisation_id
+        events = self._match_events.get_many(details.match_ids)
         request = FilingRequest(
-            provider=principal.owner,
+            provider=organisation,
             client_id=principal.client_id,
             idempotency_key=idempotency_key,
             details=details,
+            meaning=meaning_of(details, events),
         )
         if idempotency_key is None:
-            return self._file_new(request=request)
+            return self._file(request, new_report_id(), events)
+        report_id = keyed_report_id(organisation, idempotency_key)
         try:
             receipt: ReportReceipt = self._file_once(request=request)
         except IdempotencyValidationError as error:
-            raise InvalidInput(
-                "this Idempotency-Key was used for a different report; use a new key",
-                errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused for another report"}],
-            ) from error
+            raise KeyReused(report_id) from error
         except IdempotencyAlreadyInProgressError as error:
             raise Conflict(
                 "a filing with this Idempotency-Key is still in progress; retry shortly"
@@ -133,19 +178,39 @@ class ReportService:
             raise DependencyUnavailable("the idempotency store failed") from error
         return receipt
 
-    def _file_new(self, request: FilingRequest) -> ReportReceipt:
-        """Runs at most once per (provider, key) while its result is remembered."""
+    def _file_keyed(self, request: FilingRequest) -> ReportReceipt:
+        """Runs at most once per (organisation, key) while its result is remembered."""
+        assert request.idempotency_key is not None
+        report_id = keyed_report_id(request.provider, request.idempotency_key)
+        if self._reports.get(report_id) is not None:
+            # The key's first answer is forgotten (24 h), but its report exists.
+            raise KeyReused(report_id)
+        events = self._match_events.get_many(request.details.match_ids)
+        return self._file(request, report_id, events)
+
+    def _file(
+        self, request: FilingRequest, report_id: str, events: dict[str, MatchEvent]
+    ) -> ReportReceipt:
         now = self._clock.now()
+        match_ids = request.details.match_ids
+        self._check_match_events(request.provider, report_id, match_ids, events, now)
         self._check_detected_at(request.details, now)
-        self._check_match_events(request.provider, request.details.match_ids, now)
         filing = Filing(
-            report_id=new_report_id(),
+            report_id=report_id,
             provider=request.provider,
             client_id=request.client_id,
             filed_at=now,
             details=request.details,
         )
-        self._queue.send(filing)
+        # Decided here, atomically: of two filings citing one match, one claims it.
+        self._match_events.claim(match_ids, report_id)
+        try:
+            self._queue.send(filing)
+        except DependencyUnavailable:
+            self._match_events.release(match_ids, report_id)
+            raise
+        # A failure from here on fails the request, and its retry (with the key) files under
+        # the same id: the claim holds for it, and intake stores the report once.
         self._audit.record(
             AuditAction.REPORT_FILED,
             actor=request.client_id,
@@ -159,7 +224,7 @@ class ReportService:
     def get(self, principal: Principal, report_id: str) -> Report:
         """The principal's organisation's report; anyone else's is NotFound, as is no report."""
         report = self._reports.get(report_id) if is_report_id(report_id) else None
-        if report is None or report.provider != principal.owner:
+        if report is None or not is_own_report(principal, report):
             raise NotFound(
                 f"no report {report_id} (a report just filed appears once intake stores it)"
             )
@@ -179,34 +244,44 @@ class ReportService:
                 errors=[{"loc": ["query", "limit"], "msg": f"1 to {MAX_PAGE_SIZE}"}],
             )
         return self._reports.list_for_provider(
-            principal.owner, status=status, limit=limit, cursor=cursor
+            principal.organisation_id, status=status, limit=limit, cursor=cursor
         )
 
     def _check_detected_at(self, details: ReportDetails, now: datetime) -> None:
-        if details.detected_at > now + ALLOWED_CLOCK_SKEW:
+        problem = event_time_problem(details.detected_at, now)
+        if problem is not None:
             raise InvalidInput(
-                "detected_at is in the future",
-                errors=[{"loc": ["body", "detected_at"], "msg": "must not be in the future"}],
+                f"detected_at {problem}", errors=[{"loc": ["body", "detected_at"], "msg": problem}]
             )
 
-    def _check_match_events(self, provider: str, match_ids: Sequence[str], now: datetime) -> None:
-        """Every cited event must be retained, be this provider's and not cited by another report.
+    def _check_match_events(
+        self,
+        provider: str,
+        report_id: str,
+        match_ids: Sequence[str],
+        events: dict[str, MatchEvent],
+        now: datetime,
+    ) -> None:
+        """Every cited event must be retained, be this organisation's and not cited by another
+        report: NotFound for unknown ids, Conflict for ids another report cites.
 
         Unknown and someone else's ids get the same answer, so the answer never tells a
         provider that another provider's match id exists.
         """
-        events = self._match_events.get_many(match_ids)
-        problems: list[dict[str, object]] = []
+        unknown: list[dict[str, object]] = []
+        cited: list[dict[str, object]] = []
         for position, match_id in enumerate(match_ids):
             event = events.get(match_id)
             location: list[object] = ["body", "match_ids", position]
             # An event past its retention date but not yet erased counts as gone.
             retained = event is not None and (event.report_id or event.expires_at > now)
             if event is None or not retained or event.provider != provider:
-                problems.append({"loc": location, "msg": f"{match_id}: unknown or not yours"})
-            elif event.report_id is not None:
-                problems.append(
+                unknown.append({"loc": location, "msg": f"{match_id}: unknown or not yours"})
+            elif event.report_id not in (None, report_id):
+                cited.append(
                     {"loc": location, "msg": f"{match_id}: already cited by {event.report_id}"}
                 )
-        if problems:
-            raise InvalidInput(f"{len(problems)} match id(s) cannot be reported", errors=problems)
+        if unknown:
+            raise NotFound(f"{len(unknown)} match id(s) are unknown or not yours", errors=unknown)
+        if cited:
+            raise Conflict(f"{len(cited)} match id(s) are cited by another report", errors=cited)

@@ -1,4 +1,5 @@
-"""erase_expired's work: erase what is due, day by day through the due-date indexes, and write one
+"""erase_expired's work: erase what is due, day by day through the due-date indexes of every
+registered data class (:class:`~hashmatch.retention.registry.ErasureRegistry`), and write one
 erasure receipt per run to the audit log.
 
 A run covers the days from where the last run stopped up to today, and erases what was due at
@@ -13,24 +14,22 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditAction
-from hashmatch.audit.ports import CheckpointSealer
+from hashmatch.audit.ports import AnchorStore, CheckpointSealer
 from hashmatch.clock import Clock
 from hashmatch.observability import logger
-from hashmatch.retention.holds import HoldTarget, LegalHoldService, LegalHoldStore
-from hashmatch.retention.policy import DataClass, RetentionPolicy, due_day
+from hashmatch.retention.holds import LegalHoldService, LegalHoldStore
 from hashmatch.retention.ports import (
-    DueItem,
-    ErasableProvenance,
-    ErasableReports,
+    ErasableData,
     ErasureProgress,
     ErasureProgressStore,
-    ExpiringCounters,
-    ExpiringMatchEvents,
+    HoldTarget,
 )
+from hashmatch.retention.registry import AUDIT_ENTRIES, ENDED_HOLDS_STEP, ErasureRegistry
+from hashmatch.retention_policy import day_of, due_day
 
 ERASER_ACTOR = "erase_expired"
 ERASER_ROLE = "function"
@@ -39,19 +38,6 @@ SAVE_EVERY_STEPS = 25
 # The first run ever looks back this far (every item's due day is after its creation, and the
 # function is deployed with the stores, so nothing can be due earlier).
 FIRST_RUN_LOOKBACK = timedelta(days=31)
-
-_STEP_MATCH_EVENTS = "match_events"
-_STEP_REPORTS = "reports"
-_STEP_PROVENANCE = "indicator_provenance"
-_STEP_STATISTICS = "statistics"
-_STEP_ENDED_HOLDS = "ended_holds"
-DAY_STEPS = (
-    _STEP_MATCH_EVENTS,
-    _STEP_REPORTS,
-    _STEP_PROVENANCE,
-    _STEP_STATISTICS,
-    _STEP_ENDED_HOLDS,
-)
 
 
 class ErasureOutcome:
@@ -72,29 +58,25 @@ class Erasure:
     def __init__(
         self,
         *,
-        policy: RetentionPolicy,
+        registry: ErasureRegistry,
+        audit_retention: timedelta,
         clock: Clock,
         progress: ErasureProgressStore,
-        match_events: ExpiringMatchEvents,
-        reports: ErasableReports,
-        indicators: ErasableProvenance,
-        counters: ExpiringCounters,
         holds: LegalHoldStore,
         hold_service: LegalHoldService,
         audit: ChainedAuditLog,
         sealer: CheckpointSealer,
+        anchors: AnchorStore,
     ) -> None:
-        self._policy = policy
+        self._registry = registry
+        self._audit_retention = audit_retention
         self._clock = clock
         self._progress = progress
-        self._events = match_events
-        self._reports = reports
-        self._indicators = indicators
-        self._counters = counters
         self._holds = holds
         self._hold_service = hold_service
         self._audit = audit
         self._sealer = sealer
+        self._anchors = anchors
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -135,6 +117,7 @@ class Erasure:
             first_day=first,
             last_day=today,
             day=first,
+            step=self._registry.steps()[0],
         )
         self._progress.save(progress)
         return progress
@@ -146,21 +129,20 @@ class Erasure:
         return ErasureOutcome(progress, None)
 
     def _advance(self, progress: ErasureProgress, cutoff: datetime) -> ErasureProgress:
-        """One page of work: a page of one step on one day, or the final audit erasure."""
+        """One page of work: a page of one data class on one day, or the final audit erasure."""
         if progress.day > progress.last_day:
-            erased = self._audit.erase_before(cutoff - self._policy.audit_entries, self._sealer)
-            return _counted(progress, Counter({DataClass.AUDIT_ENTRIES.value: erased})).model_copy(
+            erased = self._audit.erase_before(
+                cutoff - self._audit_retention, self._sealer, anchors=self._anchors
+            )
+            return _counted(progress, Counter({AUDIT_ENTRIES: erased})).model_copy(
                 update={"state": "receipt"}
             )
-        step = DAY_STEPS[progress.step]
+        steps = self._registry.steps()
+        step = progress.step if progress.step in steps else steps[0]
         counts: Counter[str] = Counter()
         skipped = 0
         last_id: str | None = None
-        if step == _STEP_STATISTICS:
-            stats_day = date.fromisoformat(progress.day) - self._policy.statistics
-            counts[DataClass.STATISTICS.value] += self._counters.delete_day(stats_day.isoformat())
-            done = True
-        elif step == _STEP_ENDED_HOLDS:
+        if step == ENDED_HOLDS_STEP:
             for hold in self._holds.ending_on(progress.day):
                 if hold.ends_at > cutoff:
                     continue  # ends later today: the next run looks at today again
@@ -168,73 +150,44 @@ class Erasure:
                 self._holds.forget(hold.hold_id)
             done = True
         else:
-            items = self._due_page(step, progress.day, progress.after)
+            data = self._registry.get(step)
+            items = data.due_on(progress.day, after=progress.after, limit=PAGE_SIZE)
             for item in items:
                 last_id = item.item_id
                 if item.due_at > cutoff:
                     continue  # due later today, after this run's cutoff
-                target = _HOLD_TARGETS[step]
-                if self._hold_service.is_held(target, item.item_id, cutoff):
+                if self._is_held(data, item.item_id, cutoff):
                     skipped += 1
                     continue
-                counts.update(self._erase(step, item.item_id, cutoff))
+                counts.update(data.erase(item.item_id, cutoff))
             done = len(items) < PAGE_SIZE
         progress = _counted(progress, counts)
         progress = progress.model_copy(
             update={"skipped_on_hold": progress.skipped_on_hold + skipped}
         )
         if not done:
-            return progress.model_copy(update={"after": last_id})
-        if progress.step + 1 < len(DAY_STEPS):
-            return progress.model_copy(update={"step": progress.step + 1, "after": None})
-        next_day = (date.fromisoformat(progress.day) + timedelta(days=1)).isoformat()
-        return progress.model_copy(update={"day": next_day, "step": 0, "after": None})
+            return progress.model_copy(update={"step": step, "after": last_id})
+        position = steps.index(step)
+        if position + 1 < len(steps):
+            return progress.model_copy(update={"step": steps[position + 1], "after": None})
+        next_day = (day_of(progress.day) + timedelta(days=1)).isoformat()
+        return progress.model_copy(update={"day": next_day, "step": steps[0], "after": None})
 
-    # -- the data classes ----------------------------------------------------------------------
-
-    def _due_page(self, step: str, day: str, after: str | None) -> list[DueItem]:
-        if step == _STEP_MATCH_EVENTS:
-            return self._events.due_on(day, after=after, limit=PAGE_SIZE)
-        if step == _STEP_REPORTS:
-            return self._reports.due_on(day, after=after, limit=PAGE_SIZE)
-        return self._indicators.provenance_due_on(day, after=after, limit=PAGE_SIZE)
-
-    def _erase(self, step: str, item_id: str, cutoff: datetime) -> Counter[str]:
-        if step == _STEP_MATCH_EVENTS:
-            erased = self._events.delete_uncited(item_id, cutoff)
-            return Counter({DataClass.MATCH_EVENTS.value: int(erased)})
-        if step == _STEP_REPORTS:
-            return self._erase_report(item_id, cutoff)
-        erased = self._indicators.erase_provenance(item_id, cutoff=cutoff, now=self._clock.now())
-        return Counter({DataClass.INDICATOR_PROVENANCE.value: int(erased)})
-
-    def _erase_report(self, report_id: str, cutoff: datetime) -> Counter[str]:
-        """A report goes with the match events it cites (they lived as long as it did)."""
-        report = self._reports.get(report_id)
-        if report is None or report.erase_after is None or report.erase_after > cutoff:
-            return Counter()
-        # Events first: if the run stops between the two, the report is still due and its next
-        # erasure deletes what is left.
-        events = self._events.delete_cited(report.filing.details.match_ids, report_id)
-        self._reports.delete(report_id)
-        return Counter({DataClass.REPORTS.value: 1, DataClass.MATCH_EVENTS.value: events})
+    def _is_held(self, data: ErasableData, item_id: str, cutoff: datetime) -> bool:
+        target = data.hold_target
+        return target is not None and self._hold_service.is_held(target, item_id, cutoff)
 
     def _reexamine(self, target: HoldTarget, target_id: str, cutoff: datetime) -> Counter[str]:
-        """A hold ended: erase its target now if it fell due meanwhile and nothing else holds it."""
+        """A hold ended: erase what it kept (the target and the parts held with it) if it fell
+        due meanwhile and nothing else holds it (erasing the target takes its parts along)."""
         if self._hold_service.is_held(target, target_id, cutoff):
             return Counter()
-        if target is HoldTarget.REPORT:
-            return self._erase_report(target_id, cutoff)
-        if target is HoldTarget.MATCH_EVENT:
-            expiry = self._events.expiry_of(target_id)
-            if expiry is None or expiry > cutoff:
-                return Counter()
-            return self._erase(_STEP_MATCH_EVENTS, target_id, cutoff)
-        indicator = self._indicators.get(target_id)
-        due = indicator.provenance_erase_after if indicator else None
-        if due is None or due > cutoff:
-            return Counter()
-        return self._erase(_STEP_PROVENANCE, target_id, cutoff)
+        erased: Counter[str] = Counter()
+        for data in self._registry.held_with(target):
+            due = data.due_at(target_id)
+            if due is not None and due <= cutoff:
+                erased.update(data.erase(target_id, cutoff))
+        return erased
 
     # -- the receipt ---------------------------------------------------------------------------
 
@@ -251,9 +204,7 @@ class Erasure:
             head = self._audit.last()
             progress = progress.model_copy(update={"receipt_after_seq": head.seq if head else 0})
             self._progress.save(progress)
-        counts = {
-            data_class.value: progress.counts.get(data_class.value, 0) for data_class in DataClass
-        }
+        counts = {key: progress.counts.get(key, 0) for key in self._registry.receipt_keys}
         entry = self._audit.record(
             AuditAction.ERASURE_RECEIPT,
             actor=ERASER_ACTOR,
@@ -269,13 +220,6 @@ class Erasure:
         )
         logger.info("erasure receipt written", extra={"run_id": progress.run_id, "seq": entry.seq})
         return progress, entry.seq
-
-
-_HOLD_TARGETS = {
-    _STEP_MATCH_EVENTS: HoldTarget.MATCH_EVENT,
-    _STEP_REPORTS: HoldTarget.REPORT,
-    _STEP_PROVENANCE: HoldTarget.INDICATOR,
-}
 
 
 def _counted(progress: ErasureProgress, counts: Counter[str]) -> ErasureProgress:

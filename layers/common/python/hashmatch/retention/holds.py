@@ -11,46 +11,43 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hashmatch.access.model import Principal
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
-from hashmatch.errors import Conflict, InvalidInput, NotFound
-from hashmatch.retention.policy import RetentionPolicy
+from hashmatch.errors import Conflict, NotFound
+from hashmatch.ids import INDICATOR_ID_PATTERN, MATCH_ID_PATTERN, REPORT_ID_PATTERN
+from hashmatch.input_types import FreeText, Timestamp
+from hashmatch.retention.ports import HoldTarget
+from hashmatch.retention.registry import ErasureRegistry
+from hashmatch.retention_policy import RetentionPolicy
 
 HOLD_ID_PATTERN = r"^lh_[0-9a-f]{24}$"
+TARGET_ID_PATTERN = "^({})$".format(
+    "|".join(p.strip("^$") for p in (REPORT_ID_PATTERN, MATCH_ID_PATTERN, INDICATOR_ID_PATTERN))
+)
 _HOLD_ID = re.compile(HOLD_ID_PATTERN)
 
 
-class HoldTarget(StrEnum):
-    REPORT = "report"
-    MATCH_EVENT = "match_event"
-    INDICATOR = "indicator"
-
-
-_TARGET_ID_PATTERNS = {
-    HoldTarget.REPORT: re.compile(r"^rp_[0-9a-f]{24}$"),
-    HoldTarget.MATCH_EVENT: re.compile(r"^mt_[0-9a-f]{24}$"),
-    HoldTarget.INDICATOR: re.compile(r"^ind_[0-9a-f]{22}$"),
-}
-
-Authority = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Authority = Annotated[FreeText, Field(max_length=200)]
+Reference = Annotated[FreeText, Field(max_length=200)]
 
 
 class LegalHoldRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     target_class: HoldTarget
-    target_id: str = Field(min_length=1, max_length=40)
+    target_id: str = Field(
+        pattern=TARGET_ID_PATTERN,
+        description="A report (rp_...), match event (mt_...) or indicator (ind_...) id",
+    )
     authority: Authority = Field(description="The authority or court that asked for the hold")
     reference: Reference = Field(description="The authority's reference of its request")
-    until: AwareDatetime = Field(description="When the hold ends (at most LegalHoldMaxDays)")
+    until: Timestamp = Field(description="When the hold ends (at most LegalHoldMaxDays)")
 
 
 class LegalHold(BaseModel):
@@ -97,19 +94,31 @@ class LegalHoldStore(Protocol):
 
 class LegalHoldService:
     def __init__(
-        self, store: LegalHoldStore, clock: Clock, audit: AuditLog, policy: RetentionPolicy
+        self,
+        store: LegalHoldStore,
+        clock: Clock,
+        audit: AuditLog,
+        policy: RetentionPolicy,
+        registry: ErasureRegistry,
     ) -> None:
         self._store = store
         self._clock = clock
         self._audit = audit
         self._policy = policy
+        self._registry = registry
 
     def place(self, principal: Principal, request: LegalHoldRequest) -> LegalHold:
         now = self._clock.now()
-        if not _TARGET_ID_PATTERNS[request.target_class].fullmatch(request.target_id):
-            raise InvalidInput(
-                f"{request.target_id!r} is not a {request.target_class.value} id",
-                errors=[{"loc": ["body", "target_id"], "msg": "not an id of target_class"}],
+        target = self._registry.for_target(request.target_class)
+        if (
+            target is None
+            or not target.is_item_id(request.target_id)
+            or not target.exists(request.target_id)
+        ):
+            raise NotFound(
+                f"no {request.target_class.value} {request.target_id} to hold "
+                "(it never existed, or it was erased)",
+                errors=[{"loc": ["body", "target_id"], "msg": "no such item"}],
             )
         self._policy.check_hold_end(request.until, now)
         hold = LegalHold(

@@ -1,4 +1,9 @@
-"""What erasure needs from each store: its items by due day, and a delete that re-checks.
+"""What erasure needs from each data class, and where it keeps its own progress.
+
+Every data class that erase_expired enforces registers one small port, :class:`ErasableData`
+(wired in the composition root): what is due on a day, erasing an item with what it owns, when
+one item falls due, and what a legal hold on it targets. Erasure knows nothing else about
+reports, match events, indicators or statistics.
 
 Each store keeps a due-date index (DynamoDB: a sparse GSI, partition = due day YYYY-MM-DD, sort =
 item id) written when the item's due date becomes known, so finding what is due costs one query
@@ -7,15 +12,13 @@ per day and class, never a table scan. Deletes are conditional on the item still
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
-from hashmatch.indicators.model import Indicator
-from hashmatch.reports.model import Report
 
 
 @dataclass(frozen=True, order=True)
@@ -24,44 +27,47 @@ class DueItem:
     due_at: datetime
 
 
-class ExpiringMatchEvents(Protocol):
+# What an authority may place a legal hold on (the legal-hold API's ``target_class``). No
+# docstring: it would become the enum's description in the OpenAPI document.
+class HoldTarget(StrEnum):
+    REPORT = "report"
+    MATCH_EVENT = "match_event"
+    INDICATOR = "indicator"
+
+
+class ErasableData(Protocol):
+    """One data class with a retention period."""
+
+    @property
+    def name(self) -> str:
+        """The class's key in erasure receipts ("reports")."""
+
+    @property
+    def hold_target(self) -> HoldTarget | None:
+        """What a legal hold on one of its items names; None: items cannot be held."""
+
+    def is_item_id(self, item_id: str) -> bool:
+        """Whether ``item_id`` has the shape of one of its ids (legal holds check it)."""
+
+    def exists(self, item_id: str) -> bool:
+        """Whether the item is there to be held (a hold on nothing is refused)."""
+
     def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]:
-        """Uncited events due on ``day``, by id, after ``after``."""
+        """Items due on ``day`` (YYYY-MM-DD), by id, after ``after``; at most ``limit``."""
 
-    def expiry_of(self, match_id: str) -> datetime | None:
-        """An uncited event's expiry; None if it is gone or cited by a report."""
+    def due_at(self, item_id: str) -> datetime | None:
+        """When the item falls due as it is now; None if it is gone or not due at all."""
 
-    def delete_uncited(self, match_id: str, cutoff: datetime) -> bool:
-        """Delete if still uncited and expired by ``cutoff``; False if not (or gone)."""
-
-    def delete_cited(self, match_ids: Sequence[str], report_id: str) -> int:
-        """Delete the events among ``match_ids`` that ``report_id`` cites; how many were."""
-
-
-class ErasableReports(Protocol):
-    def due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]: ...
-
-    def get(self, report_id: str) -> Report | None: ...
-
-    def delete(self, report_id: str) -> None: ...
-
-
-class ErasableProvenance(Protocol):
-    def provenance_due_on(self, day: str, *, after: str | None, limit: int) -> list[DueItem]: ...
-
-    def get(self, indicator_id: str) -> Indicator | None: ...
-
-    def erase_provenance(self, indicator_id: str, *, cutoff: datetime, now: datetime) -> bool:
-        """Drop the provenance of a revoked indicator due by ``cutoff``; the record stays."""
-
-
-class ExpiringCounters(Protocol):
-    def delete_day(self, day: str) -> int:
-        """Delete every counter of ``day`` (YYYY-MM-DD); how many there were."""
+    def erase(self, item_id: str, cutoff: datetime) -> Counter[str]:
+        """Erase the item, with what it owns, if still due by ``cutoff``; what was erased, per
+        data class name (nothing if it was not due any more)."""
 
 
 class ErasureProgress(BaseModel):
-    """A run's progress, saved as it goes: the next run resumes an unfinished one."""
+    """A run's progress, saved as it goes: the next run resumes an unfinished one.
+
+    ``step`` names the data class being worked through on ``day`` ("" before the first one).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -70,7 +76,7 @@ class ErasureProgress(BaseModel):
     first_day: str
     last_day: str
     day: str
-    step: int = 0
+    step: str = ""
     after: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     skipped_on_hold: int = 0

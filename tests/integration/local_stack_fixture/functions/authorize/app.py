@@ -30,6 +30,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "principalId": "reader",
             "policyDocument": _policy("Allow", f"{api_stage}/GET/items/*"),
         }
+    if token.startswith("Bearer throttled"):
+        return {
+            "principalId": "throttled",
+            "policyDocument": _policy("Allow", f"{api_stage}/*"),
+            "context": {"role": "throttled"},
+            "usageIdentifierKey": token,
+        }
     return {
         "principalId": "client-1",
         "policyDocument": _policy("Allow", f"{api_stage}/*"),

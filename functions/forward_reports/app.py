@@ -1,0 +1,31 @@
+"""forward_reports: the outbound queue's consumer. Each record is one forwarded report for one
+recipient (Europol or a Member State's authority); a record that fails is retried alone, with
+backoff, and dead-lettered after its fifth receive (alarmed)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from hashmatch import bootstrap
+from hashmatch.adapters.sqs_consumer import partial_batch_consumer
+from hashmatch.observability import logger, traced, traced_handler
+from hashmatch.reports.outbound import ForwardedReportMessage
+
+
+@traced
+def deliver(body: str, receive_count: int, receipt_handle: str) -> None:
+    bootstrap.forwarding().deliver(
+        ForwardedReportMessage.model_validate_json(body),
+        receive_count=receive_count,
+        receipt_handle=receipt_handle,
+    )
+
+
+consume = partial_batch_consumer(deliver)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@traced_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return consume(event, context)

@@ -1,0 +1,160 @@
+"""POST /v1/match: the request and response models, and their mapping to the domain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hashmatch.hashtypes import HASH_TYPES
+from hashmatch.ids import MATCH_ID_PATTERN
+from hashmatch.input_types import FreeText, Quality
+from hashmatch.matching.limits import (
+    MAX_ALTERNATES_PER_ITEM,
+    MAX_HASHES_PER_REQUEST,
+    MAX_ITEMS_PER_REQUEST,
+)
+from hashmatch.matching.service import BatchAnswer, MatchItem
+
+HashText = Annotated[str, Field(max_length=128)]
+OpaqueRef = Annotated[FreeText, Field(max_length=256)]
+
+
+def _type_names() -> str:
+    *others, last = HASH_TYPES
+    return f"{', '.join(others)} or {last}"
+
+
+class MatchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: str = Field(max_length=16, description=_type_names())
+    value: str = Field(max_length=128, description="The hash: hex (PDQ also as base64)")
+    ref: OpaqueRef | None = Field(
+        default=None, description="Your own opaque content id: echoed back, never stored"
+    )
+    quality: Quality | None = Field(
+        default=None,
+        description="PDQ quality (0-100), required for PDQ; below 50 the item is rejected",
+    )
+    alternates: list[HashText] = Field(
+        default_factory=list,
+        max_length=MAX_ALTERNATES_PER_ITEM,
+        description=(
+            "Other hashes of the same image, of the same type (hashmatch hash --rotations: the 7"
+            " other rotations/flips; --trim-borders: the image with its uniform border trimmed)."
+            " The item matches if the value or any alternate is within the threshold; each"
+            " alternate costs one more lookup and counts towards the request's"
+            f" {MAX_HASHES_PER_REQUEST:,} hashes. A malformed alternate rejects the item."
+        ),
+    )
+
+
+class MatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    items: list[MatchQuery] = Field(
+        min_length=1,
+        max_length=MAX_ITEMS_PER_REQUEST,
+        description=f"At most {MAX_HASHES_PER_REQUEST:,} hashes in all (values and alternates)",
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _hashes_within_limit(cls, items: list[MatchQuery]) -> list[MatchQuery]:
+        total = sum(1 + len(item.alternates) for item in items)
+        if total > MAX_HASHES_PER_REQUEST:
+            raise ValueError(
+                f"{total:,} hashes (values and alternates) in one request, at most "
+                f"{MAX_HASHES_PER_REQUEST:,}: send fewer items per request"
+            )
+        return items
+
+    def to_domain(self) -> list[MatchItem]:
+        return [
+            MatchItem(
+                hash_type=item.type,
+                value=item.value,
+                ref=item.ref,
+                quality=item.quality,
+                alternates=tuple(item.alternates),
+            )
+            for item in self.items
+        ]
+
+
+class MatchView(BaseModel):
+    match_id: str = Field(description="Cite it in POST /v1/reports", pattern=MATCH_ID_PATTERN)
+    indicator_ref: str = Field(
+        description=(
+            "The matched indicator as your organisation sees it: the same in every answer to "
+            "you (not to others), so two matches of one indicator can be told apart from two "
+            "indicators (hashmatch scan files one report per content and indicators)"
+        ),
+        pattern=r"^ir_[0-9a-f]{24}$",
+    )
+    database: str
+    media_type: str
+    distance: int = Field(description="The smallest distance over the value and alternates")
+    threshold: int
+    via: Literal["value", "alternate"] = Field(
+        default="value",
+        description="What matched at that distance: the value, or one of the item's alternates",
+    )
+
+
+class RejectionView(BaseModel):
+    code: str
+    detail: str
+
+
+class ItemView(BaseModel):
+    type: str
+    ref: str | None = None
+    status: Literal["matched", "no_match", "rejected"]
+    matches: list[MatchView] = Field(default_factory=list)
+    thresholds: dict[str, int] = Field(
+        default_factory=dict,
+        description="The threshold applied in each database you may see (each match also says "
+        "its own)",
+    )
+    truncated: bool = Field(default=False, description="More matches than returned")
+    quality_gate: int | None = Field(default=None, description="Minimum PDQ quality applied")
+    rejection: RejectionView | None = None
+
+
+class MatchResponse(BaseModel):
+    index_version: int
+    items: list[ItemView]
+
+
+def match_response(result: BatchAnswer) -> MatchResponse:
+    return MatchResponse(
+        index_version=result.index_version,
+        items=[
+            ItemView(
+                type=item.hash_type,
+                ref=item.ref,
+                status=item.outcome.value,
+                matches=[
+                    MatchView(
+                        match_id=match.match_id,
+                        indicator_ref=match.indicator_ref,
+                        database=match.database,
+                        media_type=match.media_type,
+                        distance=match.distance,
+                        threshold=match.threshold,
+                        via="alternate" if match.via == "alternate" else "value",
+                    )
+                    for match in item.matches
+                ],
+                thresholds=item.thresholds,
+                truncated=item.truncated,
+                quality_gate=item.quality_gate,
+                rejection=RejectionView(code=item.rejection.code, detail=item.rejection.detail)
+                if item.rejection
+                else None,
+            )
+            for item in result.items
+        ],
+    )

@@ -1,0 +1,7 @@
+"""The limits of POST /v1/match, shared by the service and the provider client (stdlib only)."""
+
+MAX_ITEMS_PER_REQUEST = 1000
+# 7 rotations/flips and a trimmed copy (hashmatch hash --rotations --trim-borders).
+MAX_ALTERNATES_PER_ITEM = 8
+# Values and alternates together: bounds the index lookups of one request at 4x a plain batch.
+MAX_HASHES_PER_REQUEST = 4000

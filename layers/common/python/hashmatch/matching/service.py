@@ -1,0 +1,291 @@
+"""Provider matching: a batch of hashes in, matches out; a match event per match; counters.
+
+Per item, one of: matches (possibly none) or a rejection (a type the client may not use, a
+malformed hash or alternate, PDQ quality below the gate). An item may carry alternates (the
+client's hashes of the rotated/flipped or border-trimmed image): it matches if its value or any
+alternate is within the threshold; each indicator is answered once, at the smallest distance,
+with ``via`` saying whether the value or an alternate got there. An item is counted once,
+however many alternates it has. Queries without a match leave no record, only a counter. Match
+events are stored before the answer is given, so a match id in an answer can always be cited by
+a report; if storing fails the whole request fails with a retryable error.
+
+Nothing is counted twice: the events are stored first and the counters added after, in one
+transaction. If either fails, the events this request stored are deleted again (no answer ever
+showed their ids) and the request fails with a retryable error, so the provider's retry counts
+its queries once and stores its events once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from hashmatch.access.model import Principal
+from hashmatch.clock import Clock
+from hashmatch.errors import DependencyUnavailable, HashmatchError, InvalidInput
+from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
+from hashmatch.index import DATABASES, Hit
+from hashmatch.matching.events import MatchEvent, new_match_id
+from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
+from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
+from hashmatch.matching.ports import MatchEventStore
+from hashmatch.observability import logger
+from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
+from hashmatch.statistics.ports import CounterStore
+
+VIA_VALUE = "value"
+INDICATOR_REF_PREFIX = "ir_"
+VIA_ALTERNATE = "alternate"
+
+
+@dataclass(frozen=True)
+class MatchItem:
+    hash_type: str
+    value: str
+    ref: str | None = None
+    quality: int | None = None
+    alternates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemMatch:
+    match_id: str
+    database: str
+    media_type: str
+    distance: int
+    threshold: int
+    via: str = VIA_VALUE
+    indicator_ref: str = ""
+
+
+def indicator_ref(organisation_id: str, indicator_id: str) -> str:
+    """The indicator as one organisation sees it: the same in every answer to that
+    organisation, different for every other, and no way back to the indicator's id. It lets a
+    provider tell that two matches are of one indicator (one report, not two)."""
+    digest = hashlib.sha256(f"{organisation_id}:{indicator_id}".encode()).hexdigest()
+    return INDICATOR_REF_PREFIX + digest[:24]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ItemAnswer:
+    hash_type: str
+    ref: str | None
+    matches: list[ItemMatch] = field(default_factory=list)
+    thresholds: dict[str, int] = field(default_factory=dict)  # per database in scope
+    truncated: bool = False
+    quality_gate: int | None = None
+    rejection: Rejection | None = None
+
+    @property
+    def outcome(self) -> QueryOutcome:
+        if self.rejection is not None:
+            return QueryOutcome.REJECTED
+        return QueryOutcome.MATCHED if self.matches else QueryOutcome.NO_MATCH
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    index_version: int
+    items: list[ItemAnswer]
+
+
+class MatchService:
+    def __init__(
+        self,
+        matcher: Matcher,
+        events: MatchEventStore,
+        counters: CounterStore,
+        clock: Clock,
+        *,
+        event_retention: timedelta,
+        thresholds: Mapping[str, Mapping[str, int]] | None = None,
+        quality_required: bool = True,
+    ) -> None:
+        self._matcher = matcher
+        self._events = events
+        self._counters = counters
+        self._clock = clock
+        self._event_retention = event_retention
+        # Per database, per hash type; checked against each type's maximum here, so a bad
+        # setting fails at start, not per item. A type a database does not name gets the
+        # type's default.
+        self._thresholds = checked_thresholds(thresholds or {})
+        # A hash of a gated type (PDQ) must state its quality, or the gate could be skipped by
+        # leaving it out; the template's MatchRequiresQuality may relax this.
+        self._quality_required = quality_required
+
+    def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
+        now = self._clock.now()
+        results: list[ItemAnswer | None] = [None] * len(items)
+        queries: list[HashQuery] = []
+        # Per accepted item: its position and the slice of ``queries`` holding its value (first)
+        # and its alternates.
+        spans: list[tuple[int, int, int]] = []
+        for position, item in enumerate(items):
+            rejection, item_queries = self._queries_for(principal, item)
+            if rejection is not None:
+                results[position] = ItemAnswer(item.hash_type, item.ref, rejection=rejection)
+            else:
+                spans.append((position, len(queries), len(queries) + len(item_queries)))
+                queries.extend(item_queries)
+        answer = self._matcher.search(queries)
+        events: list[MatchEvent] = []
+        for position, start, stop in spans:
+            item, hash_type = items[position], queries[start].hash_type
+            merged = _merged(answer.results[start:stop])
+            matches = []
+            for found, via in merged:
+                event = MatchEvent(
+                    match_id=new_match_id(),
+                    provider=principal.organisation_id,
+                    client_id=principal.client_id,
+                    indicator_id=found.indicator_id,
+                    database=found.database,
+                    media_type=found.media_type,
+                    hash_type=hash_type.name,
+                    distance=found.distance,
+                    threshold=answer.results[start].thresholds[found.database],
+                    index_version=answer.index_version,
+                    matched_at=now,
+                    expires_at=now + self._event_retention,
+                    via=via,
+                )
+                events.append(event)
+                matches.append(
+                    ItemMatch(
+                        event.match_id,
+                        found.database,
+                        found.media_type,
+                        found.distance,
+                        event.threshold,
+                        via,
+                        indicator_ref(principal.organisation_id, found.indicator_id),
+                    )
+                )
+            value_answer = answer.results[start]
+            results[position] = ItemAnswer(
+                hash_type=hash_type.name,
+                ref=item.ref,
+                matches=matches,
+                thresholds=value_answer.thresholds,
+                truncated=any(result.truncated for result in answer.results[start:stop]),
+                quality_gate=hash_type.min_quality,
+            )
+        final = [result for result in results if result is not None]
+        try:
+            if events:
+                self._events.put_many(events)
+            self._counters.add(self._counts(principal, final, now.date()))
+        except DependencyUnavailable:
+            self._forget(events)
+            raise
+        return BatchAnswer(index_version=answer.index_version, items=final)
+
+    def _forget(self, events: Sequence[MatchEvent]) -> None:
+        """Delete the events of a request that failed (best effort: one that stays is never
+        cited, since no answer named it, and goes on its due day like any uncited event)."""
+        try:
+            for event in events:
+                self._events.delete_uncited(event.match_id, event.expires_at)
+        except DependencyUnavailable:
+            logger.warning(
+                "match events of a failed request stay until their erasure",
+                extra={"events": len(events)},
+            )
+
+    def _queries_for(
+        self, principal: Principal, item: MatchItem
+    ) -> tuple[Rejection | None, list[HashQuery]]:
+        """The item's value and alternates as queries (value first), or why it is rejected."""
+        try:
+            hash_type = get_hash_type(item.hash_type)
+            digest = hash_type.to_bytes(item.value)
+        except HashmatchError as error:
+            return Rejection(error.code, error.detail), []
+        if hash_type.name not in principal.hash_types:
+            return Rejection(
+                "hash-type-not-allowed", f"this client may not use {hash_type.name}"
+            ), []
+        if hash_type.min_quality is not None and item.quality is None and self._quality_required:
+            return Rejection(
+                "quality-missing",
+                f"a {hash_type.name} hash needs its quality (0-100) so the quality gate "
+                f"({hash_type.min_quality}) can be applied",
+            ), []
+        quality_problem = hash_type.quality_problem(item.quality)
+        if quality_problem is not None:
+            return Rejection("quality-too-low", quality_problem), []
+        if len(item.alternates) > MAX_ALTERNATES_PER_ITEM:
+            # The API refuses such a request with a 422; this guards other callers.
+            return Rejection(
+                "invalid-input",
+                f"{len(item.alternates)} alternates, at most {MAX_ALTERNATES_PER_ITEM} per item",
+            ), []
+        digests = [digest]
+        for number, alternate in enumerate(item.alternates):
+            try:
+                digests.append(hash_type.to_bytes(alternate))
+            except HashmatchError as error:
+                return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
+        thresholds = tuple(
+            (database, self._threshold(database, hash_type))
+            for database in sorted(set(principal.databases) & set(DATABASES))
+        )
+        return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
+
+    def _threshold(self, database: str, hash_type: HashType) -> int:
+        return self._thresholds.get(database, {}).get(hash_type.name, hash_type.default_threshold)
+
+    def _counts(
+        self, principal: Principal, results: Sequence[ItemAnswer], day: date
+    ) -> dict[CounterKey, int]:
+        # A name the client made up is counted as "unknown": counters hold no free text.
+        tally = Counter(
+            (result.hash_type if result.hash_type in HASH_TYPES else "unknown", result.outcome)
+            for result in results
+        )
+        return {
+            query_counter(day, principal.organisation_id, hash_type, outcome): count
+            for (hash_type, outcome), count in tally.items()
+        }
+
+
+def checked_thresholds(
+    thresholds: Mapping[str, Mapping[str, int]],
+) -> dict[str, dict[str, int]]:
+    """``{database: {hash type: threshold}}`` with every name known and every threshold within
+    its type's maximum; InvalidInput names the first that is not."""
+    checked: dict[str, dict[str, int]] = {}
+    for database, per_type in thresholds.items():
+        if database not in DATABASES:
+            raise InvalidInput(f"match thresholds name an unknown database {database!r}")
+        checked[database] = {
+            get_hash_type(name).name: get_hash_type(name).check_threshold(value)
+            for name, value in per_type.items()
+        }
+    return checked
+
+
+def _merged(answers: Sequence[QueryHits]) -> list[tuple[Hit, str]]:
+    """Each indicator once, at its smallest distance over the value (first) and alternates.
+
+    ``via`` is "value" when the value is at that distance (ties go to the value: the provider
+    then knows no rotation or trim was needed), else "alternate". Nearest first.
+    """
+    best: dict[str, tuple[Hit, str]] = {}
+    for number, query_answer in enumerate(answers):
+        via = VIA_VALUE if number == 0 else VIA_ALTERNATE
+        for found in query_answer.hits:
+            kept = best.get(found.indicator_id)
+            if kept is None or found.distance < kept[0].distance:
+                best[found.indicator_id] = (found, via)
+    return sorted(best.values(), key=lambda pair: pair[0].distance)
