@@ -3,22 +3,29 @@
 # No `from __future__ import annotations`: Powertools reads the route's annotations at runtime.
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch import bootstrap
+from hashmatch.api.openapi import json_response
 from hashmatch.api.resolver import build_resolver, current_principal
-from hashmatch.matching.api import MatchRequest, MatchResponse, match_response
+from hashmatch.matching.api import MatchRequest, MatchResponse, match_response_body
 from hashmatch.observability import logger, measured_handler, metrics, traced, traced_handler
 
 app = build_resolver()
 
 
-@app.post("/v1/match")
+# The answer is written as JSON text (match_response_body: 1,000 items as pydantic models cost
+# ~10 ms); the decorator documents its model.
+@app.post(
+    "/v1/match",
+    responses={200: json_response("Successful Response", MatchResponse)},
+)
 @traced
-def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
+def match_hashes(request: Annotated[MatchRequest, Body()]) -> Response[str]:
     result = bootstrap.match_service().match(current_principal(app), request.to_domain())
     matched = sum(1 for item in result.items if item.matches)
     metrics.add_metric(name="QueriesReceived", unit=MetricUnit.Count, value=len(result.items))
@@ -27,7 +34,11 @@ def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
         "batch matched",
         extra={"items": len(result.items), "matched": matched, "index": result.index_version},
     )
-    return match_response(result)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=match_response_body(result),
+    )
 
 
 @logger.inject_lambda_context(

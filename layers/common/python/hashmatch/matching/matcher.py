@@ -111,13 +111,14 @@ class Matcher:
         """
         snapshot = self._current()
         groups: dict[tuple[str, int, frozenset[str]], list[int]] = {}
+        # A request's queries share a few thresholds tuples (one per hash type): split each once.
+        searches_of: dict[tuple[tuple[str, int], ...], list[tuple[int, frozenset[str]]]] = {}
         for position, query in enumerate(queries):
-            databases_at: dict[int, set[str]] = {}
-            for database, threshold in query.thresholds:
-                databases_at.setdefault(threshold, set()).add(database)
-            for threshold, names in databases_at.items():
-                key = (query.hash_type.name, threshold, frozenset(names))
-                groups.setdefault(key, []).append(position)
+            searches = searches_of.get(query.thresholds)
+            if searches is None:
+                searches = searches_of[query.thresholds] = _searches(query.thresholds)
+            for threshold, names in searches:
+                groups.setdefault((query.hash_type.name, threshold, names), []).append(position)
         parts: list[list[Hits]] = [[] for _ in queries]
         for (type_name, threshold, databases), positions in groups.items():
             results = snapshot.search(
@@ -145,6 +146,8 @@ class Matcher:
 
     def _merged(self, parts: Sequence[Hits]) -> tuple[list[Hit], bool]:
         """One query's hits over its searches, nearest first, within the cap."""
+        if len(parts) == 1 and len(parts[0].hits) <= 1:  # most queries: one search, no match
+            return parts[0].hits, parts[0].truncated
         hits = sorted(
             (hit for part in parts for hit in part.hits),
             key=lambda hit: (hit.distance, hit.indicator_id),
@@ -195,6 +198,14 @@ class Matcher:
         if stored is None:
             raise _unavailable("there is no index snapshot (build_index writes one every minute)")
         return stored
+
+
+def _searches(thresholds: Sequence[tuple[str, int]]) -> list[tuple[int, frozenset[str]]]:
+    """The databases searched together: one search per distinct threshold."""
+    databases_at: dict[int, set[str]] = {}
+    for database, threshold in thresholds:
+        databases_at.setdefault(threshold, set()).add(database)
+    return [(threshold, frozenset(names)) for threshold, names in databases_at.items()]
 
 
 def _unavailable(detail: str, *, retry_after: int = INDEX_RETRY_AFTER_SECONDS) -> IndexUnavailable:
