@@ -262,7 +262,9 @@ class HashTypeRegistry(Mapping[str, HashType]):
 
     def lookup(self, name: object) -> HashType:
         """The type called ``name`` (case-insensitive); UnknownHashType lists the known ones."""
-        hash_type = self._types.get(name.strip().lower()) if isinstance(name, str) else None
+        hash_type = None
+        if isinstance(name, str):  # the name as registered first: one dict lookup
+            hash_type = self._types.get(name) or self._types.get(name.strip().lower())
         if hash_type is None:
             known = ", ".join(self._types)
             raise UnknownHashType(

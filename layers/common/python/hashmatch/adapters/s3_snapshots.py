@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from hashmatch.adapters.aws import error_code, translated_errors
 from hashmatch.errors import Conflict
-from hashmatch.indicators.ports import StoredSnapshot
+from hashmatch.indicators.ports import SnapshotStream, StoredSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,6 +39,22 @@ class S3SnapshotStore:
             _raise_translated(error, "reading the index snapshot")
         with translated_errors("reading the index snapshot"):
             return StoredSnapshot(answer["Body"].read(), answer["ETag"])
+
+    def stream(self) -> SnapshotStream | None:
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=self._key)
+        except ClientError as error:
+            if error_code(error) in _ABSENT:
+                return None
+            _raise_translated(error, "reading the index snapshot")
+        body = answer["Body"]
+
+        def read(wanted: int) -> bytes:
+            with translated_errors("reading the index snapshot"):
+                data: bytes = body.read(wanted)
+                return data
+
+        return SnapshotStream(read, int(answer["ContentLength"]), answer["ETag"])
 
     def current_etag(self) -> str | None:
         try:

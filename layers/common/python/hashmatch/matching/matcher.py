@@ -24,7 +24,7 @@ from hashmatch.errors import DependencyUnavailable, IndexUnavailable
 from hashmatch.hashtypes import HashType, get_hash_type
 from hashmatch.index import Hit, Hits, Snapshot, SnapshotCorrupt
 from hashmatch.index.snapshot import DATABASES
-from hashmatch.indicators.ports import IndicatorStore, SnapshotStore, StoredSnapshot
+from hashmatch.indicators.ports import IndicatorStore, SnapshotStore, SnapshotStream
 from hashmatch.observability import MetricName, logger, metrics
 
 DEFAULT_REFRESH_INTERVAL = timedelta(seconds=30)
@@ -180,24 +180,29 @@ class Matcher:
         return etag
 
     def _load(self, now: datetime) -> None:
-        stored = self._read()
+        stream = self._stream()
         try:
-            snapshot = Snapshot.from_bytes(stored.data)
-        except SnapshotCorrupt as error:
-            raise _unavailable(f"the index snapshot is unusable: {error}") from error
-        self._snapshot, self._etag, self._checked_at = snapshot, stored.etag, now
-        logger.info("index snapshot loaded", extra={"index_version": snapshot.version})
-
-    def _read(self) -> StoredSnapshot:
-        try:
-            stored = self._snapshots.read()
+            # Read into one buffer and hashed as it arrives (no second copy of the object).
+            snapshot = Snapshot.from_stream(stream.read, stream.size)
         except DependencyUnavailable as error:
             raise _unavailable(
                 "the index snapshot cannot be read", retry_after=error.retry_after_seconds
             ) from error
-        if stored is None:
+        except SnapshotCorrupt as error:
+            raise _unavailable(f"the index snapshot is unusable: {error}") from error
+        self._snapshot, self._etag, self._checked_at = snapshot, stream.etag, now
+        logger.info("index snapshot loaded", extra={"index_version": snapshot.version})
+
+    def _stream(self) -> SnapshotStream:
+        try:
+            stream = self._snapshots.stream()
+        except DependencyUnavailable as error:
+            raise _unavailable(
+                "the index snapshot cannot be read", retry_after=error.retry_after_seconds
+            ) from error
+        if stream is None:
             raise _unavailable("there is no index snapshot (build_index writes one every minute)")
-        return stored
+        return stream
 
 
 def _searches(thresholds: Sequence[tuple[str, int]]) -> list[tuple[int, frozenset[str]]]:
