@@ -141,10 +141,11 @@ build: venv tools cross-tools
 	$(BIN)/python infra/check_lambda_sizes.py .aws-sam/build
 
 # Each prints ratios against references measured in the same run (about 15 minutes in all).
-# Longer runs: bench.matcher at its defaults (1M and 10M), bench.effectiveness (10-20 min).
+# Longer runs: bench.matcher at its defaults (uniform 1M and 10M, clustered 1M: ~10 min),
+# bench.cold_start, bench.scale (100M: ~9 GB), bench.effectiveness (10-20 min).
 bench: venv native
 	$(BIN)/python -m bench.hashing
-	$(BIN)/python -m bench.matcher --sizes 1000000
+	$(BIN)/python -m bench.matcher --cases uniform:1000000,clustered:1000000
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.alternates
 
