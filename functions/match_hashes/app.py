@@ -4,7 +4,7 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,6 +13,7 @@ from hashmatch import bootstrap
 from hashmatch.api.openapi import json_response
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.matching.api import MatchRequest, MatchResponse, match_response_body
+from hashmatch.matching.limits import MAX_IDEMPOTENCY_KEY_LENGTH
 from hashmatch.observability import logger, measured_handler, metrics, traced, traced_handler
 
 app = build_resolver()
@@ -25,8 +26,25 @@ app = build_resolver()
     responses={200: json_response("Successful Response", MatchResponse)},
 )
 @traced
-def match_hashes(request: Annotated[MatchRequest, Body()]) -> Response[str]:
-    result = bootstrap.match_service().match(current_principal(app), request.to_domain())
+def match_hashes(
+    request: Annotated[MatchRequest, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+            description=(
+                "Names the batch: a retry with the same key is answered again but counted once "
+                "in the statistics (hashmatch scan sends one per batch)"
+            ),
+        ),
+    ] = None,
+) -> Response[str]:
+    request_key = idempotency_key or f"request:{app.current_event.request_context.request_id}"
+    result = bootstrap.match_service().match(
+        current_principal(app), request.to_domain(), request_key=request_key
+    )
     matched = sum(1 for item in result.items if item.matches)
     metrics.add_metric(name="QueriesReceived", unit=MetricUnit.Count, value=len(result.items))
     metrics.add_metric(name="QueriesMatched", unit=MetricUnit.Count, value=matched)

@@ -21,7 +21,7 @@ from functions.match_hashes import app as match_hashes
 from tests.integration.conftest import api_event
 
 # One deployment for the module: refusals change nothing, and the answers that get past the
-# gate only read (but for one build of the empty index).
+# gate only read.
 pytestmark = pytest.mark.usefixtures("shared_deployment")
 ALL = {"databases": "known,new,solicitation", "hash_types": "pdq,phash,dhash,md5,sha1,sha256"}
 PROVIDER = {
@@ -136,7 +136,7 @@ def test_a_body_in_another_media_type_or_charset_is_415_problem_json(
     "content_type", ["application/json; charset=utf-8", 'application/json; charset="UTF-8"']
 )
 def test_json_in_utf_8_said_explicitly_is_accepted(lambda_context, content_type):
-    build_index.lambda_handler({}, lambda_context)  # an index to answer from (else a 503)
+    build_index.lambda_handler({}, lambda_context)  # matching fails closed without an index
     body = json.dumps({"items": [{"type": "md5", "value": "0" * 32}]})
 
     response = send(match_hashes, "POST", "/v1/match", PROVIDER, lambda_context, body, content_type)
