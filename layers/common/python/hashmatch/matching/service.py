@@ -88,11 +88,11 @@ class ItemAnswer:
     ref: str | None
     matches: list[ItemMatch] = field(default_factory=list)
     thresholds: dict[str, int] = field(default_factory=dict)  # per database in scope
-    # per database in scope, when the item carried its companion (the agreement rule)
-    agreements: dict[str, int] = field(default_factory=dict)
     truncated: bool = False
     quality_gate: int | None = None
     rejection: Rejection | None = None
+    # per database in scope, when the item carried its companion (the agreement rule)
+    agreements: dict[str, int] = field(default_factory=dict)
 
     @property
     def outcome(self) -> QueryOutcome:
@@ -146,8 +146,9 @@ class MatchService:
         # Per accepted item: its position and the slice of ``queries`` holding its value (first)
         # and its alternates.
         spans: list[tuple[int, int, int]] = []
+        thresholds: dict[str, tuple[tuple[str, int], ...]] = {}  # per hash type, this client's
         for position, item in enumerate(items):
-            rejection, item_queries = self._queries_for(principal, item)
+            rejection, item_queries = self._queries_for(principal, item, thresholds)
             if rejection is not None:
                 results[position] = ItemAnswer(item.hash_type, item.ref, rejection=rejection)
             else:
@@ -157,6 +158,18 @@ class MatchService:
         events: list[MatchEvent] = []
         for position, start, stop in spans:
             item, hash_type = items[position], queries[start].hash_type
+            value_answer = answer.results[start]
+            if stop == start + 1 and not value_answer.hits:  # most items: one query, no match
+                results[position] = ItemAnswer(
+                    hash_type.name,
+                    item.ref,
+                    [],
+                    value_answer.thresholds,
+                    agreements=value_answer.agreements,
+                    truncated=value_answer.truncated,
+                    quality_gate=hash_type.min_quality,
+                )
+                continue
             merged = _merged(answer.results[start:stop])
             matches = []
             for found, via in merged:
@@ -196,7 +209,6 @@ class MatchService:
                         agreement,
                     )
                 )
-            value_answer = answer.results[start]
             results[position] = ItemAnswer(
                 hash_type=hash_type.name,
                 ref=item.ref,
@@ -240,9 +252,15 @@ class MatchService:
             )
 
     def _queries_for(
-        self, principal: Principal, item: MatchItem
+        self,
+        principal: Principal,
+        item: MatchItem,
+        thresholds_of: dict[str, tuple[tuple[str, int], ...]],
     ) -> tuple[Rejection | None, list[HashQuery]]:
-        """The item's value and alternates as queries (value first), or why it is rejected."""
+        """The item's value and alternates as queries (value first), or why it is rejected.
+
+        ``thresholds_of``: the request's thresholds per hash type, filled on first use.
+        """
         try:
             hash_type = get_hash_type(item.hash_type)
             digest = hash_type.to_bytes(item.value)
@@ -276,13 +294,15 @@ class MatchService:
         rejection, companions = self._companions(hash_type, item)
         if rejection is not None:
             return rejection, []
-        databases = sorted(set(principal.databases) & set(DATABASES))
-        thresholds = tuple(
-            (database, self._threshold(database, hash_type)) for database in databases
-        )
+        thresholds = thresholds_of.get(hash_type.name)
+        if thresholds is None:
+            thresholds = thresholds_of[hash_type.name] = tuple(
+                (database, self._threshold(database, hash_type))
+                for database in sorted(set(principal.databases) & set(DATABASES))
+            )
         agreements = tuple(
             (database, agreement)
-            for database in databases
+            for database, _ in thresholds
             if (agreement := self._agreement(database, hash_type)) is not None
         )
         return None, [
