@@ -589,9 +589,14 @@ class Snapshot:
             else threshold
             for threshold, companion in zip(thresholds, encoded_companions, strict=True)
         ]
-        # Uncapped: the cap counts indicators, which only the rule's reduction knows.
+        # The cap counts indicators, which only the rule's reduction knows: the index returns up
+        # to 16 rows (an indicator's hashes) per indicator wanted, and says when it held back
+        # more (then the answer is truncated too).
         everything = table.search_rows(
-            encoded, radii, max_matches=max(table.size, 1), allowed_databases=allowed
+            encoded,
+            radii,
+            max_matches=max(1, max_matches * MAX_INDICATOR_HASHES),
+            allowed_databases=allowed,
         )
         answers: list[Hits] = []
         for result, threshold, companion in zip(
@@ -605,6 +610,8 @@ class Snapshot:
                 databases=None,
                 max_matches=max_matches,
             )
+            if result.truncated and not matched.truncated:
+                matched = SearchResult(matched.rows, matched.distances, True)
             answers.append(self._decoded(table, matched, companion_distances))
         return answers
 
