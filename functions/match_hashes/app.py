@@ -27,7 +27,9 @@ def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
         "batch matched",
         extra={"items": len(result.items), "matched": matched, "index": result.index_version},
     )
-    return match_response(result)
+    return match_response(
+        result, bands=bootstrap.distance_bands(), disclosure=bootstrap.provider_disclosure()
+    )
 
 
 @logger.inject_lambda_context(

@@ -166,7 +166,7 @@ def test_a_request_whose_counting_fails_leaves_no_event_and_its_retry_counts_onc
         raise DependencyUnavailable("statistics table throttled")
 
     monkeypatch.setattr(world.counters, "add", refuse)
-    items = [MatchItem("pdq", KNOWN), MatchItem("pdq", pdq_hex(9))]
+    items = [pdq(KNOWN), pdq(pdq_hex(9))]
 
     # When the request fails, and the provider retries it
     with pytest.raises(DependencyUnavailable):

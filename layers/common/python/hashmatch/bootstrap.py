@@ -31,6 +31,7 @@ from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
 from hashmatch.adapters.dynamodb_organisations import DynamoDBOrganisationStore
+from hashmatch.adapters.dynamodb_probing import DynamoDBProbingStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
 from hashmatch.adapters.https_post import http_pool
@@ -47,11 +48,16 @@ from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
+from hashmatch.indicators.negatives import NegativeIndicators
+from hashmatch.indicators.quarantine import FloodGuard, FloodRule
 from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
+from hashmatch.matching.disclosure import Disclosure, DistanceBands
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.matching.service import MatchService
+from hashmatch.probing.guard import ProbingGuard, ProbingRule
+from hashmatch.probing.retention import ProbingSketchRetention
 from hashmatch.reports.delivering import RetryPolicy
 from hashmatch.reports.forwarding import Forwarding
 from hashmatch.reports.intake import ReportIntake
@@ -71,7 +77,9 @@ from hashmatch.settings import (
     AuditSettings,
     ClientsSettings,
     DeliverySettings,
+    DisclosureSettings,
     ErasureSettings,
+    FloodSettings,
     ForwardingSettings,
     IndicatorSettings,
     LegalHoldSettings,
@@ -79,6 +87,7 @@ from hashmatch.settings import (
     MatchSettings,
     NotificationSettings,
     OrganisationSettings,
+    ProbingSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
@@ -352,6 +361,7 @@ def erasable_data() -> ErasureRegistry:
             ReportRetention(report_store(), match_event_store()),
             ProvenanceRetention(indicator_store(), SystemClock()),
             StatisticsRetention(counter_store(), retention_policy().statistics),
+            ProbingSketchRetention(probing_store()),
             *report_part_retentions(report_store(), SystemClock()),
         ]
     )
@@ -390,7 +400,52 @@ def match_service() -> MatchService:
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,
         quality_required=load_settings(MatchSettings).quality_required,
+        flood_guard=flood_guard(),
+        query_guard=probing_guard(),
     )
+
+
+@cache
+def flood_guard() -> FloodGuard:
+    settings = load_settings(FloodSettings)
+    rule = FloodRule(
+        window=timedelta(minutes=settings.flood_window_minutes),
+        factor=settings.flood_factor,
+        minimum=settings.flood_minimum_matches,
+        absolute=settings.flood_absolute_matches,
+    )
+    return FloodGuard(indicator_store(), audit_log(), SystemClock(), rule)
+
+
+@cache
+def probing_store() -> DynamoDBProbingStore:
+    return DynamoDBProbingStore(dynamodb_client(), load_settings(ProbingSettings).probing_table)
+
+
+@cache
+def probing_guard() -> ProbingGuard:
+    settings = load_settings(ProbingSettings)
+    rule = ProbingRule(
+        window=timedelta(minutes=settings.probing_window_minutes),
+        variant_limit=settings.probing_variant_limit,
+        suspend_key=settings.probing_suspends_key,
+        retention=retention_policy().probing_sketches,
+    )
+    return ProbingGuard(probing_store(), audit_log(), SystemClock(), rule)
+
+
+@cache
+def negative_indicators() -> NegativeIndicators:
+    return NegativeIndicators(indicator_store(), SystemClock(), audit_log())
+
+
+@cache
+def distance_bands() -> DistanceBands:
+    return DistanceBands(load_settings(DisclosureSettings).close_band_percent)
+
+
+def provider_disclosure() -> Disclosure:
+    return Disclosure(load_settings(DisclosureSettings).provider_distance_disclosure)
 
 
 def reset() -> None:

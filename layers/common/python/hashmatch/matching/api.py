@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from hashmatch.hashtypes import HASH_TYPES
 from hashmatch.ids import MATCH_ID_PATTERN
 from hashmatch.input_types import FreeText, Quality
+from hashmatch.matching.disclosure import Band, Disclosure, DistanceBands
 from hashmatch.matching.limits import (
     MAX_ALTERNATES_PER_ITEM,
     MAX_HASHES_PER_REQUEST,
@@ -95,12 +103,35 @@ class MatchView(BaseModel):
     )
     database: str
     media_type: str
-    distance: int = Field(description="The smallest distance over the value and alternates")
+    band: Band = Field(
+        description=(
+            "How close the nearest of the value and alternates is: exact (distance 0), close (up"
+            " to CloseBandPercent of the threshold) or near (up to the threshold). Providers get"
+            " the band, not the distance: exact distances would let a key holder recover the"
+            " indicator bit by bit (docs/threat-model.md)"
+        )
+    )
+    distance: int | None = Field(
+        default=None,
+        description=(
+            "The smallest distance over the value and alternates; absent unless the deployment"
+            " discloses exact distances to providers (ProviderDistanceDisclosure=exact)"
+        ),
+    )
     threshold: int
     via: Literal["value", "alternate"] = Field(
         default="value",
         description="What matched at that distance: the value, or one of the item's alternates",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_undisclosed_distance(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("distance") is None:
+            data.pop("distance", None)  # not disclosed: absent, not null
+        return data
 
 
 class RejectionView(BaseModel):
@@ -128,7 +159,16 @@ class MatchResponse(BaseModel):
     items: list[ItemView]
 
 
-def match_response(result: BatchAnswer) -> MatchResponse:
+def match_response(
+    result: BatchAnswer,
+    *,
+    bands: DistanceBands | None = None,
+    disclosure: Disclosure = Disclosure.BANDS,
+) -> MatchResponse:
+    """The answer as the caller may see it: a band per match, the distance only if
+    ``disclosure`` is exact."""
+    bands = bands or DistanceBands()
+    exact = disclosure is Disclosure.EXACT
     return MatchResponse(
         index_version=result.index_version,
         items=[
@@ -142,7 +182,8 @@ def match_response(result: BatchAnswer) -> MatchResponse:
                         indicator_ref=match.indicator_ref,
                         database=match.database,
                         media_type=match.media_type,
-                        distance=match.distance,
+                        band=bands.band(match.distance, match.threshold),
+                        distance=match.distance if exact else None,
                         threshold=match.threshold,
                         via="alternate" if match.via == "alternate" else "value",
                     )

@@ -22,18 +22,24 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any, Protocol
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
 from hashmatch.errors import DependencyUnavailable, HashmatchError, InvalidInput
 from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
-from hashmatch.index import DATABASES, Hit
+from hashmatch.index import DATABASES, NEGATIVE_DATABASE, Hit
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.observability import logger
-from hashmatch.statistics.model import CounterKey, QueryOutcome, query_counter
+from hashmatch.statistics.model import (
+    CounterKey,
+    QueryOutcome,
+    query_counter,
+    suppression_counter,
+)
 from hashmatch.statistics.ports import CounterStore
 
 VIA_VALUE = "value"
@@ -84,6 +90,10 @@ class ItemAnswer:
     truncated: bool = False
     quality_gate: int | None = None
     rejection: Rejection | None = None
+    # A negative indicator was within the threshold: every match was withheld.
+    suppressed: bool = False
+    # The smallest distance to each indicator matched, before any suppression (probing signals).
+    nearest: dict[str, int] = field(default_factory=dict)
 
     @property
     def outcome(self) -> QueryOutcome:
@@ -98,6 +108,31 @@ class BatchAnswer:
     items: list[ItemAnswer]
 
 
+class MatchObserver(Protocol):
+    """Sees each request's outcome after its matches are stored (flood quarantine)."""
+
+    def observe(self, matches: Mapping[str, int]) -> list[str]:
+        """``matches``: per indicator id, how many items of the request matched it."""
+
+
+class QueryGuard(Protocol):
+    """Vets each request before it is answered (probing detection: hashmatch.probing)."""
+
+    def admit(self, principal: Principal) -> Any:
+        """The client's state for this request; raise Throttled if it is held back now."""
+
+    def record(
+        self,
+        principal: Principal,
+        state: Any,
+        queries: Sequence[HashQuery],
+        spans: Sequence[tuple[int, int]],
+        answers: Sequence[ItemAnswer],
+    ) -> None:
+        """Fold the request in (``spans``: each accepted item's slice of ``queries``, with its
+        answer); raise Throttled if it crossed a limit (the answer is then withheld)."""
+
+
 class MatchService:
     def __init__(
         self,
@@ -109,7 +144,11 @@ class MatchService:
         event_retention: timedelta,
         thresholds: Mapping[str, Mapping[str, int]] | None = None,
         quality_required: bool = True,
+        flood_guard: MatchObserver | None = None,
+        query_guard: QueryGuard | None = None,
     ) -> None:
+        self._flood_guard = flood_guard
+        self._query_guard = query_guard
         self._matcher = matcher
         self._events = events
         self._counters = counters
@@ -124,6 +163,7 @@ class MatchService:
         self._quality_required = quality_required
 
     def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
+        guarded = self._query_guard.admit(principal) if self._query_guard is not None else None
         now = self._clock.now()
         results: list[ItemAnswer | None] = [None] * len(items)
         queries: list[HashQuery] = []
@@ -142,6 +182,11 @@ class MatchService:
         for position, start, stop in spans:
             item, hash_type = items[position], queries[start].hash_type
             merged = _merged(answer.results[start:stop])
+            negatives = [pair for pair in merged if pair[0].database == NEGATIVE_DATABASE]
+            merged = [pair for pair in merged if pair[0].database != NEGATIVE_DATABASE]
+            nearest = {found.indicator_id: found.distance for found, _ in merged}
+            if negatives:
+                merged = []  # near a hash that must never match: no match, counted
             matches = []
             for found, via in merged:
                 event = MatchEvent(
@@ -176,11 +221,27 @@ class MatchService:
                 hash_type=hash_type.name,
                 ref=item.ref,
                 matches=matches,
-                thresholds=value_answer.thresholds,
+                thresholds={
+                    database: threshold
+                    for database, threshold in value_answer.thresholds.items()
+                    if database != NEGATIVE_DATABASE
+                },
+                suppressed=bool(negatives),
+                nearest=nearest,
                 truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=hash_type.min_quality,
             )
         final = [result for result in results if result is not None]
+        if self._query_guard is not None:
+            # Before anything is stored: a request that crosses a probing limit is not answered.
+            accepted = [results[position] for position, _, _ in spans]
+            self._query_guard.record(
+                principal,
+                guarded,
+                queries,
+                [(start, stop) for _, start, stop in spans],
+                [answer for answer in accepted if answer is not None],
+            )
         try:
             if events:
                 self._events.put_many(events)
@@ -188,6 +249,8 @@ class MatchService:
         except DependencyUnavailable:
             self._forget(events)
             raise
+        if self._flood_guard is not None and events:
+            self._flood_guard.observe(Counter(event.indicator_id for event in events))
         return BatchAnswer(index_version=answer.index_version, items=final)
 
     def _forget(self, events: Sequence[MatchEvent]) -> None:
@@ -240,6 +303,11 @@ class MatchService:
             (database, self._threshold(database, hash_type))
             for database in sorted(set(principal.databases) & set(DATABASES))
         )
+        if thresholds:
+            # Negative indicators are searched at the widest threshold the item is matched at:
+            # one near the query withholds every match the query would have had.
+            widest = max(threshold for _, threshold in thresholds)
+            thresholds = (*thresholds, (NEGATIVE_DATABASE, widest))
         return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
 
     def _threshold(self, database: str, hash_type: HashType) -> int:
@@ -253,10 +321,14 @@ class MatchService:
             (result.hash_type if result.hash_type in HASH_TYPES else "unknown", result.outcome)
             for result in results
         )
-        return {
+        counts = {
             query_counter(day, principal.organisation_id, hash_type, outcome): count
             for (hash_type, outcome), count in tally.items()
         }
+        suppressed = Counter(result.hash_type for result in results if result.suppressed)
+        for hash_type, count in suppressed.items():
+            counts[suppression_counter(day, principal.organisation_id, hash_type)] = count
+        return counts
 
 
 def checked_thresholds(

@@ -26,3 +26,8 @@ class CounterKey:
 
 def query_counter(day: date, provider: str, hash_type: str, outcome: QueryOutcome) -> CounterKey:
     return CounterKey(day, "queries", (provider, hash_type, outcome.value))
+
+
+def suppression_counter(day: date, provider: str, hash_type: str) -> CounterKey:
+    """Queries whose matches a negative indicator withheld (they also count as no_match)."""
+    return CounterKey(day, "negative_suppressions", (provider, hash_type))

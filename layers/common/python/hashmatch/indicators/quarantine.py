@@ -1,0 +1,100 @@
+"""Flood quarantine: an indicator whose matches flood is suspended pending a curator.
+
+A signal that suddenly matches far more than it used to (a blank or lattice image that slipped
+in, a hash of a meme, a wrong import) floods reviewers with false reports. Per indicator the
+store keeps its matches in the current window and a baseline (the decayed average per window
+before it; kept on the indicator's own item, so it lives and goes with the indicator). When the
+count in a window reaches ``absolute``, or reaches ``minimum`` and exceeds ``factor`` times the
+baseline, the indicator is suspended at once (the matcher confirms every candidate against the
+store, so it stops matching from the next request on), put on the curators' re-verification
+list, audited and counted (the ``IndicatorsQuarantined`` metric, which an alarm watches). The
+curator then reinstates it (the baseline is raised to the count that tripped it, so the same
+rate does not trip it again) or revokes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from hashmatch.audit.model import AuditAction
+from hashmatch.audit.ports import AuditLog
+from hashmatch.clock import Clock
+from hashmatch.indicators.ports import IndicatorStore, MatchTally
+from hashmatch.observability import MetricName, logger, metrics
+
+QUARANTINE_ACTOR = "match_hashes"
+SYSTEM_ROLE = "function"
+QUARANTINE_REASON = "flood quarantine: matches far above this indicator's baseline"
+
+
+@dataclass(frozen=True)
+class FloodRule:
+    """The template's Flood* Parameters."""
+
+    window: timedelta = timedelta(hours=1)
+    factor: float = 10.0
+    minimum: int = 500
+    absolute: int = 20_000
+    decay: float = 0.8  # the baseline's weight on its past, per window
+
+    def floods(self, tally: MatchTally) -> bool:
+        if tally.count >= self.absolute:
+            return True
+        return tally.count >= self.minimum and tally.count > self.factor * tally.baseline
+
+
+class FloodGuard:
+    def __init__(
+        self, store: IndicatorStore, audit: AuditLog, clock: Clock, rule: FloodRule
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+        self._rule = rule
+
+    def observe(self, matches: Mapping[str, int]) -> list[str]:
+        """Count one request's matches per indicator; quarantine those that flood. Returns the
+        ids this call quarantined."""
+        if not matches:
+            return []
+        now = self._clock.now()
+        window = int(now.timestamp() // self._rule.window.total_seconds())
+        tallies = self._store.count_matches(matches, window=window, decay=self._rule.decay)
+        quarantined = []
+        for indicator_id, tally in sorted(tallies.items()):
+            if not self._rule.floods(tally):
+                continue
+            if not self._store.quarantine(
+                indicator_id, reason=QUARANTINE_REASON, by=QUARANTINE_ACTOR, now=now
+            ):
+                continue  # no longer active: a curator or another matcher acted first
+            self._audit.record(
+                AuditAction.INDICATOR_QUARANTINED,
+                actor=QUARANTINE_ACTOR,
+                role=SYSTEM_ROLE,
+                targets=[indicator_id],
+                details={
+                    "from": "active",
+                    "to": "suspended",
+                    "matches_in_window": tally.count,
+                    "baseline": round(tally.baseline, 2),
+                    "window_minutes": int(self._rule.window.total_seconds() // 60),
+                },
+            )
+            metrics.add_metric(
+                name=MetricName.INDICATORS_QUARANTINED, unit=MetricUnit.Count, value=1
+            )
+            logger.warning("indicator quarantined", extra={"indicator_id": indicator_id})
+            quarantined.append(indicator_id)
+        return quarantined
+
+
+def rolled_baseline(baseline: float, last_count: int, windows_passed: int, decay: float) -> float:
+    """The baseline after ``windows_passed`` (>= 1) windows: the last window's count folded in,
+    then decayed once per idle window after it."""
+    folded = decay * baseline + (1 - decay) * last_count
+    return folded * decay ** max(0, windows_passed - 1)
