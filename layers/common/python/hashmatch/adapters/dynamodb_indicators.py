@@ -33,6 +33,7 @@ from hashmatch.adapters.dynamodb_batches import get_all
 from hashmatch.adapters.dynamodb_cursors import decode_cursor, encode_cursor
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, NotFound
+from hashmatch.index import NEGATIVE_DATABASE
 from hashmatch.indicators.model import (
     Indicator,
     IndicatorPage,
@@ -69,11 +70,16 @@ def _to_item(indicator: Indicator) -> dict[str, Any]:
         mode="json", exclude_none=True, exclude=set(_FEEDBACK_FIELDS)
     )
     data["provenance"] = [p.model_dump(mode="json") for p in indicator.provenance]
-    data["provenance_keys"] = set(indicator.provenance_keys)
+    if indicator.provenance_keys:  # a negative indicator has none (DynamoDB: no empty sets)
+        data["provenance_keys"] = set(indicator.provenance_keys)
     data["feed"] = FEED_PARTITION
     data["feed_key"] = feed_key(indicator.changed_at, indicator.id)
-    if not indicator.negative:
-        data.pop("negative", None)
+    data.pop("negative", None)
+    if indicator.negative:
+        # The feed index projects ``database``: a negative indicator is filed under the
+        # snapshot's pseudo database there, and its curator's database is kept beside it.
+        data["curated_in"] = data["database"]
+        data["database"] = NEGATIVE_DATABASE
     if indicator.provenance_erase_after is not None and indicator.provenance_erased_at is None:
         data["provenance_due_day"] = due_day(indicator.provenance_erase_after)
     if indicator.provenance_erase_after is not None:
@@ -87,6 +93,9 @@ def _from_item(item: Mapping[str, Any]) -> Indicator:
     for name in (*internal, "review_key", *_FLOOD_FIELDS):
         data.pop(name, None)
     data["disputes"] = len(data.pop("disputed_by", ()))
+    if data.get("database") == NEGATIVE_DATABASE:
+        data["database"] = data.pop("curated_in")
+        data["negative"] = True
     return Indicator.model_validate(data)
 
 
@@ -338,7 +347,7 @@ class DynamoDBIndicatorStore:
                         media_type=item["media_type"]["S"],
                         status=IndicatorStatus(item["status"]["S"]),
                         feed_key=item["feed_key"]["S"],
-                        negative=item.get("negative", {}).get("BOOL", False),
+                        negative=item["database"]["S"] == NEGATIVE_DATABASE,
                     )
 
     # -- review feedback -----------------------------------------------------------------------
