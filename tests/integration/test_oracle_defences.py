@@ -88,7 +88,8 @@ def test_a_flooding_indicator_is_quarantined_stops_matching_and_matches_again_wh
 
     # When a provider matches it 10 times in one request (a flood), then once more
     status, body, _ = match(lambda_context, *[KNOWN] * 10)
-    assert status == 200 and statuses(body) == ["matched"] * 10
+    assert status == 200
+    assert statuses(body) == ["matched"] * 10
     _, after, _ = match(lambda_context, KNOWN)
 
     # Then it no longer matches, waits on the curators' list as quarantined, and is audited
@@ -124,7 +125,6 @@ def test_a_flooding_indicator_is_quarantined_stops_matching_and_matches_again_wh
 
 def _needs_review(context: Any) -> tuple[int, Any]:
     from functions.curate_indicators import app as curate
-
     from tests.integration.indicator_fixtures import CURATOR
 
     event = api_event(
@@ -155,7 +155,7 @@ def test_a_quarantined_indicator_can_be_revoked_by_the_curator(
 
 def test_matches_under_the_flood_rule_quarantine_nothing(indexed, lambda_context):
     # The template's defaults: 500 matches in an hour before anything is quarantined
-    status, body, _ = match(lambda_context, *[KNOWN] * 50)
+    _status, body, _ = match(lambda_context, *[KNOWN] * 50)
 
     assert statuses(body) == ["matched"] * 50
     assert not any(action == "indicator.quarantined" for action, _ in audit_actions())
@@ -270,7 +270,7 @@ def test_distinct_near_duplicates_of_a_match_are_throttled_with_429_and_audited(
     first = codes.index(429)
     assert 3 <= first <= 8
     assert set(codes[first:]) == {429}
-    status, problem, headers = answers[first]
+    _status, problem, headers = answers[first]
     assert problem["type"] == "urn:hashmatch:problem:probing-suspected"
     assert 1 <= int(headers["Retry-After"]) <= 3600
     assert ("client.probing_detected", (PROVIDER["client_id"],)) in audit_actions()
