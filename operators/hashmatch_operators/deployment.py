@@ -21,6 +21,7 @@ _OUTPUT_SETTINGS = {
     "ProviderUsagePlanId": "PROVIDER_USAGE_PLAN_ID",
     "StaffUsagePlanId": "STAFF_USAGE_PLAN_ID",
     "AuditTableName": "AUDIT_TABLE",
+    "ProbingTableName": "PROBING_TABLE",
     "AuditAnchorBucketName": "AUDIT_ANCHOR_BUCKET",
     "KeyArn": "AUDIT_CHECKPOINT_KEY",
 }
@@ -28,6 +29,7 @@ _LOCAL_SETTINGS = {
     "ClientsTable": "CLIENTS_TABLE",
     "OrganisationsTable": "ORGANISATIONS_TABLE",
     "AuditTable": "AUDIT_TABLE",
+    "ProbingTable": "PROBING_TABLE",
     "AuditAnchorBucket": "AUDIT_ANCHOR_BUCKET",
     "HashmatchKey": "AUDIT_CHECKPOINT_KEY",
 }

@@ -286,7 +286,7 @@ def test_re_sending_the_same_matching_hash_is_never_throttled(indexed, lambda_co
 
 
 def test_a_probing_client_with_key_suspension_stays_refused(indexed, lambda_context, monkeypatch):
-    reconfigure(monkeypatch, PROBING_VARIANT_LIMIT="4", PROBING_SUSPENDS_KEY="true")
+    reconfigure(monkeypatch, PROBING_VARIANT_LIMIT="4", PROBING_SUSPEND_AFTER="1")
     for bit in range(8):
         match(lambda_context, flip(KNOWN, [bit]))
 
@@ -325,3 +325,31 @@ def test_a_probing_sketch_is_erased_by_erase_expired_after_its_retention(
     assert kept["counts"].get("probing_sketches", 0) == 0
     assert erased["counts"]["probing_sketches"] == 1
     assert dynamodb.scan(TableName=table)["Items"] == []
+
+
+def test_the_second_detection_suspends_matching_until_an_operator_lifts_it(
+    indexed, lambda_context, monkeypatch
+):
+    from hashmatch.clock import CLOCK_OFFSET_VARIABLE
+
+    # Given the default ProbingSuspendAfter (2) and a client detected once, then paused
+    reconfigure(monkeypatch, PROBING_VARIANT_LIMIT="4")
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, "0")
+    first = [match(lambda_context, flip(KNOWN, [bit]))[0] for bit in range(8)]
+    assert 429 in first
+    assert not any(action == "client.suspended" for action, _ in audit_actions())
+
+    # When it waits out the window and probes again
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, "3700")
+    assert match(lambda_context, KNOWN)[0] == 200
+    second = [match(lambda_context, flip(KNOWN, [bit]))[0] for bit in range(20, 28)]
+
+    # Then its matching stays suspended, in every later window, until the hold is lifted
+    assert 429 in second
+    assert ("client.suspended", (PROVIDER["client_id"],)) in audit_actions()
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(3 * 3600))
+    status, problem, _ = match(lambda_context, KNOWN)
+    assert status == 429
+    assert "suspended" in problem["detail"]
+    assert bootstrap.probing_store().lift(PROVIDER["client_id"])
+    assert match(lambda_context, KNOWN)[0] == 200

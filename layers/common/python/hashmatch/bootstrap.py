@@ -88,6 +88,7 @@ from hashmatch.settings import (
     NotificationSettings,
     OrganisationSettings,
     ProbingSettings,
+    ProbingTableSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
@@ -419,7 +420,8 @@ def flood_guard() -> FloodGuard:
 
 @cache
 def probing_store() -> DynamoDBProbingStore:
-    return DynamoDBProbingStore(dynamodb_client(), load_settings(ProbingSettings).probing_table)
+    table = load_settings(ProbingTableSettings).probing_table
+    return DynamoDBProbingStore(dynamodb_client(), table)
 
 
 @cache
@@ -428,7 +430,7 @@ def probing_guard() -> ProbingGuard:
     rule = ProbingRule(
         window=timedelta(minutes=settings.probing_window_minutes),
         variant_limit=settings.probing_variant_limit,
-        suspend_key=settings.probing_suspends_key,
+        suspend_after=settings.probing_suspend_after,
         retention=retention_policy().probing_sketches,
     )
     return ProbingGuard(probing_store(), audit_log(), SystemClock(), rule)

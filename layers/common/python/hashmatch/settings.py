@@ -139,14 +139,17 @@ class DisclosureSettings(_EnvSettings):
     provider_distance_disclosure: Literal["bands", "exact"]
 
 
-class ProbingSettings(_EnvSettings):
-    """match_hashes' probing guard (hashmatch.probing.guard): ProbingTable and the template's
-    ProbingWindowMinutes, ProbingVariantLimit and ProbingSuspendsKey."""
-
+class ProbingTableSettings(_EnvSettings):
     probing_table: str
+
+
+class ProbingSettings(_EnvSettings):
+    """match_hashes' probing guard (hashmatch.probing.guard): the template's
+    ProbingWindowMinutes, ProbingVariantLimit and ProbingSuspendAfter."""
+
     probing_window_minutes: PositiveInt
     probing_variant_limit: Annotated[int, Field(ge=2, le=64)]
-    probing_suspends_key: bool
+    probing_suspend_after: Annotated[int, Field(ge=0, le=10)]
 
 
 class FloodSettings(_EnvSettings):

@@ -5,7 +5,9 @@ Items, partition key ``id``:
   the conditional write back, ``throttled_until``, and the due date: ``erase_after``,
   ``due_day`` (GSI ``ByDueDay``, partition due day, sort id) and ``erase_after_epoch`` (TTL,
   a backstop only).
-- ``<client id>#hold``: ``suspended_at``, while the client's matching is suspended.
+- ``<client id>#hold``: ``strikes`` (detections), forgotten on its due date like a sketch, and
+  ``suspended_at`` once the client's matching is suspended (then it has no due date: it stays
+  until an operator lifts it).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class DynamoDBProbingStore:
             if "throttled_until" in stored:
                 state.throttled_until = parse_timestamp(stored["throttled_until"]["S"])
         hold = items.get(hold_id(client_id))
-        if hold is not None:
+        if hold is not None and "suspended_at" in hold:
             state.suspended_at = parse_timestamp(hold["suspended_at"]["S"])
         return state
 
@@ -81,12 +83,40 @@ class DynamoDBProbingStore:
             self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
         state.version += 1
 
-    def suspend(self, client_id: str, *, now: datetime) -> None:
-        with translated_errors("suspending a client's matching"):
-            self._dynamodb.put_item(
+    def strike(
+        self, client_id: str, *, now: datetime, forget_after: datetime, suspend_at: int
+    ) -> int:
+        key = {"id": {"S": hold_id(client_id)}}
+        with translated_errors("counting a probing detection"):
+            answer = self._dynamodb.update_item(
                 TableName=self._table,
-                Item={"id": {"S": hold_id(client_id)}, "suspended_at": {"S": timestamp(now)}},
+                Key=key,
+                UpdateExpression=(
+                    "ADD strikes :one SET last_strike_at = :now, erase_after = :forget, "
+                    "due_day = :day, erase_after_epoch = :epoch"
+                ),
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":now": {"S": timestamp(now)},
+                    ":forget": {"S": timestamp(forget_after)},
+                    ":day": {"S": due_day(forget_after)},
+                    ":epoch": {"N": str(int(forget_after.timestamp()))},
+                },
+                ReturnValues="ALL_NEW",
             )
+        strikes = int(answer["Attributes"]["strikes"]["N"])
+        if suspend_at and strikes >= suspend_at:
+            with translated_errors("suspending a client's matching"):
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=(
+                        "SET suspended_at = if_not_exists(suspended_at, :now) "
+                        "REMOVE due_day, erase_after, erase_after_epoch"
+                    ),
+                    ExpressionAttributeValues={":now": {"S": timestamp(now)}},
+                )
+        return strikes
 
     def lift(self, client_id: str) -> bool:
         with translated_errors("lifting a client's suspension"):

@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     NEGATIVE_INDICATORS_ADDED = "negative_indicators.added"
     CLIENT_PROBING_DETECTED = "client.probing_detected"
     CLIENT_SUSPENDED = "client.suspended"
+    CLIENT_PROBING_HOLD_LIFTED = "client.probing_hold_lifted"
     ORGANISATION_CREATED = "organisation.created"
     CLIENT_CREATED = "client.created"
     CLIENT_REVOKED = "client.revoked"

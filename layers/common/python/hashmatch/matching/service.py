@@ -250,7 +250,12 @@ class MatchService:
             self._forget(events)
             raise
         if self._flood_guard is not None and events:
-            self._flood_guard.observe(Counter(event.indicator_id for event in events))
+            try:
+                self._flood_guard.observe(Counter(event.indicator_id for event in events))
+            except DependencyUnavailable:
+                # The answer is stored and counted already: failing it now would make the
+                # retry count twice. This request's matches go uncounted for flood quarantine.
+                logger.warning("flood counts not updated", extra={"events": len(events)})
         return BatchAnswer(index_version=answer.index_version, items=final)
 
     def _forget(self, events: Sequence[MatchEvent]) -> None:

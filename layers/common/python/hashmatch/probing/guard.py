@@ -4,9 +4,11 @@ Per client and window (``ProbingWindowMinutes``), the sketch (hashmatch.probing.
 the distinct near-duplicates of matched content the client sent. When any cell reaches
 ``variant_limit`` (``ProbingVariantLimit``) the request is refused with 429 and Retry-After (the
 end of the window), and every later request of the client until then; the crossing is audited
-(``client.probing_detected``), counted (``ProbingDetected``, which an alarm watches) and, if
-``suspend_key`` (``ProbingSuspendsKey``), the client's matching is suspended until an operator
-lifts it (``hashmatch clients lift-probing-hold``).
+(``client.probing_detected``) and counted (``ProbingDetected``, which an alarm watches). At the
+``suspend_after``-th detection within the retention (``ProbingSuspendAfter``, 2; 0: never) the
+client's matching is suspended until an operator lifts it (``hashmatch clients
+lift-probing-hold``): throttling alone would let a patient attacker learn a window's worth of
+bits every window.
 
 Why this limit: with exact distances a provider holding one matching image learns about one bit
 of the indicator per query, and with bands one bit per query once it sits on a band edge; every
@@ -44,7 +46,7 @@ class ProbingRule:
 
     window: timedelta = timedelta(hours=1)
     variant_limit: int = 12
-    suspend_key: bool = False
+    suspend_after: int = 2  # detections (within ``retention``) that suspend; 0: never
     # How long a window's sketch is kept after the window ends (ProbingSketchRetentionDays).
     retention: timedelta = timedelta(days=1)
 
@@ -127,14 +129,19 @@ class ProbingGuard:
                 "window_minutes": int(self._rule.window.total_seconds() // 60),
             },
         )
-        if self._rule.suspend_key:
-            self._store.suspend(principal.client_id, now=now)
+        strikes = self._store.strike(
+            principal.client_id,
+            now=now,
+            forget_after=now + self._rule.retention,
+            suspend_at=self._rule.suspend_after,
+        )
+        if self._rule.suspend_after and strikes == self._rule.suspend_after:
             self._audit.record(
                 AuditAction.CLIENT_SUSPENDED,
                 actor=GUARD_ACTOR,
                 role=GUARD_ROLE,
                 targets=[principal.client_id],
-                details={"reason": "probing", "scope": "matching"},
+                details={"reason": "probing", "scope": "matching", "detections": strikes},
             )
         assert state.throttled_until is not None
         raise _throttled(state.throttled_until, now)
@@ -150,6 +157,8 @@ def _fold(
     for (start, stop), answer in zip(spans, answers, strict=True):
         # Matched, or withheld by a negative indicator: either way it was near an indicator.
         near_match = bool(answer.nearest)
+        if not near_match and not state.sketch.has_matches:
+            continue  # no match in this window yet: a miss cannot be near one
         for query in queries[start:stop]:
             if query.hash_type.kind is not MatchKind.HAMMING:
                 continue  # an exact type has no near-duplicates to walk

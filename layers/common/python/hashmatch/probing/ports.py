@@ -30,8 +30,12 @@ class ProbingStore(Protocol):
         """Write the sketch back; Conflict if another request wrote it since it was loaded.
         ``erase_after``: when it falls due (its due-date index)."""
 
-    def suspend(self, client_id: str, *, now: datetime) -> None:
-        """Suspend the client's matching until an operator lifts it."""
+    def strike(
+        self, client_id: str, *, now: datetime, forget_after: datetime, suspend_at: int
+    ) -> int:
+        """Count one detection against the client (the count is forgotten at
+        ``forget_after`` unless the client is suspended); at ``suspend_at`` detections (0:
+        never) suspend its matching until an operator lifts it. Returns the count."""
 
     def lift(self, client_id: str) -> bool:
         """Lift a suspension; False if there was none."""

@@ -1,5 +1,7 @@
 """Probing sketches as a data class with retention: each window's sketch is erased
-ProbingSketchRetentionDays after its window ends (DynamoDB TTL is a backstop only)."""
+ProbingSketchRetentionDays after its window ends, and a client's count of detections as long
+after its last one, unless the client is suspended (then an operator lifts it). DynamoDB TTL is
+a backstop only."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from hashmatch.probing.ports import ProbingStore
 from hashmatch.retention.ports import DueItem, HoldTarget
 
 PROBING_SKETCHES = "probing_sketches"
-_SKETCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}#w[0-9]{1,12}$")
+_SKETCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}#(w[0-9]{1,12}|hold)$")
 
 
 class ProbingSketchRetention:

@@ -106,6 +106,11 @@ class Sketch:
             most = max(most, int(self.cells[cell]).bit_count())
         return most
 
+    @property
+    def has_matches(self) -> bool:
+        """Whether any matched query was folded in (else a miss cannot be near one)."""
+        return bool(self.bloom.any())
+
     def busiest(self) -> int:
         """The most distinct near-duplicates in any one cell."""
         return max(int(value).bit_count() for value in self.cells.tolist())
