@@ -87,17 +87,27 @@ def import_indicators() -> Response[BatchResponse]:
         "near an indicator too (counted as `negative_suppressions`). Remove one with `DELETE "
         "/v1/indicators/{id}`. Near-duplicate types only; audited."
     ),
-    responses={200: json_response("Every item stored, or found stored", NegativeIndicatorResponse)},
+    responses={
+        200: json_response("Every item stored, or found stored", NegativeIndicatorResponse),
+        207: json_response(
+            "Some or all items refused (a hash not of its type, outside your scope), each with "
+            "its faults; the others stored",
+            NegativeIndicatorResponse,
+        ),
+    },
 )
 @traced
 def add_negative_indicators(
     request: Annotated[NegativeIndicatorRequest, Body()],
-) -> NegativeIndicatorResponse:
+) -> Response[NegativeIndicatorResponse]:
     curator = current_principal(app)
     results = bootstrap.negative_indicators().add(
         request.items, by=curator.client_id, scope=CuratorScope.of(curator)
     )
-    return NegativeIndicatorResponse.of(results)
+    body = NegativeIndicatorResponse.of(results)
+    return Response(
+        status_code=int(body.status), content_type=content_types.APPLICATION_JSON, body=body
+    )
 
 
 @app.get(

@@ -353,3 +353,29 @@ def test_the_second_detection_suspends_matching_until_an_operator_lifts_it(
     assert "suspended" in problem["detail"]
     assert bootstrap.probing_store().lift(PROVIDER["client_id"])
     assert match(lambda_context, KNOWN)[0] == 200
+
+
+def test_a_negative_indicator_outside_the_curators_scope_is_refused_and_the_others_stored(
+    deployment, lambda_context
+):
+    from tests.integration.indicator_fixtures import CURATOR
+
+    narrow = {**CURATOR, "databases": "new"}
+    status, body = call(
+        lambda_context,
+        "POST",
+        "/v1/indicators/negative",
+        principal=narrow,
+        body={
+            "items": [
+                {"hash_type": "pdq", "hash": pdq_hex(1), "database": "known", "reason": "grid"},
+                {"hash_type": "pdq", "hash": pdq_hex(2), "database": "new", "reason": "grid"},
+                {"hash_type": "pdq", "hash": "ab" * 8, "database": "new", "reason": "short"},
+            ]
+        },
+    )
+
+    assert status == 207
+    assert [item["result"] for item in body["items"]] == ["invalid", "created", "invalid"]
+    assert body["items"][0]["errors"][0]["msg"].startswith("not-allowed")
+    assert body["items"][2]["errors"][0]["loc"] == ["items", 2, "hash"]

@@ -196,28 +196,42 @@ class NegativeIndicatorRequest(BaseModel):
 
 class NegativeItemView(BaseModel):
     index: int
-    result: Literal["created", "existing"]
-    id: str
-    status: Literal["active", "suspended", "revoked"]
+    result: Literal["created", "existing", "invalid"]
+    id: str | None = None
+    status: Literal["active", "suspended", "revoked"] | None = None
+    errors: list[ProblemItem] = Field(default_factory=list)
 
 
 class NegativeIndicatorResponse(BaseModel):
     created: int
     existing: int
+    invalid: int
     items: list[NegativeItemView]
 
     @classmethod
     def of(cls, results: list[NegativeResult]) -> NegativeIndicatorResponse:
         return cls(
             created=sum(1 for result in results if result.created),
-            existing=sum(1 for result in results if not result.created),
-            items=[
-                NegativeItemView(
-                    index=number,
-                    result="created" if result.created else "existing",
-                    id=result.indicator.id,
-                    status=result.indicator.status.value,
-                )
-                for number, result in enumerate(results)
-            ],
+            existing=sum(1 for r in results if r.indicator is not None and not r.created),
+            invalid=sum(1 for result in results if result.indicator is None),
+            items=[_negative_view(number, result) for number, result in enumerate(results)],
         )
+
+    @property
+    def status(self) -> HTTPStatus:
+        return HTTPStatus.MULTI_STATUS if self.invalid else HTTPStatus.OK
+
+
+def _negative_view(number: int, result: NegativeResult) -> NegativeItemView:
+    if result.indicator is None:
+        return NegativeItemView(
+            index=number,
+            result="invalid",
+            errors=[ProblemItem.model_validate(fault) for fault in result.errors],
+        )
+    return NegativeItemView(
+        index=number,
+        result="created" if result.created else "existing",
+        id=result.indicator.id,
+        status=result.indicator.status.value,
+    )
