@@ -27,34 +27,29 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import flip, numbered_ids, pdq_snapshot, timed
+from bench.common import (
+    REGION,
+    Context,
+    flip,
+    numbered_ids,
+    pdq_snapshot,
+    timed,
+    use_moto_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-REGION = "eu-central-1"
 BATCH = 1000
 MATCHING_SHARE = 0.1
 NEAR_BITS = 8
 PROVIDER = {
     "client_id": "cl_" + "b" * 24,
     "role": "provider",
+    "organisation_id": "org_" + "b" * 24,
     "owner": "Benchmark Hosting SA",
     "databases": "known",
     "hash_types": "pdq",
     "principalId": "cl_" + "b" * 24,
 }
-
-
-class Context:
-    function_name = "bench-match-hashes"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:bench"
-    memory_limit_in_mb = 2048
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/bench"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 def main() -> None:
@@ -64,17 +59,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    use_moto_environment()
     from moto import mock_aws
 
     with mock_aws():
@@ -107,7 +92,9 @@ def run(args: argparse.Namespace) -> None:
 
     queries = [flip(value, int(rng.integers(0, NEAR_BITS + 1)), rng) for value in planted]
     queries += [bytes(rng.integers(0, 256, 32, dtype=np.uint8)) for _ in range(BATCH - matching)]
-    body = json.dumps({"items": [{"type": "pdq", "value": q.hex()} for q in queries]})
+    body = json.dumps(
+        {"items": [{"type": "pdq", "value": q.hex(), "quality": 100} for q in queries]}
+    )
     event = api_event(body)
     # The handler's context is duck-typed: Lambda's own is no LambdaContext instance either.
     context: Any = Context()

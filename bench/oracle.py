@@ -46,8 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.common import REGION, Context, use_moto_environment
+
 ROOT = Path(__file__).resolve().parents[1]
-REGION = "eu-central-1"
 BITS = 256
 CLOCK = "HASHMATCH_CLOCK_OFFSET_SECONDS"
 PROVIDER = {
@@ -68,19 +69,6 @@ CURATOR = {
     "hash_types": "pdq",
     "principalId": "cl_" + "c" * 24,
 }
-
-
-class Context:
-    function_name = "bench-oracle"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:bench"
-    memory_limit_in_mb = 2048
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/bench"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 def event(method: str, path: str, principal: dict[str, str], body: Any) -> dict[str, Any]:
@@ -409,18 +397,7 @@ def main() -> None:
     parser.add_argument("--attack-hours", type=float, default=24.0)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    use_moto_environment("ERROR")
     began = time.perf_counter()
     print(
         "attack                           stopped after   bits then   after waiting   bits then"

@@ -94,7 +94,8 @@ def call(api_url: str, key: str, method: str, path: str, body: Any = None) -> re
 
 
 def match(api_url: str, key: str, value: str) -> requests.Response:
-    return call(api_url, key, "POST", "/v1/match", {"items": [{"type": "pdq", "value": value}]})
+    item = {"type": "pdq", "value": value, "quality": 90}
+    return call(api_url, key, "POST", "/v1/match", {"items": [item]})
 
 
 def report_stored(api_url: str, key: str, report_id: str) -> requests.Response:

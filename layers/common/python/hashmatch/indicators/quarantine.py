@@ -14,15 +14,17 @@ rate does not trip it again) or revokes it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hashmatch.audit.model import AuditAction
 from hashmatch.audit.ports import AuditLog
 from hashmatch.clock import Clock
+from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.ports import IndicatorStore, MatchTally
 from hashmatch.observability import MetricName, logger, metrics
 
@@ -40,6 +42,10 @@ class FloodRule:
     minimum: int = 500
     absolute: int = 20_000
     decay: float = 0.8  # the baseline's weight on its past, per window
+    # A warm matcher adds its matches up in memory and writes them at most this often (or at
+    # once when one indicator reaches ``minimum``): one UpdateItem per indicator per interval,
+    # not per request. A container that stops loses at most this much of its counts.
+    flush_interval: timedelta = timedelta(seconds=10)
 
     def floods(self, tally: MatchTally) -> bool:
         if tally.count >= self.absolute:
@@ -55,15 +61,26 @@ class FloodGuard:
         self._audit = audit
         self._clock = clock
         self._rule = rule
+        self._pending: Counter[str] = Counter()
+        self._flushed_at: datetime | None = None
 
     def observe(self, matches: Mapping[str, int]) -> list[str]:
         """Count one request's matches per indicator; quarantine those that flood. Returns the
         ids this call quarantined."""
-        if not matches:
+        self._pending.update(matches)
+        if not self._pending:
             return []
         now = self._clock.now()
+        due = self._flushed_at is None or now - self._flushed_at >= self._rule.flush_interval
+        if not due and max(self._pending.values()) < self._rule.minimum:
+            return []
+        pending, self._pending, self._flushed_at = self._pending, Counter(), now
         window = int(now.timestamp() // self._rule.window.total_seconds())
-        tallies = self._store.count_matches(matches, window=window, decay=self._rule.decay)
+        try:
+            tallies = self._store.count_matches(pending, window=window, decay=self._rule.decay)
+        except DependencyUnavailable:
+            self._pending.update(pending)  # kept for the next flush
+            raise
         quarantined = []
         for indicator_id, tally in sorted(tallies.items()):
             if not self._rule.floods(tally):
