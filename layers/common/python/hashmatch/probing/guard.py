@@ -153,19 +153,19 @@ def _fold(
     spans: Sequence[tuple[int, int]],
     answers: Sequence[ItemAnswer],
 ) -> int:
-    most = 0
+    by_type: dict[str, list[tuple[bytes, bool]]] = {}
     for (start, stop), answer in zip(spans, answers, strict=True):
         # Matched, or withheld by a negative indicator: either way it was near an indicator.
         near_match = bool(answer.nearest)
-        if not near_match and not state.sketch.has_matches:
-            continue  # no match in this window yet: a miss cannot be near one
         for query in queries[start:stop]:
             if query.hash_type.kind is not MatchKind.HAMMING:
                 continue  # an exact type has no near-duplicates to walk
-            most = max(
-                most,
-                state.sketch.observe(query.hash_type.name, query.digest, matched=near_match),
-            )
+            by_type.setdefault(query.hash_type.name, []).append((query.digest, near_match))
+    most = 0
+    for type_name, folded in by_type.items():
+        if not state.sketch.has_matches and not any(matched for _, matched in folded):
+            continue  # no match in this window yet: a miss cannot be near one
+        most = max(most, state.sketch.observe_many(type_name, folded))
     return most
 
 
