@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help run test lint format template-check build bench \
 	test-unit test-integration test-e2e test-template lock clean venv tools openapi retention-demo \
-	fault-matrix
+	transparency-demo fault-matrix
 
 help:
 	@echo "make run    - the whole service locally on embedded moto (http://127.0.0.1:3000)"
@@ -102,6 +102,11 @@ fault-matrix: venv
 # erase_expired run on demand, then `hashmatch audit verify --receipts` (docs/retention.md).
 retention-demo: venv
 	$(BIN)/python -m hashmatch_devtools.retention_demo $(DEMO_ARGS)
+
+# Two known years on a local stack of its own, each published as the transparency report
+# (docs/transparency.md); the files land in transparency-demo/<year>/.
+transparency-demo: venv
+	$(BIN)/python -m hashmatch_devtools.transparency_demo $(DEMO_ARGS)
 
 lock: venv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^hashmatch' > constraints.txt.new

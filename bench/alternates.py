@@ -24,7 +24,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,11 @@ class _NoEvents:
 
 
 class _NoCounters:
-    def add(self, increments: Mapping[Any, int]) -> None:
-        pass
+    def record(self, events: Sequence[Any]) -> int:
+        return len(events)
+
+    def tallies(self, year: int, indicator_ids: Any) -> dict[str, int]:
+        return {}
 
 
 def random_snapshot(size: int, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
@@ -87,6 +90,7 @@ def bench_service(args: argparse.Namespace) -> None:
     from hashmatch.clock import FixedClock
     from hashmatch.matching.matcher import Matcher
     from hashmatch.matching.service import MatchItem, MatchService
+    from hashmatch.statistics.counting import Statistics
 
     rng = np.random.default_rng(args.seed)
     print(f"building {args.indicators:,} random PDQ indicators ...", flush=True)
@@ -115,7 +119,7 @@ def bench_service(args: argparse.Namespace) -> None:
     service = MatchService(
         matcher,
         _NoEvents(),  # type: ignore[arg-type]
-        _NoCounters(),
+        Statistics(_NoCounters()),  # type: ignore[arg-type]
         clock,
         event_retention=timedelta(days=90),
     )

@@ -8,7 +8,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -45,7 +45,9 @@ from hashmatch.reports.review_records import Claim, Delivery
 from hashmatch.retention.holds import LegalHold
 from hashmatch.retention.ports import DueItem, ErasureProgress, HoldTarget
 from hashmatch.retention_policy import RetentionPolicy, due_day
-from hashmatch.statistics.model import CounterKey
+from hashmatch.statistics.counting import Statistics
+from hashmatch.statistics.model import Count, CountedEvent, CounterKey
+from hashmatch.statistics.ports import Publication, TallyMoved
 
 
 class InMemoryClientStore:
@@ -230,11 +232,13 @@ class InMemoryIndicatorStore:
         self.writes += 1
         return changed
 
-    def quarantine(self, indicator_id: str, *, reason: str, by: str, now: datetime) -> bool:
+    def quarantine(
+        self, indicator_id: str, *, reason: str, by: str, now: datetime
+    ) -> Indicator | None:
         current = self.items.get(indicator_id)
         if current is None or current.status is not IndicatorStatus.ACTIVE:
-            return False
-        self.items[indicator_id] = current.model_copy(
+            return None
+        quarantined = current.model_copy(
             update={
                 "status": IndicatorStatus.SUSPENDED,
                 "status_reason": reason,
@@ -246,8 +250,9 @@ class InMemoryIndicatorStore:
                 "needs_review_since": current.needs_review_since or now,
             }
         )
+        self.items[indicator_id] = quarantined
         self.writes += 1
-        return True
+        return quarantined
 
     def count_matches(
         self, counts: Mapping[str, int], *, window: int, decay: float
@@ -651,18 +656,110 @@ class InMemoryIdempotencyStore(BasePersistenceLayer):
 
 
 class InMemoryCounterStore:
+    """The statistics ports in memory, with the DynamoDB adapter's once-per-key rule."""
+
     def __init__(self) -> None:
         self.counts: dict[CounterKey, int] = {}
+        self.markers: set[tuple[date, str]] = set()
+        self.totals_now: dict[Count, int] = {}
+        self.tally: dict[tuple[int, str], int] = {}
+        self.failing = False
+        self.recorded: list[CountedEvent] = []
 
-    def add(self, increments: Mapping[CounterKey, int]) -> None:
-        for key, increment in increments.items():
-            self.counts[key] = self.counts.get(key, 0) + increment
+    def record(self, events: Sequence[CountedEvent]) -> int:
+        if self.failing:
+            raise DependencyUnavailable("counting failed (ServiceUnavailable)")
+        new = 0
+        for event in events:
+            days = [event.day - timedelta(days=back) for back in range(event.recognised_days + 1)]
+            if any((day, event.key) in self.markers for day in days):
+                continue
+            for indicator_id, step in event.tallies.items():
+                if self.tally.get((event.day.year, indicator_id), 0) != step.before:
+                    raise TallyMoved("tally moved")
+            self.markers.add((event.day, event.key))
+            for count, increment in event.counts.items():
+                key = CounterKey(event.day, count.dimension, count.values)
+                self.counts[key] = self.counts.get(key, 0) + increment
+            for count, increment in event.totals.items():
+                self.totals_now[count] = self.totals_now.get(count, 0) + increment
+            for indicator_id, step in event.tallies.items():
+                self.tally[(event.day.year, indicator_id)] = step.after
+            self.recorded.append(event)
+            new += 1
+        return new
+
+    def tallies(self, year: int, indicator_ids: Iterable[str]) -> dict[str, int]:
+        return {i: self.tally[(year, i)] for i in indicator_ids if (year, i) in self.tally}
+
+    def year_tallies(self, year: int) -> dict[str, int]:
+        return {i: n for (y, i), n in self.tally.items() if y == year}
+
+    def sums(self, first: date, last: date, dimensions: Iterable[str]) -> Mapping[Count, int]:
+        wanted = set(dimensions)
+        sums: dict[Count, int] = {}
+        for key, value in self.counts.items():
+            if first <= key.day <= last and key.dimension in wanted:
+                sums[key.count] = sums.get(key.count, 0) + value
+        return {count: value for count, value in sums.items() if value}
+
+    def totals(self, dimension: str) -> Mapping[Count, int]:
+        return {c: n for c, n in self.totals_now.items() if c.dimension == dimension}
 
     def delete_day(self, day: str) -> int:
         doomed = [key for key in self.counts if key.day.isoformat() == day]
         for key in doomed:
             del self.counts[key]
+        markers = {m for m in self.markers if m[0].isoformat() == day}
+        self.markers -= markers
+        return len(doomed) + len(markers)
+
+    def delete_year_tallies(self, year: int) -> int:
+        doomed = [key for key in self.tally if key[0] == year]
+        for key in doomed:
+            del self.tally[key]
         return len(doomed)
+
+    def of(self, dimension: str) -> dict[tuple[str, ...], int]:
+        """Every counter of ``dimension`` summed over all days, by its values (for asserts)."""
+        sums: dict[tuple[str, ...], int] = {}
+        for key, value in self.counts.items():
+            if key.dimension == dimension:
+                sums[key.values] = sums.get(key.values, 0) + value
+        return {values: n for values, n in sums.items() if n}
+
+
+class InMemoryPublicationRecords:
+    def __init__(self) -> None:
+        self.records: dict[int, Publication] = {}
+
+    def get(self, year: int) -> Publication | None:
+        return self.records.get(year)
+
+    def put(self, publication: Publication) -> None:
+        self.records[publication.year] = publication
+
+    def all(self) -> list[Publication]:
+        return [self.records[year] for year in sorted(self.records)]
+
+
+class InMemoryPublishedReports:
+    """Write-once files, as the Object Lock bucket with conditional puts keeps them."""
+
+    def __init__(self) -> None:
+        self.files: dict[tuple[int, str], bytes] = {}
+        self.failing_on: str | None = None
+
+    def get(self, year: int, name: str) -> bytes | None:
+        return self.files.get((year, name))
+
+    def put_new(self, year: int, name: str, body: bytes, content_type: str) -> bool:
+        if name == self.failing_on:
+            raise DependencyUnavailable(f"writing {name} failed")
+        if (year, name) in self.files:
+            return False
+        self.files[(year, name)] = body
+        return True
 
 
 # --- audit and retention ---------------------------------------------------------------------
@@ -802,10 +899,20 @@ class InMemoryErasureProgressStore:
 PROVENANCE_RETENTION = timedelta(days=90)
 
 
-def curation_service(store: InMemoryIndicatorStore, clock: Clock) -> IndicatorService:
-    """An IndicatorService over fakes, recording into an in-memory audit log."""
+def curation_service(
+    store: InMemoryIndicatorStore,
+    clock: Clock,
+    *,
+    audit: ChainedAuditLog | None = None,
+    counters: InMemoryCounterStore | None = None,
+) -> IndicatorService:
+    """An IndicatorService over fakes, recording into an in-memory audit log and counters."""
     return IndicatorService(
-        store, clock, InMemoryAuditLog(clock), provenance_retention=PROVENANCE_RETENTION
+        store,
+        clock,
+        audit or InMemoryAuditLog(clock),
+        provenance_retention=PROVENANCE_RETENTION,
+        statistics=Statistics(counters or InMemoryCounterStore()),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -152,9 +153,16 @@ class HashmatchClient:
 
     # -- matching and reports (provider) ----------------------------------------------------
 
-    def match(self, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """POST /v1/match with up to 1,000 items {type, value, ref?, quality?}."""
-        return dict(self.request("POST", "/v1/match", json={"items": list(items)}))
+    def match(
+        self, items: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/match with up to 1,000 items {type, value, ref?, quality?}.
+
+        The batch carries an Idempotency-Key (a new one unless given), sent again with every
+        retry, so the service's statistics count the batch once however often it is retried.
+        """
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        return dict(self.request("POST", "/v1/match", json={"items": list(items)}, headers=headers))
 
     def file_report(
         self, report: Mapping[str, Any], *, idempotency_key: str | None = None

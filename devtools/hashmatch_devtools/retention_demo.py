@@ -9,10 +9,8 @@ The e2e test tests/e2e/test_retention.py drives the same steps on its own stack.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ FULL_SCHEDULE: tuple[tuple[int, str], ...] = (
     ),
     (HOLD_DAYS, "the legal hold ran out: its match event goes now"),
     (365, "the forwarded report (365 days after forwarding) and its match event"),
-    (730, "day-0 statistics counters (730 days)"),
+    (730, "nothing of statistics: a year's counters go a year after its report is published"),
     (1826, "audit entries older than 5 years, behind a sealed checkpoint"),
 )
 SHORT_SCHEDULE = FULL_SCHEDULE[:4]
@@ -169,18 +167,16 @@ def file_report(api: DemoApi, match_id: str) -> str:
 
 
 def wait_until_stored(api: DemoApi, report_ids: Sequence[str], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    pending = set(report_ids)
-    while pending and time.monotonic() < deadline:
-        for report_id in list(pending):
-            try:
-                api.call(Role.PROVIDER, "GET", f"/v1/reports/{report_id}")
-            except RuntimeError:
-                continue
-            pending.discard(report_id)
-        time.sleep(0.2)
-    if pending:
-        raise RuntimeError(f"intake did not store {sorted(pending)} in {timeout} s")
+    from hashmatch_devtools.demo_stack import wait_until_all
+
+    def stored(report_id: str) -> bool:
+        try:
+            api.call(Role.PROVIDER, "GET", f"/v1/reports/{report_id}")
+        except RuntimeError:
+            return False
+        return True
+
+    wait_until_all(report_ids, stored, timeout=timeout, what="intake did not store")
 
 
 def erase_on_day(stack: LocalStack, day: int) -> dict[str, Any]:
@@ -233,41 +229,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="stop after the 90-day due dates")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     args = parser.parse_args(argv)
-    # Quiet functions (Powertools reads these when the Logger and Metrics are first built, on
-    # the first import below): the demo prints what matters.
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from hashmatch_devtools.demo_stack import demo_stack
 
-    from hashmatch import bootstrap
-    from hashmatch.adapters.aws import clear_client_cache
-    from hashmatch.settings import clear_settings_cache
-    from hashmatch_client.cli.main import main as hashmatch
-    from hashmatch_devtools.localstack.stack import LocalStack
+    with demo_stack(args.template, "hashmatch-retention-demo") as stack:
+        from hashmatch_client.cli.main import main as hashmatch
 
-    with tempfile.TemporaryDirectory(prefix="hashmatch-retention-demo-") as state:
-        stack = LocalStack(
-            args.template.resolve(),
-            api_port=0,
-            parameter_overrides={"Stage": "local", "LogLevel": "WARNING"},
-            run_schedules=False,
-            stack_name="hashmatch-retention-demo",
-            state_directory=Path(state),
-        )
-        stack.start()
-        clear_settings_cache()
-        clear_client_cache()
-        bootstrap.reset()
-        try:
-            print(f"local stack at {stack.api_url} (schedules on demand, clock moved by the demo)")
-            began = time.monotonic()
-            run_demo(stack, SHORT_SCHEDULE if args.short else FULL_SCHEDULE)
-            print(f"\n(erasure runs took {time.monotonic() - began:.1f} s in all)")
-            print("\n$ hashmatch audit verify --receipts")
-            status = hashmatch(
-                ["audit", "verify", "--receipts", "--state-file", str(stack.state_file)]
-            )
-        finally:
-            stack.stop()
+        print(f"local stack at {stack.api_url} (schedules on demand, clock moved by the demo)")
+        began = time.monotonic()
+        run_demo(stack, SHORT_SCHEDULE if args.short else FULL_SCHEDULE)
+        print(f"\n(erasure runs took {time.monotonic() - began:.1f} s in all)")
+        print("\n$ hashmatch audit verify --receipts")
+        status = hashmatch(["audit", "verify", "--receipts", "--state-file", str(stack.state_file)])
     return status
 
 

@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: Powertools reads the route's annotations at runtime.
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hashmatch import bootstrap
 from hashmatch.api.resolver import build_resolver, current_principal
 from hashmatch.matching.api import MatchRequest, MatchResponse, match_response
+from hashmatch.matching.limits import MAX_IDEMPOTENCY_KEY_LENGTH
 from hashmatch.observability import logger, measured_handler, metrics, traced, traced_handler
 
 app = build_resolver()
@@ -18,8 +19,25 @@ app = build_resolver()
 
 @app.post("/v1/match")
 @traced
-def match_hashes(request: Annotated[MatchRequest, Body()]) -> MatchResponse:
-    result = bootstrap.match_service().match(current_principal(app), request.to_domain())
+def match_hashes(
+    request: Annotated[MatchRequest, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+            description=(
+                "Names the batch: a retry with the same key is answered again but counted once "
+                "in the statistics (hashmatch scan sends one per batch)"
+            ),
+        ),
+    ] = None,
+) -> MatchResponse:
+    request_key = idempotency_key or f"request:{app.current_event.request_context.request_id}"
+    result = bootstrap.match_service().match(
+        current_principal(app), request.to_domain(), request_key=request_key
+    )
     matched = sum(1 for item in result.items if item.matches)
     metrics.add_metric(name="QueriesReceived", unit=MetricUnit.Count, value=len(result.items))
     metrics.add_metric(name="QueriesMatched", unit=MetricUnit.Count, value=matched)

@@ -24,6 +24,8 @@ _OUTPUT_SETTINGS = {
     "ProbingTableName": "PROBING_TABLE",
     "AuditAnchorBucketName": "AUDIT_ANCHOR_BUCKET",
     "KeyArn": "AUDIT_CHECKPOINT_KEY",
+    "StatisticsTableName": "STATISTICS_TABLE",
+    "TransparencyBucketName": "TRANSPARENCY_BUCKET",
 }
 _LOCAL_SETTINGS = {
     "ClientsTable": "CLIENTS_TABLE",
@@ -32,6 +34,15 @@ _LOCAL_SETTINGS = {
     "ProbingTable": "PROBING_TABLE",
     "AuditAnchorBucket": "AUDIT_ANCHOR_BUCKET",
     "HashmatchKey": "AUDIT_CHECKPOINT_KEY",
+    "StatisticsTable": "STATISTICS_TABLE",
+    "TransparencyBucket": "TRANSPARENCY_BUCKET",
+}
+# Settings from the stack's Parameters (the transparency report's suppression and thresholds).
+_PARAMETER_SETTINGS = {"TransparencySmallCellThreshold": "SMALL_CELL_THRESHOLD"}
+_THRESHOLD_PARAMETERS = {
+    "pdq": "PdqMatchThreshold",
+    "phash": "PhashMatchThreshold",
+    "dhash": "DhashMatchThreshold",
 }
 
 
@@ -83,7 +94,24 @@ def _use_stack(stack_name: str, region: str | None) -> str:
     for output, variable in _OUTPUT_SETTINGS.items():
         if output in outputs:
             os.environ[variable] = outputs[output]
+    parameters = {
+        item["ParameterKey"]: item["ParameterValue"] for item in stacks[0].get("Parameters", [])
+    }
+    _use_parameters(parameters)
     return f"stack {stack_name}"
+
+
+def _use_parameters(parameters: dict[str, str]) -> None:
+    for parameter, variable in _PARAMETER_SETTINGS.items():
+        if parameter in parameters:
+            os.environ[variable] = parameters[parameter]
+    thresholds = {
+        name: int(parameters[parameter])
+        for name, parameter in _THRESHOLD_PARAMETERS.items()
+        if parameter in parameters
+    }
+    if thresholds:
+        os.environ["MATCH_THRESHOLDS"] = json.dumps(thresholds)
 
 
 def _use_local_stack(state_file: Path) -> str:
@@ -108,4 +136,5 @@ def _use_local_stack(state_file: Path) -> str:
             {name: resource["physical_id"] for name, resource in state["resources"].items()}
         )
     )
+    _use_parameters(state.get("parameters", {}))
     return f"local stack at {state['api_url']}"

@@ -28,6 +28,7 @@ from hashmatch_devtools import fake_recipients
 from hashmatch_devtools.fake_recipients import FakeRecipients
 from hashmatch_devtools.localstack.stack import LocalStack
 from hashmatch_operators.deployment import local_operator_settings
+from tests.permissions import RECORDER
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 UNTHROTTLED = {
@@ -67,6 +68,7 @@ def local_stack(
     )
     stack.start()
     fake_recipients.install(stack, recipients)
+    RECORDER.know(stack.resources)
     physical_ids = {name: resource.physical_id for name, resource in stack.resources.items()}
     with pytest.MonkeyPatch.context() as monkeypatch:
         # What the operator commands read besides the functions' settings (the organisations

@@ -61,7 +61,7 @@ def call(stack: LocalStack, route: tuple[str, str], key: str | None) -> requests
     method, resource = route
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     body: dict[str, object] | None = {} if method in ("POST", "DELETE") else None
-    url = stack.api_url + resource.replace("{id}", "ind_unknown")
+    url = stack.api_url + resource.replace("{id}", "ind_unknown").replace("{year}", "2024")
     return requests.request(method, url, headers=headers, json=body, timeout=30)
 
 

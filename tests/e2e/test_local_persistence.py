@@ -94,8 +94,13 @@ def call(api_url: str, key: str, method: str, path: str, body: Any = None) -> re
 
 
 def match(api_url: str, key: str, value: str) -> requests.Response:
-    item = {"type": "pdq", "value": value, "quality": 90}
-    return call(api_url, key, "POST", "/v1/match", {"items": [item]})
+    return call(
+        api_url,
+        key,
+        "POST",
+        "/v1/match",
+        {"items": [{"type": "pdq", "value": value, "quality": 100}]},
+    )
 
 
 def report_stored(api_url: str, key: str, report_id: str) -> requests.Response:

@@ -22,6 +22,7 @@ from hashmatch_devtools.localstack.api_gateway import ApiGateway
 from hashmatch_devtools.localstack.inprocess import InProcessStores, provision_in_process
 from hashmatch_devtools.localstack.resources import ProvisionedStores
 from hashmatch_operators.deployment import local_operator_settings
+from tests.permissions import RECORDER
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"
@@ -92,6 +93,7 @@ def _deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             parameter_overrides={"Stage": "local"},
         )
         stores, environment = provisioned.stores, provisioned.environment
+        RECORDER.know(stores.resources)
         physical_ids = {name: resource.physical_id for name, resource in stores.resources.items()}
         # The operator commands' settings too (the organisations table is no function's).
         environment = {**environment, **local_operator_settings(physical_ids)}

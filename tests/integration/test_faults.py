@@ -159,8 +159,11 @@ def audit_actions() -> list[str]:
 
 
 def counted(deployment: Deployment) -> int:
+    """The queries counted (the daily query counters; not the event markers or totals)."""
     items = dynamodb_client().scan(TableName=table(deployment, "StatisticsTable"))["Items"]
-    return sum(int(item["count"]["N"]) for item in items)
+    return sum(
+        int(item["count"]["N"]) for item in items if item["counter"]["S"].startswith("queries#")
+    )
 
 
 def match_event_ids(deployment: Deployment) -> set[str]:

@@ -173,7 +173,7 @@ def test_queue_messages_intake_refuses_are_logged_and_traced_without_their_value
 
     # Then what Lambda prints of the failure, the logs and the traces hold no value of either
     assert len(bad) == 2
-    assert "filing.details.content_ref (string_too_long)" in str(failed.value)
+    assert "filing.details.content_ref (too_long)" in str(failed.value)
     assert MARKER not in str(failed.value)
     assert_nowhere(traces, logs)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from functions.build_index import app as build_index
 from functions.curate_indicators import app as curate_indicators
 from functions.file_reports import app as file_reports
 from functions.manage_legal_holds import app as manage_legal_holds
@@ -135,6 +136,7 @@ def test_a_body_in_another_media_type_or_charset_is_415_problem_json(
     "content_type", ["application/json; charset=utf-8", 'application/json; charset="UTF-8"']
 )
 def test_json_in_utf_8_said_explicitly_is_accepted(lambda_context, content_type):
+    build_index.lambda_handler({}, lambda_context)  # matching fails closed without an index
     body = json.dumps({"items": [{"type": "md5", "value": "0" * 32}]})
 
     response = send(match_hashes, "POST", "/v1/match", PROVIDER, lambda_context, body, content_type)

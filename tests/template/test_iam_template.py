@@ -207,7 +207,11 @@ def test_functions_that_could_starve_others_or_must_run_alone_reserve_concurrenc
 
 def test_intake_reserves_what_its_event_source_may_use(cfn_template):
     intake = cfn_template["Resources"]["IntakeReportsFunction"]["Properties"]
-    (mapping,) = resources_of_type(cfn_template, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [
+        mapping
+        for mapping in resources_of_type(cfn_template, "AWS::Lambda::EventSourceMapping").values()
+        if mapping["Properties"]["FunctionName"] == {"Ref": "IntakeReportsFunction"}
+    ]
 
     assert (
         mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]

@@ -70,7 +70,12 @@ def test_every_scheduled_function_is_alarmed_when_it_stops_running(cfn_template)
         and properties["TreatMissingData"] == "breaching"
     }
 
-    assert scheduled == {"BuildIndexFunction", "EraseExpiredFunction", "AnchorAuditFunction"}
+    assert scheduled == {
+        "BuildIndexFunction",
+        "EraseExpiredFunction",
+        "AnchorAuditFunction",
+        "PublishStatisticsFunction",
+    }
     assert alarmed(cfn_template, "Invocations") == scheduled
     assert len(not_running) == len(scheduled)
 

@@ -144,8 +144,18 @@ def test_the_api_is_regional_traced_throttled_and_access_logged(cfn_template):
     access_format = properties["AccessLogSetting"]["Format"]
     for personal in ("sourceIp", "userAgent", "identity.", "querystring"):
         assert personal not in access_format
-    stage_wide = [s for s in properties["MethodSettings"] if s["ResourcePath"] == "/*"]
-    assert [s["ThrottlingRateLimit"] for s in stage_wide] == [{"Ref": "ApiThrottleRateLimit"}]
+    stage_wide, *public = properties["MethodSettings"]
+    assert stage_wide["ResourcePath"] == "/*"
+    assert stage_wide["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    # The open routes (health, the OpenAPI document, the public transparency reports) have a
+    # throttle of their own.
+    assert {s["ResourcePath"] for s in public} == {
+        "/~1v1~1health",
+        "/~1v1~1openapi.json",
+        "/~1v1~1transparency~1{year}",
+        "/~1v1~1transparency~1{year}~1report.html",
+    }
+    assert {s["ThrottlingRateLimit"]["Ref"] for s in public} == {"PublicRateLimit"}
     (api,) = resources_of_type(cfn_template, "AWS::ApiGateway::RestApi").values()
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
@@ -162,7 +172,7 @@ def test_the_authorizer_caches_its_answer_by_the_authorization_header(cfn_templa
     assert authorizer["authorizerResultTtlInSeconds"] == default_ttl
 
 
-def test_only_health_and_the_openapi_document_are_open(cfn_template):
+def test_only_health_the_openapi_document_and_published_reports_are_open(cfn_template):
     (api,) = resources_of_type(cfn_template, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
     open_routes = [
@@ -171,7 +181,12 @@ def test_only_health_and_the_openapi_document_are_open(cfn_template):
         for method, operation in methods.items()
         if not operation.get("security")
     ]
-    assert sorted(open_routes) == ["GET /v1/health", "GET /v1/openapi.json"]
+    assert sorted(open_routes) == [
+        "GET /v1/health",
+        "GET /v1/openapi.json",
+        "GET /v1/transparency/{year}",
+        "GET /v1/transparency/{year}/report.html",
+    ]
 
 
 def test_layers_are_built_by_makefile_for_arm64(sam_template):

@@ -13,7 +13,7 @@ from pathlib import Path
 # The X-Ray SDK builds its recorder, with a UDP emitter socket that sends nothing here, when it
 # is first imported (by the first Tracer a handler module builds). Imported now, at collection,
 # before the tier's network block is in place; nothing is ever sent through it.
-import aws_xray_sdk.core  # type: ignore[import-untyped]  # noqa: F401
+import aws_xray_sdk.core  # noqa: F401
 import pytest
 from pytest_socket import disable_socket, enable_socket
 

@@ -8,7 +8,6 @@ from typing import Any
 from hashmatch.access.model import Role
 from hashmatch.clock import FixedClock
 from hashmatch.indicators.retention import ProvenanceRetention
-from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.reports.model import (
     Report,
@@ -23,7 +22,8 @@ from hashmatch.retention.holds import LegalHold, LegalHoldRequest, LegalHoldServ
 from hashmatch.retention.ports import ErasableData, HoldTarget
 from hashmatch.retention.registry import ErasureRegistry
 from hashmatch.retention_policy import RetentionPolicy
-from hashmatch.statistics.model import QueryOutcome, query_counter
+from hashmatch.statistics.counting import QueryCount, Statistics
+from hashmatch.statistics.model import QueryOutcome
 from hashmatch.statistics.retention import StatisticsRetention
 from tests.factories import CURATOR, a_filing, a_match_event, a_principal, pdq_hex, submission
 from tests.fakes import (
@@ -36,7 +36,9 @@ from tests.fakes import (
     InMemoryIndicatorStore,
     InMemoryLegalHoldStore,
     InMemoryMatchEventStore,
+    InMemoryPublicationRecords,
     InMemoryReportStore,
+    curation_service,
     review_desk,
 )
 
@@ -47,7 +49,7 @@ POLICY = RetentionPolicy(
     forwarded_reports=timedelta(days=365),
     revoked_provenance=PROVENANCE_RETENTION,
     audit_entries=timedelta(days=1826),
-    statistics=timedelta(days=730),
+    statistics=timedelta(days=365),
     legal_hold_max=timedelta(days=548),
     claims=timedelta(days=7),
     information_requests=timedelta(days=30),
@@ -70,6 +72,7 @@ class RetentionWorld:
         self.reports = InMemoryReportStore()
         self.indicators = InMemoryIndicatorStore()
         self.counters = InMemoryCounterStore()
+        self.publications = InMemoryPublicationRecords()
         self.holds = InMemoryLegalHoldStore()
         self.progress = InMemoryErasureProgressStore()
         self.sealer = HmacCheckpointSealer()
@@ -79,7 +82,7 @@ class RetentionWorld:
                 MatchEventRetention(self.events),
                 ReportRetention(self.reports, self.events),
                 ProvenanceRetention(self.indicators, self.clock),
-                StatisticsRetention(self.counters, POLICY.statistics),
+                StatisticsRetention(self.counters, self.publications, POLICY.statistics),
                 *report_part_retentions(self.reports, self.clock),
                 *extra_classes,
             ]
@@ -87,10 +90,11 @@ class RetentionWorld:
         self.hold_service = LegalHoldService(
             self.holds, self.clock, self.audit, POLICY, self.registry
         )
+        self.statistics = Statistics(self.counters)
         desk = review_desk(self, POLICY)
         self.review, self.answers = desk.review, desk.answers
-        self.curation = IndicatorService(
-            self.indicators, self.clock, self.audit, provenance_retention=PROVENANCE_RETENTION
+        self.curation = curation_service(
+            self.indicators, self.clock, audit=self.audit, counters=self.counters
         )
         self.anchors = InMemoryAnchorStore()
         self.erasure = Erasure(
@@ -102,6 +106,7 @@ class RetentionWorld:
             hold_service=self.hold_service,
             audit=self.audit,
             sealer=self.sealer,
+            statistics=self.statistics,
             anchors=self.anchors,
         )
 
@@ -144,7 +149,10 @@ class RetentionWorld:
 
     def counter_today(self) -> date:
         day = self.clock.now().date()
-        self.counters.add({query_counter(day, "Example", "pdq", QueryOutcome.NO_MATCH): 3})
+        queries = {QueryCount("pdq", QueryOutcome.NO_MATCH): 3}
+        self.statistics.queries_answered(
+            request_key="r1", day=day, provider="Example", queries=queries, matches={}
+        )
         return day
 
     def hold(self, target: HoldTarget, target_id: str, *, days: int = 400) -> LegalHold:

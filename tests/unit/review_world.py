@@ -16,9 +16,11 @@ from hashmatch.reports.review_requests import (
     InformationRequestBody,
     UnfoundedDecision,
 )
+from hashmatch.statistics.counting import Statistics
 from tests.factories import a_filing, a_match_event, a_principal
 from tests.fakes import (
     InMemoryAuditLog,
+    InMemoryCounterStore,
     InMemoryIndicatorStore,
     InMemoryMatchEventStore,
     InMemoryReportStore,
@@ -57,8 +59,13 @@ class ReviewWorld:
         self.review, self.answers = desk.review, desk.answers
         self.outbound, self.notifications = desk.outbound, desk.notifications
         self.review_events = desk.events
+        self.counters = InMemoryCounterStore()
         self.intake = ReportIntake(
-            reports=self.reports, match_events=self.events, clock=self.clock, audit=self.audit
+            reports=self.reports,
+            match_events=self.events,
+            clock=self.clock,
+            audit=self.audit,
+            statistics=Statistics(self.counters),
         )
         self._indicator_number = 0
 

@@ -15,16 +15,15 @@ from hashmatch.audit.anchors import AuditAnchoring
 from hashmatch.audit.model import GENESIS_DIGEST, AnchorKind, AuditEntry
 from hashmatch.clock import FixedClock
 from hashmatch.errors import DependencyUnavailable, InvalidInput
-from hashmatch.indicators.service import IndicatorService
 from tests.factories import CURATOR, in_new_organisation, pdq_hex, submission
 from tests.fakes import (
-    PROVENANCE_RETENTION,
     HmacCheckpointSealer,
     InMemoryAnchorStore,
     InMemoryAuditLog,
     InMemoryClientStore,
     InMemoryIndicatorStore,
     InMemoryOrganisationStore,
+    curation_service,
 )
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
@@ -345,9 +344,7 @@ def _refuse(seqs: object) -> None:
 
 
 def test_curation_records_additions_status_changes_and_reads(audit, clock):
-    service = IndicatorService(
-        InMemoryIndicatorStore(), clock, audit, provenance_retention=PROVENANCE_RETENTION
-    )
+    service = curation_service(InMemoryIndicatorStore(), clock, audit=audit)
     result = service.add_batch(
         [submission(pdq_hex(1)), submission(pdq_hex(2))], submitted_by=CURATOR
     )
@@ -370,9 +367,7 @@ def test_curation_records_additions_status_changes_and_reads(audit, clock):
 
 
 def test_an_unchanged_re_import_records_nothing(audit, clock):
-    service = IndicatorService(
-        InMemoryIndicatorStore(), clock, audit, provenance_retention=PROVENANCE_RETENTION
-    )
+    service = curation_service(InMemoryIndicatorStore(), clock, audit=audit)
     service.add_batch([submission(pdq_hex(1))], submitted_by=CURATOR)
 
     service.add_batch([submission(pdq_hex(1))], submitted_by=CURATOR)

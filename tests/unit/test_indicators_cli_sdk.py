@@ -37,9 +37,11 @@ class ScriptedSession:
         self.headers: dict[str, str] = {}
         self.answers = list(answers)
         self.sent: list[tuple[str, str]] = []
+        self.sent_headers: list[dict[str, str]] = []
 
-    def request(self, method: str, url: str, **_: Any) -> requests.Response:
+    def request(self, method: str, url: str, **options: Any) -> requests.Response:
         self.sent.append((method, url))
+        self.sent_headers.append(dict(options.get("headers") or {}))
         return self.answers.pop(0)
 
 
@@ -62,6 +64,20 @@ def test_the_sdk_retries_429_honouring_retry_after():
     assert answer == {"id": "x"}
     assert sleeps == [7.0]
     assert session.sent[0] == ("GET", "https://api.example/dev/v1/indicators/x")
+
+
+def test_a_retried_match_batch_carries_the_same_idempotency_key_and_the_next_a_new_one():
+    session = ScriptedSession(
+        response(503, {}), response(200, {"items": []}), response(200, {"items": []})
+    )
+    client = client_with(session, [])
+
+    client.match([{"type": "pdq", "value": pdq_hex(1)}])
+    client.match([{"type": "pdq", "value": pdq_hex(1)}])
+
+    first, retry, second = (h["Idempotency-Key"] for h in session.sent_headers)
+    assert first == retry  # the service counts the retried batch once
+    assert second != first
 
 
 def test_the_sdk_backs_off_exponentially_on_5xx_then_gives_up():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from hashmatch.errors import DependencyUnavailable, HashmatchError
 from hashmatch.indicators.builder import IndexBuilder
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.service import MatchItem, MatchService
-from hashmatch.statistics.model import QueryOutcome, query_counter
+from hashmatch.statistics.counting import Statistics
 from tests.factories import CURATOR, flip_bits, pdq_hex, submission
 from tests.fakes import (
     InMemoryCounterStore,
@@ -61,7 +61,7 @@ class World:
         self.service = MatchService(
             matcher,
             self.events,
-            self.counters,
+            Statistics(self.counters),
             self.clock,
             event_retention=RETENTION,
             thresholds=thresholds,
@@ -102,8 +102,8 @@ def test_a_query_without_a_match_leaves_no_event_only_a_counter(world):
 
     assert result.items[0].matches == []
     assert world.events.events == {}
-    key = query_counter(date(2026, 6, 1), PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH)
-    assert world.counters.counts == {key: 1}
+    assert world.counters.of("queries") == {(PROVIDER.organisation_id, "pdq", "no_match", "-"): 1}
+    assert world.counters.of("matches") == {}
 
 
 def test_an_indicator_in_a_database_the_client_may_not_use_does_not_match(world):
@@ -134,8 +134,9 @@ def test_bad_items_are_rejected_one_by_one_and_the_others_still_match(world, ite
 def test_made_up_type_names_are_counted_as_unknown(world):
     world.service.match(PROVIDER, [MatchItem("<script>", "x")])
 
-    (key,) = world.counters.counts
-    assert key.values == (PROVIDER.organisation_id, "unknown", "rejected")
+    assert world.counters.of("queries") == {
+        (PROVIDER.organisation_id, "unknown", "rejected", "unknown-hash-type"): 1
+    }
 
 
 def test_a_revoked_indicator_stops_matching_before_the_next_build(world):
@@ -156,29 +157,25 @@ def test_when_events_cannot_be_stored_no_match_is_answered(world, monkeypatch):
         world.service.match(PROVIDER, [pdq(KNOWN)])
 
 
-def test_a_request_whose_counting_fails_leaves_no_event_and_its_retry_counts_once(
-    world, monkeypatch
-):
+def test_a_request_whose_counting_fails_leaves_no_event_and_its_retry_counts_once(world):
     # Given the counters refuse once
-    real_add = world.counters.add
-
-    def refuse(increments):
-        raise DependencyUnavailable("statistics table throttled")
-
-    monkeypatch.setattr(world.counters, "add", refuse)
+    world.counters.failing = True
     items = [pdq(KNOWN), pdq(pdq_hex(9))]
 
-    # When the request fails, and the provider retries it
+    # When the request fails, and the provider retries it (the same Idempotency-Key)
     with pytest.raises(DependencyUnavailable):
-        world.service.match(PROVIDER, items)
+        world.service.match(PROVIDER, items, request_key="batch-1")
     stored_by_the_failure = dict(world.events.events)
-    monkeypatch.setattr(world.counters, "add", real_add)
-    retried = world.service.match(PROVIDER, items)
+    world.counters.failing = False
+    retried = world.service.match(PROVIDER, items, request_key="batch-1")
 
     # Then the failed attempt left no event, and the retry stored and counted each query once
     assert stored_by_the_failure == {}
     assert set(world.events.events) == {retried.items[0].matches[0].match_id}
-    assert sorted(world.counters.counts.values()) == [1, 1]
+    assert world.counters.of("queries") == {
+        (PROVIDER.organisation_id, "pdq", "matched", "-"): 1,
+        (PROVIDER.organisation_id, "pdq", "no_match", "-"): 1,
+    }
 
 
 def test_each_match_gets_its_own_id(world):
@@ -254,11 +251,12 @@ def test_an_item_with_alternates_is_counted_once(world):
     world.service.match(PROVIDER, [matched, unmatched])
 
     # Then the counters hold one query of each outcome
-    day = date(2026, 6, 1)
-    assert world.counters.counts == {
-        query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.MATCHED): 1,
-        query_counter(day, PROVIDER.organisation_id, "pdq", QueryOutcome.NO_MATCH): 1,
+    org = PROVIDER.organisation_id
+    assert world.counters.of("queries") == {
+        (org, "pdq", "matched", "-"): 1,
+        (org, "pdq", "no_match", "-"): 1,
     }
+    assert world.counters.of("matches") == {(org, "known", "image", "pdq"): 1}
 
 
 # -- thresholds per database and hash type (issue 11, item 10) ---------------------------------

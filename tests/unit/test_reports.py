@@ -16,9 +16,11 @@ from hashmatch.reports.intake import INTAKE_ACTOR, ReportIntake
 from hashmatch.reports.messages import ReportMessage
 from hashmatch.reports.model import ReportDetails, ReportStatus
 from hashmatch.reports.service import KeyReused, ReportService
+from hashmatch.statistics.counting import Statistics
 from tests.factories import a_match_event, a_principal
 from tests.fakes import (
     InMemoryAuditLog,
+    InMemoryCounterStore,
     InMemoryIdempotencyStore,
     InMemoryMatchEventStore,
     InMemoryReportQueue,
@@ -46,8 +48,13 @@ class World:
             audit=self.audit,
             idempotency_store=self.idempotency_store,
         )
+        self.counters = InMemoryCounterStore()
         self.intake = ReportIntake(
-            reports=self.reports, match_events=self.events, clock=self.clock, audit=self.audit
+            reports=self.reports,
+            match_events=self.events,
+            clock=self.clock,
+            audit=self.audit,
+            statistics=Statistics(self.counters),
         )
 
     def match(self, principal: Principal = PROVIDER, **changes: Any) -> str:

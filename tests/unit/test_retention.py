@@ -24,6 +24,7 @@ from hashmatch.retention.holds import LegalHoldRequest
 from hashmatch.retention.ports import DueItem, HoldTarget
 from hashmatch.retention_policy import RetentionPolicy, due_day
 from hashmatch.settings import RetentionSettings, SettingsError, clear_settings_cache, load_settings
+from hashmatch.statistics.ports import Publication
 from tests.factories import CURATOR, pdq_hex, submission
 from tests.unit.retention_world import (
     DECISIONS,
@@ -50,7 +51,7 @@ def test_the_policy_reads_every_period_from_one_json_setting(monkeypatch):
     monkeypatch.setenv(
         "RETENTION_DAYS",
         '{"match_events": 90, "unfounded_reports": 30, "forwarded_reports": 365,'
-        ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 730,'
+        ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 365,'
         ' "legal_hold_max": 548, "claims": 7, "information_requests": 30,'
         ' "outbound_messages": 90, "probing_sketches": 1}',
     )
@@ -180,17 +181,36 @@ def test_an_active_indicator_keeps_its_provenance(world):
     assert world.indicators.items[indicator.id].provenance != ()
 
 
-def test_a_days_counters_are_erased_after_the_statistics_period(world):
+def test_a_years_counters_are_kept_until_its_report_is_published_plus_the_period(world):
+    # Given counters of a day of 2027, and tallies of that year
+    day = world.counter_today()
+    world.counters.tally[(2027, "ind_a")] = 2
+
+    # When 2028 and half of 2029 pass without a report for 2027
+    world.at(START + 540 * DAY)
+    world.run()
+    kept_unpublished = any(key.day == day for key in world.counters.counts)
+    # and the report is published on 2 July 2028 ... then a year passes
+    published_at = START + 540 * DAY
+    world.publications.put(Publication(year=2027, published_at=published_at, digest="0" * 64))
+    world.at(published_at + POLICY.statistics - DAY)
+    world.run()
+    kept_a_year = any(key.day == day for key in world.counters.counts)
+    world.at(published_at + POLICY.statistics)
+    outcome = world.run()
+
+    # Then they were kept until a year after publication, and erased then, tallies too
+    assert kept_unpublished
+    assert kept_a_year
+    assert not any(key.day == day for key in world.counters.counts)
+    assert world.counters.tally == {}
+    assert outcome.counts["statistics"] >= 2
+
+
+def test_statistics_of_an_unpublished_year_are_not_due_at_all(world):
     day = world.counter_today()
 
-    world.at(START + POLICY.statistics - DAY)
-    world.run()
-    kept = any(key.day == day for key in world.counters.counts)
-    world.at(START + POLICY.statistics)
-    world.run()
-
-    assert kept
-    assert not any(key.day == day for key in world.counters.counts)
+    assert world.registry.get("statistics").due_at(day.isoformat()) is None
 
 
 def test_audit_entries_are_erased_after_five_years_and_the_rest_still_verifies(world):

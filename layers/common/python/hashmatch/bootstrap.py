@@ -33,12 +33,16 @@ from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
 from hashmatch.adapters.dynamodb_organisations import DynamoDBOrganisationStore
 from hashmatch.adapters.dynamodb_probing import DynamoDBProbingStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
-from hashmatch.adapters.dynamodb_statistics import DynamoDBCounterStore
+from hashmatch.adapters.dynamodb_statistics import (
+    DynamoDBCounterStore,
+    DynamoDBPublicationRecords,
+)
 from hashmatch.adapters.https_post import http_pool
 from hashmatch.adapters.https_recipients import HttpsRecipients
 from hashmatch.adapters.https_webhooks import HttpsWebhooks
 from hashmatch.adapters.kms_checkpoint_sealer import KMSCheckpointSealer
 from hashmatch.adapters.s3_audit_anchors import S3AuditAnchorStore
+from hashmatch.adapters.s3_published_reports import S3PublishedReports
 from hashmatch.adapters.s3_snapshots import S3SnapshotStore
 from hashmatch.adapters.secretsmanager_credentials import SecretsManagerCredentials
 from hashmatch.adapters.sqs_outbound import SQSNotificationQueue, SQSOutboundQueue, SQSRedelivery
@@ -65,7 +69,7 @@ from hashmatch.reports.notifier import ProviderNotifier
 from hashmatch.reports.ports import ReviewEvents
 from hashmatch.reports.retention import ReportRetention, report_part_retentions
 from hashmatch.reports.review import InformationAnswers, ReviewRules, ReviewService
-from hashmatch.reports.review_events import NoReviewEvents
+from hashmatch.reports.review_statistics import CountedReviewEvents
 from hashmatch.reports.service import ReportService
 from hashmatch.retention.erasure import Erasure
 from hashmatch.retention.holds import LegalHoldService
@@ -85,19 +89,25 @@ from hashmatch.settings import (
     LegalHoldSettings,
     MatchEventsSettings,
     MatchSettings,
+    MatchThresholdSettings,
     NotificationSettings,
     OrganisationSettings,
     ProbingSettings,
     ProbingTableSettings,
+    PublishedReportSettings,
     ReportSettings,
     ReportsTableSettings,
     RetentionSettings,
     ReviewSettings,
     SnapshotSettings,
     StatisticsSettings,
+    TransparencySettings,
     load_settings,
 )
+from hashmatch.statistics.counting import Statistics
+from hashmatch.statistics.query import StatisticsQuery
 from hashmatch.statistics.retention import StatisticsRetention
+from hashmatch.transparency.publication import TransparencyService
 
 
 @cache
@@ -209,6 +219,7 @@ def indicator_service() -> IndicatorService:
         SystemClock(),
         audit_log(),
         provenance_retention=retention_policy().revoked_provenance,
+        statistics=statistics(),
     )
 
 
@@ -250,6 +261,45 @@ def counter_store() -> DynamoDBCounterStore:
 
 
 @cache
+def statistics() -> Statistics:
+    """Where every event source records its counts (hashmatch.statistics.counting)."""
+    return Statistics(counter_store())
+
+
+@cache
+def statistics_query() -> StatisticsQuery:
+    return StatisticsQuery(counter_store(), SystemClock())
+
+
+@cache
+def publication_records() -> DynamoDBPublicationRecords:
+    return DynamoDBPublicationRecords(
+        dynamodb_client(), load_settings(StatisticsSettings).statistics_table
+    )
+
+
+@cache
+def published_reports() -> S3PublishedReports:
+    return S3PublishedReports(
+        s3_client(), load_settings(PublishedReportSettings).transparency_bucket
+    )
+
+
+@cache
+def transparency() -> TransparencyService:
+    return TransparencyService(
+        counters=counter_store(),
+        reports=published_reports(),
+        records=publication_records(),
+        audit=audit_log(),
+        clock=SystemClock(),
+        match_thresholds=load_settings(MatchThresholdSettings).match_thresholds,
+        small_cell_threshold=load_settings(TransparencySettings).small_cell_threshold,
+        organisations=_OrganisationsOnFirstUse(),
+    )
+
+
+@cache
 def report_service() -> ReportService:
     settings = load_settings(ReportSettings)
     return ReportService(
@@ -271,13 +321,16 @@ def report_intake() -> ReportIntake:
         match_events=match_event_store(),
         clock=SystemClock(),
         audit=audit_log(),
+        statistics=statistics(),
     )
 
 
 @cache
 def review_events() -> ReviewEvents:
-    """Where review steps are announced (the statistics issue wires its counters here)."""
-    return NoReviewEvents()
+    """Review steps counted by the statistics: decisions, information requests, deliveries
+    (the statistics table is reached on the first step counted: file_reports announces answers
+    to information requests, which count nothing, and has no statistics table to name)."""
+    return CountedReviewEvents(statistics=statistics, match_events=match_event_store)
 
 
 @cache
@@ -361,7 +414,9 @@ def erasable_data() -> ErasureRegistry:
             MatchEventRetention(match_event_store()),
             ReportRetention(report_store(), match_event_store()),
             ProvenanceRetention(indicator_store(), SystemClock()),
-            StatisticsRetention(counter_store(), retention_policy().statistics),
+            StatisticsRetention(
+                counter_store(), publication_records(), retention_policy().statistics
+            ),
             ProbingSketchRetention(probing_store()),
             *report_part_retentions(report_store(), SystemClock()),
         ]
@@ -387,6 +442,7 @@ def erasure() -> Erasure:
         hold_service=legal_hold_service(),
         audit=audit_log(),
         sealer=checkpoint_sealer(),
+        statistics=statistics(),
         anchors=audit_anchors(),
     )
 
@@ -396,7 +452,7 @@ def match_service() -> MatchService:
     return MatchService(
         matcher(),
         match_event_store(),
-        counter_store(),
+        statistics(),
         SystemClock(),
         event_retention=retention_policy().match_events,
         thresholds=load_settings(MatchSettings).match_thresholds,
@@ -415,7 +471,7 @@ def flood_guard() -> FloodGuard:
         minimum=settings.flood_minimum_matches,
         absolute=settings.flood_absolute_matches,
     )
-    return FloodGuard(indicator_store(), audit_log(), SystemClock(), rule)
+    return FloodGuard(indicator_store(), audit_log(), statistics(), SystemClock(), rule)
 
 
 @cache

@@ -84,6 +84,20 @@ class StatisticsSettings(_EnvSettings):
     statistics_table: str
 
 
+class PublishedReportSettings(_EnvSettings):
+    """Reading published reports (serve_transparency needs no more)."""
+
+    # Where published reports are kept (S3, Object Lock in compliance mode).
+    transparency_bucket: str
+
+
+class TransparencySettings(PublishedReportSettings):
+    """Building and publishing them."""
+
+    # A published count below this is shown as "<N" (TransparencySmallCellThreshold).
+    small_cell_threshold: int = Field(ge=2, le=100)
+
+
 class ReportSettings(_EnvSettings):
     """Filing reports: the queue and the idempotency records (tables: their own settings)."""
 
@@ -121,12 +135,17 @@ class NotificationSettings(_EnvSettings):
     notifications_queue_url: str
 
 
-class MatchSettings(_EnvSettings):
+class MatchThresholdSettings(_EnvSettings):
+    """The deployed thresholds (matching applies them; the transparency report states them)."""
+
     # {"known": {"pdq": 31, "phash": 8, "dhash": 8}, "new": {...}, "solicitation": {...}}: the
     # threshold applied per database and hash type, from the template's
     # <Database><Type>MatchThreshold Parameters (checked against each type's maximum by the
     # match service; every database has one per Hamming type of the registry: tests/template).
     match_thresholds: Json[dict[str, dict[str, NonNegativeInt]]]
+
+
+class MatchSettings(MatchThresholdSettings):
     # "true" (the template's default, MatchRequiresQuality): a PDQ item without a quality is
     # rejected; "false" lets it through ungated.
     quality_required: bool

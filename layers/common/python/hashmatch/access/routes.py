@@ -41,6 +41,9 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/legal-holds"): frozenset({Role.REVIEWER, Role.AUDITOR}),
     ("DELETE", "/v1/legal-holds/{id}"): frozenset({Role.REVIEWER, Role.AUDITOR}),
     ("GET", "/v1/audit"): frozenset({Role.AUDITOR}),
+    ("GET", "/v1/statistics"): frozenset({Role.AUDITOR}),
+    ("GET", "/v1/transparency/{year}"): PUBLIC,
+    ("GET", "/v1/transparency/{year}/report.html"): PUBLIC,
 }
 
 

@@ -217,10 +217,12 @@ class DynamoDBIndicatorStore:
             )
         return _from_item(answer["Attributes"])
 
-    def quarantine(self, indicator_id: str, *, reason: str, by: str, now: datetime) -> bool:
+    def quarantine(
+        self, indicator_id: str, *, reason: str, by: str, now: datetime
+    ) -> Indicator | None:
         try:
             with translated_errors("quarantining the indicator"):
-                self._dynamodb.update_item(
+                answer = self._dynamodb.update_item(
                     TableName=self._table,
                     Key={"id": {"S": indicator_id}},
                     UpdateExpression=(
@@ -242,10 +244,11 @@ class DynamoDBIndicatorStore:
                         ":flag": {"S": REVIEW_FLAG},
                         ":key": {"S": f"{timestamp(now)}#{indicator_id}"},
                     },
+                    ReturnValues="ALL_NEW",
                 )
         except Conflict:
-            return False
-        return True
+            return None
+        return _from_item(answer["Attributes"])
 
     def count_matches(
         self, counts: Mapping[str, int], *, window: int, decay: float

@@ -51,6 +51,7 @@ class AuditAction(StrEnum):
     LEGAL_HOLD_SET = "legal_hold.set"
     LEGAL_HOLD_RELEASED = "legal_hold.released"
     ERASURE_RECEIPT = "erasure.receipt"
+    TRANSPARENCY_PUBLISHED = "transparency.published"
 
 
 def fixed_time(moment: datetime) -> str:

@@ -68,9 +68,12 @@ class IndicatorStore(Protocol):
         the re-verification list.
         """
 
-    def quarantine(self, indicator_id: str, *, reason: str, by: str, now: datetime) -> bool:
+    def quarantine(
+        self, indicator_id: str, *, reason: str, by: str, now: datetime
+    ) -> Indicator | None:
         """Suspend an active indicator and put it on the re-verification list (flagged as
-        quarantined); False if it was not active (nothing changed)."""
+        quarantined): the indicator as it is now, or None if it was not active (nothing
+        changed)."""
 
     def count_matches(
         self, counts: Mapping[str, int], *, window: int, decay: float

@@ -27,6 +27,8 @@ from hashmatch.clock import Clock
 from hashmatch.errors import DependencyUnavailable
 from hashmatch.indicators.ports import IndicatorStore, MatchTally
 from hashmatch.observability import MetricName, logger, metrics
+from hashmatch.statistics.counting import IndicatorEvent, Statistics
+from hashmatch.statistics.model import IndicatorChange
 
 QUARANTINE_ACTOR = "match_hashes"
 SYSTEM_ROLE = "function"
@@ -55,10 +57,16 @@ class FloodRule:
 
 class FloodGuard:
     def __init__(
-        self, store: IndicatorStore, audit: AuditLog, clock: Clock, rule: FloodRule
+        self,
+        store: IndicatorStore,
+        audit: AuditLog,
+        statistics: Statistics,
+        clock: Clock,
+        rule: FloodRule,
     ) -> None:
         self._store = store
         self._audit = audit
+        self._statistics = statistics
         self._clock = clock
         self._rule = rule
         self._pending: Counter[str] = Counter()
@@ -85,9 +93,10 @@ class FloodGuard:
         for indicator_id, tally in sorted(tallies.items()):
             if not self._rule.floods(tally):
                 continue
-            if not self._store.quarantine(
+            quarantined_now = self._store.quarantine(
                 indicator_id, reason=QUARANTINE_REASON, by=QUARANTINE_ACTOR, now=now
-            ):
+            )
+            if quarantined_now is None:
                 continue  # no longer active: a curator or another matcher acted first
             self._audit.record(
                 AuditAction.INDICATOR_QUARANTINED,
@@ -101,6 +110,22 @@ class FloodGuard:
                     "baseline": round(tally.baseline, 2),
                     "window_minutes": int(self._rule.window.total_seconds() // 60),
                 },
+            )
+            # Counted as a suspension (it stops being active), as a curator's would be.
+            self._statistics.indicators_changed(
+                [
+                    IndicatorEvent(
+                        indicator_id=indicator_id,
+                        change=IndicatorChange.SUSPENDED,
+                        at=now,
+                        database=quarantined_now.database.value,
+                        media_type=quarantined_now.media_type.value,
+                        member_state=quarantined_now.provenance[0].member_state
+                        if quarantined_now.provenance
+                        else None,
+                        active_change=-1,
+                    )
+                ]
             )
             metrics.add_metric(
                 name=MetricName.INDICATORS_QUARANTINED, unit=MetricUnit.Count, value=1

@@ -32,9 +32,13 @@ from hashmatch.indicators.model import (
 )
 from hashmatch.indicators.ports import IndicatorStore
 from hashmatch.input_types import NOW
+from hashmatch.statistics.counting import IndicatorEvent, Statistics
+from hashmatch.statistics.model import IndicatorChange
 
 MAX_BATCH_ITEMS = 500
 MAX_PAGE_SIZE = 100
+# A retried batch within this long repairs the count of additions an earlier attempt lost.
+COUNT_REPAIR_WINDOW = timedelta(days=1)
 # An import request must finish within API Gateway's 29 s: the CLI sends larger files in parts.
 MAX_IMPORT_ROWS = 1000
 _ID = re.compile(ID_PATTERN)
@@ -100,7 +104,8 @@ class IndicatorService:
     """Every change (and every read by a curator) is recorded in the audit log.
 
     ``provenance_retention``: how long a revoked indicator's provenance is kept (the retention
-    policy's RevokedProvenanceRetentionDays).
+    policy's RevokedProvenanceRetentionDays). Every addition and status change is counted
+    (``statistics``), once per indicator and change.
     """
 
     def __init__(
@@ -110,7 +115,9 @@ class IndicatorService:
         audit: AuditLog,
         *,
         provenance_retention: timedelta,
+        statistics: Statistics,
     ) -> None:
+        self._statistics = statistics
         self._store = store
         self._clock = clock
         self._audit = audit
@@ -178,6 +185,18 @@ class IndicatorService:
             results.append(self._store_one(position, submission, submitted_by, known))
         batch = BatchResult(results)
         self._record_additions(batch, submitted_by)
+        # Existing ones created lately too: their additions were counted once (by id) and add
+        # nothing now, unless the count of the request that created them was lost (a retry then
+        # repairs it). Older ones are not looked at: their counts may be erased by now.
+        recent = self._clock.now() - COUNT_REPAIR_WINDOW
+        self._statistics.indicators_changed(
+            [
+                _counted(item.indicator, IndicatorChange.ADDED, item.indicator.created_at, +1)
+                for item in batch.items
+                if item.indicator is not None
+                and (item.outcome is ItemOutcome.CREATED or item.indicator.created_at >= recent)
+            ]
+        )
         return batch
 
     def _record_additions(self, batch: BatchResult, curator: str) -> None:
@@ -340,8 +359,37 @@ class IndicatorService:
                 targets=[indicator_id],
                 details={"from": current.status.value, "to": target.value},
             )
+            was_active = current.status is IndicatorStatus.ACTIVE
+            is_active = target is IndicatorStatus.ACTIVE
+            if not changed.negative:  # a negative indicator is no indicator of material
+                self._statistics.indicators_changed(
+                    [_counted(changed, _CHANGES[target], now, int(is_active) - int(was_active))]
+                )
             return changed
         raise Conflict(f"indicator {indicator_id} keeps changing; try again")
+
+
+_CHANGES = {
+    IndicatorStatus.REVOKED: IndicatorChange.REVOKED,
+    IndicatorStatus.SUSPENDED: IndicatorChange.SUSPENDED,
+    IndicatorStatus.ACTIVE: IndicatorChange.REINSTATED,
+}
+
+
+def _counted(
+    indicator: Indicator, change: IndicatorChange, at: datetime, active_change: int
+) -> IndicatorEvent:
+    """The change as statistics count it: per database, media type and the Member State of the
+    first assessment (the submitting one)."""
+    return IndicatorEvent(
+        indicator_id=indicator.id,
+        change=change,
+        at=at,
+        database=indicator.database.value,
+        media_type=indicator.media_type.value,
+        member_state=indicator.provenance[0].member_state if indicator.provenance else None,
+        active_change=active_change,
+    )
 
 
 _ALLOWED_FROM: dict[IndicatorStatus, frozenset[IndicatorStatus]] = {

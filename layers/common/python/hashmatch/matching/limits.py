@@ -5,3 +5,5 @@ MAX_ITEMS_PER_REQUEST = 1000
 MAX_ALTERNATES_PER_ITEM = 8
 # Values and alternates together: bounds the index lookups of one request at 4x a plain batch.
 MAX_HASHES_PER_REQUEST = 4000
+# An Idempotency-Key header (POST /v1/match and POST /v1/reports).
+MAX_IDEMPOTENCY_KEY_LENGTH = 255

@@ -10,18 +10,20 @@ events are stored before the answer is given, so a match id in an answer can alw
 a report; if storing fails the whole request fails with a retryable error.
 
 Nothing is counted twice: the events are stored first and the counters added after, in one
-transaction. If either fails, the events this request stored are deleted again (no answer ever
-showed their ids) and the request fails with a retryable error, so the provider's retry counts
-its queries once and stores its events once.
+transaction keyed by the request (its Idempotency-Key, else its request id). If either fails, the
+events this request stored are deleted again (no answer ever showed their ids) and the request
+fails with a retryable error, so the provider's retry counts its queries once and stores its
+events once; a retry of a request that was answered (its answer lost) is counted once too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from hashmatch.access.model import Principal
@@ -34,13 +36,8 @@ from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.observability import logger
-from hashmatch.statistics.model import (
-    CounterKey,
-    QueryOutcome,
-    query_counter,
-    suppression_counter,
-)
-from hashmatch.statistics.ports import CounterStore
+from hashmatch.statistics.counting import MatchCount, QueryCount, Statistics
+from hashmatch.statistics.model import NONE, QueryOutcome
 
 VIA_VALUE = "value"
 INDICATOR_REF_PREFIX = "ir_"
@@ -138,7 +135,7 @@ class MatchService:
         self,
         matcher: Matcher,
         events: MatchEventStore,
-        counters: CounterStore,
+        statistics: Statistics,
         clock: Clock,
         *,
         event_retention: timedelta,
@@ -151,7 +148,7 @@ class MatchService:
         self._query_guard = query_guard
         self._matcher = matcher
         self._events = events
-        self._counters = counters
+        self._statistics = statistics
         self._clock = clock
         self._event_retention = event_retention
         # Per database, per hash type; checked against each type's maximum here, so a bad
@@ -162,7 +159,11 @@ class MatchService:
         # leaving it out; the template's MatchRequiresQuality may relax this.
         self._quality_required = quality_required
 
-    def match(self, principal: Principal, items: Sequence[MatchItem]) -> BatchAnswer:
+    def match(
+        self, principal: Principal, items: Sequence[MatchItem], *, request_key: str | None = None
+    ) -> BatchAnswer:
+        """``request_key`` names the request for counting (its Idempotency-Key, else its id):
+        a retry with the same key is answered again but counted once."""
         guarded = self._query_guard.admit(principal) if self._query_guard is not None else None
         now = self._clock.now()
         results: list[ItemAnswer | None] = [None] * len(items)
@@ -245,7 +246,19 @@ class MatchService:
         try:
             if events:
                 self._events.put_many(events)
-            self._counters.add(self._counts(principal, final, now.date()))
+            # Counted once per request key: a retry of a request whose answer was lost (same
+            # Idempotency-Key) stores its events again but adds nothing to the counters.
+            self._statistics.queries_answered(
+                request_key=f"{principal.organisation_id}:{request_key or secrets.token_hex(12)}",
+                day=now.date(),
+                provider=principal.organisation_id,
+                queries=_query_counts(final),
+                matches=Counter(
+                    MatchCount(event.database, event.media_type, event.hash_type)
+                    for event in events
+                ),
+                suppressed=Counter(result.hash_type for result in final if result.suppressed),
+            )
         except DependencyUnavailable:
             self._forget(events)
             raise
@@ -318,22 +331,18 @@ class MatchService:
     def _threshold(self, database: str, hash_type: HashType) -> int:
         return self._thresholds.get(database, {}).get(hash_type.name, hash_type.default_threshold)
 
-    def _counts(
-        self, principal: Principal, results: Sequence[ItemAnswer], day: date
-    ) -> dict[CounterKey, int]:
-        # A name the client made up is counted as "unknown": counters hold no free text.
-        tally = Counter(
-            (result.hash_type if result.hash_type in HASH_TYPES else "unknown", result.outcome)
-            for result in results
+
+def _query_counts(results: Sequence[ItemAnswer]) -> Counter[QueryCount]:
+    """Items per hash type, outcome and rejection code. A type name the client made up is
+    counted as "unknown": counters hold no free text."""
+    return Counter(
+        QueryCount(
+            result.hash_type if result.hash_type in HASH_TYPES else "unknown",
+            result.outcome,
+            result.rejection.code if result.rejection is not None else NONE,
         )
-        counts = {
-            query_counter(day, principal.organisation_id, hash_type, outcome): count
-            for (hash_type, outcome), count in tally.items()
-        }
-        suppressed = Counter(result.hash_type for result in results if result.suppressed)
-        for hash_type, count in suppressed.items():
-            counts[suppression_counter(day, principal.organisation_id, hash_type)] = count
-        return counts
+        for result in results
+    )
 
 
 def checked_thresholds(

@@ -1,8 +1,9 @@
 """Intake: a filing from the reports queue becomes a stored report, exactly once.
 
 SQS delivers at least once, so the same filing may arrive twice (or again after a failure half
-way). Storing is a conditional put on the report id, and citing the match events is idempotent,
-so every delivery of a filing converges on one report whose events live as long as it does.
+way). Storing is a conditional put on the report id, citing the match events is idempotent, and
+the report is counted under its id (statistics count an id once), so every delivery of a filing
+converges on one report, counted once, whose events live as long as it does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hashmatch.observability import logger
 from hashmatch.reports.model import Filing, Report, ReportStatus, StatusChange, received
 from hashmatch.reports.ports import ReportStore
 from hashmatch.reports.workflow import Action, step_from
+from hashmatch.statistics.counting import Statistics
 
 INTAKE_ACTOR = "intake_reports"
 FUNCTION_ROLE = "function"
@@ -34,8 +36,15 @@ class IntakeOutcome:
 
 class ReportIntake:
     def __init__(
-        self, *, reports: ReportStore, match_events: MatchEventStore, clock: Clock, audit: AuditLog
+        self,
+        *,
+        reports: ReportStore,
+        match_events: MatchEventStore,
+        clock: Clock,
+        audit: AuditLog,
+        statistics: Statistics,
     ) -> None:
+        self._statistics = statistics
         self._reports = reports
         self._match_events = match_events
         self._clock = clock
@@ -73,6 +82,18 @@ class ReportIntake:
         # Cited after storing: a failure here fails the record, and its redelivery finds the
         # report stored and cites again (citing twice is harmless).
         uncited = self._cite(filing, events)
+        # Counted on every delivery: a redelivery adds nothing (the report id is counted once)
+        # and repairs a count an earlier delivery lost by failing here.
+        details = filing.details
+        self._statistics.report_received(
+            report_id=filing.report_id,
+            filed_at=filing.filed_at,
+            provider=filing.provider,
+            urgent=details.urgent,
+            content_type=details.content_type.value,
+            suspected_member_state=details.suspected_member_state,
+            cited=[event.indicator_id for event in events.values()],
+        )
         logger.info(
             "report taken in",
             extra={

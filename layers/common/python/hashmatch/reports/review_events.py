@@ -24,6 +24,11 @@ class ReviewEvent(BaseModel):
     reasons: tuple[UnfoundedReason, ...] = ()
     member_state: str | None = None
     recipient: str | None = None
+    # For the statistics: who filed it and when (time to decision), the match ids it cites
+    # (false matches are counted against their indicators). Ids and a time: no personal data.
+    provider: str | None = None
+    filed_at: AwareDatetime | None = None
+    match_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, report: Report, *, recipient: str | None = None) -> ReviewEvent:
@@ -38,11 +43,14 @@ class ReviewEvent(BaseModel):
             reasons=decision.reasons if decision else (),
             member_state=decision.member_state if decision else None,
             recipient=recipient,
+            provider=report.provider,
+            filed_at=report.filing.filed_at,
+            match_ids=report.filing.details.match_ids,
         )
 
 
 class NoReviewEvents:
-    """Nobody listens yet: the statistics issue adds the counters."""
+    """Nobody listens (tests that count nothing; bootstrap wires reports.review_statistics)."""
 
     def publish(self, event: ReviewEvent) -> None:
         del event

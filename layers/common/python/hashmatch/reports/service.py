@@ -40,6 +40,7 @@ from hashmatch.clock import Clock
 from hashmatch.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
 from hashmatch.input_types import event_time_problem
 from hashmatch.matching.events import MatchEvent
+from hashmatch.matching.limits import MAX_IDEMPOTENCY_KEY_LENGTH
 from hashmatch.matching.ports import MatchEventStore
 from hashmatch.reports.model import (
     REPORT_ID_PREFIX,
@@ -60,7 +61,6 @@ from hashmatch.reports.ports import ReportQueue, ReportStore
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 class FilingRequest(BaseModel):

@@ -24,6 +24,7 @@ from hashmatch.observability import logger
 from hashmatch.retention.holds import LegalHoldService, LegalHoldStore
 from hashmatch.retention.ports import (
     ErasableData,
+    ErasureCounter,
     ErasureProgress,
     ErasureProgressStore,
     HoldTarget,
@@ -66,8 +67,10 @@ class Erasure:
         hold_service: LegalHoldService,
         audit: ChainedAuditLog,
         sealer: CheckpointSealer,
+        statistics: ErasureCounter,
         anchors: AnchorStore,
     ) -> None:
+        self._statistics = statistics
         self._registry = registry
         self._audit_retention = audit_retention
         self._clock = clock
@@ -98,6 +101,12 @@ class Erasure:
                 unsaved = 0
         if progress.state == "receipt":
             progress, receipt_seq = self._write_receipt_once(progress)
+            # Counted under the run id: a run resumed after dying here counts it once.
+            self._statistics.erasure_receipted(
+                run_id=progress.run_id,
+                at=progress.started_at,
+                erased={key: progress.counts.get(key, 0) for key in self._registry.receipt_keys},
+            )
             progress = progress.model_copy(update={"state": "done"})
             self._progress.save(progress)
             return ErasureOutcome(progress, receipt_seq)

@@ -13,6 +13,7 @@ per day and class, never a table scan. Deletes are conditional on the item still
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,6 +84,13 @@ class ErasureProgress(BaseModel):
     interruptions: int = 0
     state: Literal["erasing", "receipt", "done"] = "erasing"
     receipt_after_seq: int | None = None
+
+
+class ErasureCounter(Protocol):
+    """Where an erasure run's receipt is counted (hashmatch.statistics.counting.Statistics)."""
+
+    def erasure_receipted(self, *, run_id: str, at: datetime, erased: Mapping[str, int]) -> bool:
+        """Count what the run erased, per data class, once per run id."""
 
 
 class ErasureProgressStore(Protocol):
