@@ -53,6 +53,14 @@ class _SnapshotStore:
     def read(self) -> Any:
         return self._stored
 
+    def stream(self) -> Any:
+        import io
+
+        from hashmatch.indicators.ports import SnapshotStream
+
+        body = io.BytesIO(self._stored.data)
+        return SnapshotStream(body.read, len(self._stored.data), self._stored.etag)
+
     def current_etag(self) -> str | None:
         return self._stored.etag
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,7 +31,12 @@ from hashmatch.indicators.model import (
     Provenance,
     timestamp,
 )
-from hashmatch.indicators.ports import IndicatorChange, MatchTally, StoredSnapshot
+from hashmatch.indicators.ports import (
+    IndicatorChange,
+    MatchTally,
+    SnapshotStream,
+    StoredSnapshot,
+)
 from hashmatch.indicators.quarantine import rolled_baseline
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.events import MatchEvent
@@ -370,6 +376,13 @@ class InMemorySnapshotStore:
     def read(self) -> StoredSnapshot | None:
         self.reads += 1
         return self.stored
+
+    def stream(self) -> SnapshotStream | None:
+        self.reads += 1
+        if self.stored is None:
+            return None
+        body = io.BytesIO(self.stored.data)
+        return SnapshotStream(body.read, len(self.stored.data), self.stored.etag)
 
     def current_etag(self) -> str | None:
         return self.stored.etag if self.stored else None

@@ -127,6 +127,9 @@ class _Frozen:
     def read(self):
         return self._stored
 
+    def stream(self):
+        return self._inner.stream()
+
     def current_etag(self):
         return self._stored.etag
 

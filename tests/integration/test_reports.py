@@ -167,6 +167,31 @@ def test_a_provider_lists_its_reports_by_status_a_page_at_a_time(deployment, lam
     assert forwarded["reports"] == []
 
 
+def test_a_cursor_of_one_organisations_listing_names_no_page_of_anothers(
+    deployment, lambda_context
+):
+    # Given a page of the provider's reports with a `next` cursor (issue 11, item 8)
+    for _ in range(2):
+        file_report(lambda_context, report_body([stored_match()]))
+    intake_reports.lambda_handler(sqs_event(deployment, receive(deployment)), lambda_context)
+
+    def page(principal: Principal, query: dict[str, str]) -> dict[str, Any]:
+        event = api_event("GET", "/v1/reports", principal=principal.to_context(), query=query)
+        return file_reports.lambda_handler(event, lambda_context)
+
+    first = json.loads(page(PROVIDER, {"limit": "1"})["body"])
+
+    # When another organisation (of the same name) sends that cursor
+    same_name = OTHER.model_copy(update={"owner": PROVIDER.owner})
+    theirs = page(same_name, {"limit": "1", "next": first["next"]})
+
+    # Then it is a 404 problem naming the cursor, and shows none of the provider's reports
+    assert theirs["statusCode"] == 404
+    body = json.loads(theirs["body"])
+    assert body["errors"] == [{"loc": ["query", "next"], "msg": "not a cursor of this listing"}]
+    assert "reports" not in body
+
+
 def test_a_match_id_of_another_provider_is_refused_as_unknown(deployment, lambda_context):
     theirs = stored_match(OTHER)
 

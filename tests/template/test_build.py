@@ -97,6 +97,16 @@ def test_the_common_layer_ships_the_cloud_side_only(build_dir):
     assert not re.search(r"^\s*(import PIL|from PIL)", shipped, re.MULTILINE)
 
 
+def test_the_common_layer_ships_the_search_kernel_for_arm64_only(build_dir):
+    # The compiled kernel the index loads in Lambda: cross-built for aarch64 by the layer's
+    # Makefile, without its C sources or the build machine's own library.
+    native = build_dir / "CommonLayer" / "python" / "hashmatch" / "index" / "native"
+    assert sorted(path.name for path in native.iterdir()) == ["libhmkernel.aarch64.so"]
+    header = (native / "libhmkernel.aarch64.so").read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64
+
+
 def test_handlers_import_as_functions_packages(build_dir):
     assert (build_dir / "CheckHealthFunction" / "functions" / "check_health" / "app.py").exists()
 

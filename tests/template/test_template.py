@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from hashmatch.access.model import Role
-from tests.template.conftest import resources_of_type
+from tests.template.conftest import TEMPLATE_PATH, resources_of_type
 
 
 def evaluate(expression: Any, region: str) -> Any:
@@ -210,3 +211,34 @@ def test_every_role_is_metered_by_exactly_one_usage_plan_locally_as_when_deploye
 
     # The local stack places callers by role; ClientService joins keys to the same plans.
     assert sorted(metered) == sorted(role.value for role in Role)
+
+
+class _DuplicateKeyChecker(yaml.SafeLoader):
+    """Records every mapping key written twice (YAML loaders keep the last one silently;
+    cfn-lint refuses the template, samtranslator does not)."""
+
+    duplicates: list[str] = []
+
+
+def _checked_mapping(loader: _DuplicateKeyChecker, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            loader.duplicates.append(f"{key} (line {key_node.start_mark.line + 1})")
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_DuplicateKeyChecker.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _checked_mapping,
+)
+_DuplicateKeyChecker.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def test_no_key_is_written_twice_in_the_template():
+    _DuplicateKeyChecker.duplicates = []
+    yaml.load(TEMPLATE_PATH.read_text(), Loader=_DuplicateKeyChecker)  # noqa: S506
+
+    assert _DuplicateKeyChecker.duplicates == []

@@ -10,6 +10,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from functions.check_health.openapi_document import openapi_document, render
 from hashmatch.access.routes import PUBLIC, ROUTE_ROLES
+from hashmatch.indicators.importing import CSV_MEDIA_TYPES, JSONL_MEDIA_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "docs" / "openapi.json"
@@ -69,3 +70,31 @@ def test_the_role_table_of_docs_api_md_lists_every_route_with_its_roles():
             assert "open" in named, (method, path)
         elif len(roles) < 4:
             assert all(role.value in named for role in roles), (method, path)
+
+
+def test_the_entries_a_client_written_from_the_document_needs_are_there():
+    """Issue 11, item 13: what a client written from the OpenAPI document alone tripped over."""
+    paths = openapi_document()["paths"]
+
+    # A batch of indicators partly refused is a 207 with a body the client can read
+    multi = paths["/v1/indicators"]["post"]["responses"]["207"]
+    assert multi["content"]["application/json"]["schema"]
+    # The import states its body and exactly the media types the handler takes
+    body = paths["/v1/indicators/import"]["post"]["requestBody"]
+    assert body["required"] is True
+    assert set(body["content"]) == CSV_MEDIA_TYPES | JSONL_MEDIA_TYPES
+    # Every conditional change of a report, an indicator, a claim or a hold documents its 409
+    conditional = [
+        ("post", "/v1/reports"),
+        ("post", "/v1/reports/{id}/decision"),
+        ("post", "/v1/reports/{id}/decision/confirm"),
+        ("post", "/v1/reports/{id}/information"),
+        ("post", "/v1/review/reports/{id}/claim"),
+        ("post", "/v1/indicators/{id}/suspend"),
+        ("post", "/v1/indicators/{id}/reinstate"),
+        ("delete", "/v1/indicators/{id}"),
+        ("delete", "/v1/legal-holds/{id}"),
+    ]
+    for method, path in conditional:
+        conflict = paths[path][method]["responses"]["409"]
+        assert "application/problem+json" in conflict["content"], (method, path)

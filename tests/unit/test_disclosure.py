@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from hashmatch.matching.api import match_response
+from hashmatch.matching.api import match_response_body
 from hashmatch.matching.disclosure import Band, Disclosure, DistanceBands
 from hashmatch.matching.service import BatchAnswer, ItemAnswer, ItemMatch
 
@@ -44,7 +46,7 @@ def _answer(distance: int) -> BatchAnswer:
 
 
 def test_a_provider_answer_carries_the_band_and_no_distance():
-    body = match_response(_answer(7)).model_dump(mode="json")
+    body = json.loads(match_response_body(_answer(7)))
 
     (found,) = body["items"][0]["matches"]
     assert found["band"] == "close"
@@ -52,7 +54,7 @@ def test_a_provider_answer_carries_the_band_and_no_distance():
 
 
 def test_an_exact_disclosure_carries_the_distance_too():
-    body = match_response(_answer(20), disclosure=Disclosure.EXACT).model_dump(mode="json")
+    body = json.loads(match_response_body(_answer(20), disclosure=Disclosure.EXACT))
 
     (found,) = body["items"][0]["matches"]
     assert (found["band"], found["distance"]) == ("near", 20)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hashmatch.clock import FixedClock
-from hashmatch.errors import Conflict, IndexUnavailable
+from hashmatch.errors import Conflict, DependencyUnavailable, IndexUnavailable
 from hashmatch.index import Snapshot
 from hashmatch.indicators.builder import IndexBuilder
+from hashmatch.indicators.ports import SnapshotStream
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.matcher import INDEX_RETRY_AFTER_SECONDS, HashQuery, Matcher
 from hashmatch.observability import MetricName, metrics
@@ -300,6 +302,67 @@ def test_a_warm_matcher_stops_answering_once_the_current_snapshot_is_corrupt(
     clock.advance(timedelta(seconds=1))
     builder.build()
     assert len(matcher.search([HashQuery.parse("pdq", value)]).results[0].hits) == 1
+
+
+def streamed_with(snapshots: InMemorySnapshotStore, read) -> None:
+    """Make the store's stream of the current snapshot read through ``read(body, n)``."""
+    assert snapshots.stored is not None
+    stored = snapshots.stored
+
+    def stream() -> SnapshotStream:
+        body = io.BytesIO(stored.data)
+        return SnapshotStream(lambda n: read(body, n), len(stored.data), stored.etag)
+
+    snapshots.stream = stream  # type: ignore[method-assign]
+
+
+def test_a_snapshot_whose_read_fails_midway_is_refused_with_a_retry(
+    service, builder, snapshots, matcher
+):
+    # Given a snapshot whose download fails after its first piece (S3 drops the connection)
+    add(service, pdq_hex(27))
+    builder.build()
+    pieces = 0
+
+    def flaky(body: io.BytesIO, wanted: int) -> bytes:
+        nonlocal pieces
+        pieces += 1
+        if pieces > 1:
+            raise DependencyUnavailable("reading the index snapshot failed", retry_after_seconds=1)
+        return body.read(min(wanted, 100))
+
+    streamed_with(snapshots, flaky)
+
+    # Then matching is refused as retryable, with the store's hint, not answered from nothing
+    with pytest.raises(IndexUnavailable, match="cannot be read") as refused:
+        matcher.search([HashQuery.parse("pdq", pdq_hex(27))])
+    assert refused.value.retry_after_seconds == 1
+
+
+def test_a_snapshot_stream_that_ends_early_is_refused_as_unusable(
+    service, builder, snapshots, matcher
+):
+    add(service, pdq_hex(28))
+    builder.build()
+    size = len(snapshots.stored.data)
+    streamed_with(
+        snapshots, lambda body, n: body.read(min(n, 100)) if body.tell() < size // 2 else b""
+    )
+
+    with pytest.raises(IndexUnavailable, match="unusable"):
+        matcher.search([HashQuery.parse("pdq", pdq_hex(28))])
+
+
+def test_the_matcher_answers_from_a_snapshot_streamed_in_small_pieces(
+    service, builder, snapshots, matcher
+):
+    indicator = add(service, pdq_hex(29))
+    builder.build()
+    streamed_with(snapshots, lambda body, n: body.read(min(n, 777)))
+
+    answer = matcher.search([HashQuery.parse("pdq", pdq_hex(29))])
+
+    assert [hit.indicator_id for hit in answer.results[0].hits] == [indicator]
 
 
 def test_a_corrupt_snapshot_is_rebuilt_from_the_table_by_the_next_build(

@@ -1,4 +1,7 @@
-"""Snapshots: round trip through bytes and files, metadata, and incremental apply()."""
+"""Snapshots: round trip through bytes and files, metadata, and incremental apply().
+
+Every test runs with both search kernels (selected through HASHMATCH_INDEX_KERNEL).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,27 @@ import numpy as np
 import pytest
 
 from hashmatch.errors import InvalidInput
-from hashmatch.index import AddIndicator, RemoveIndicator, Snapshot, SnapshotCorrupt, brute_force
+from hashmatch.hashtypes import HASH_TYPES
+from hashmatch.index import (
+    AddIndicator,
+    RemoveIndicator,
+    Snapshot,
+    SnapshotCorrupt,
+    TypeTable,
+    brute_force,
+    encode_values,
+)
+from hashmatch.index.kernel import KERNEL_ENV
+from hashmatch.index.snapshot import _PREAMBLE, MAGIC
+from tests.unit.test_index_hamming import KERNELS
 
 PDQ_RADIUS = 31
+
+
+@pytest.fixture(autouse=True, params=KERNELS)
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(KERNEL_ENV, request.param)
+    return str(request.param)
 
 
 def pdq_values(rng: np.random.Generator, count: int) -> list[bytes]:
@@ -300,6 +321,142 @@ def test_bad_radius_through_the_snapshot_is_rejected() -> None:
     snapshot = make_snapshot(np.random.default_rng(13), count=10)
     with pytest.raises(InvalidInput):
         snapshot.search("phash", [bytes(8)], 65)
+
+
+def test_the_kernel_in_use_is_the_one_selected(kernel: str) -> None:
+    snapshot = make_snapshot(np.random.default_rng(14), count=50)
+    loaded = Snapshot.from_bytes(snapshot.to_bytes())
+    for table in (snapshot.tables["pdq"], loaded.tables["pdq"]):
+        assert table.index.kernel == kernel  # type: ignore[union-attr]
+
+
+def version_1_file() -> bytes:
+    """A file as format version 1 wrote it: the same preamble, no checksum in the header."""
+    header = json.dumps({"snapshot_version": 1, "types": {}, "arrays": {}}).encode()
+    return _PREAMBLE.pack(MAGIC, 1, 0, len(header)) + header
+
+
+def test_an_old_format_file_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(SnapshotCorrupt, match=r"format version 1.*reads version 2"):
+        Snapshot.from_bytes(version_1_file())
+
+
+@pytest.mark.parametrize("range_bytes", [4_096, 100_000, 10**9])
+def test_ranged_reads_load_the_same_snapshot(range_bytes: int) -> None:
+    # Given a snapshot read through a ranged reader (as from S3), in ranges of several sizes
+    rng = np.random.default_rng(17)
+    snapshot = make_snapshot(rng)
+    blob = snapshot.to_bytes()
+    reads: list[tuple[int, int]] = []
+
+    def read(offset: int, length: int) -> bytes:
+        reads.append((offset, length))
+        return blob[offset : offset + length]
+
+    # When loaded, Then it answers like the original, having read every byte once
+    loaded = Snapshot.from_ranges(read, len(blob), range_bytes=range_bytes, workers=3)
+    same_answers(snapshot, loaded, rng)
+    assert sum(length for _, length in reads) == len(blob)
+
+
+def test_ranged_reads_verify_the_checksum() -> None:
+    blob = bytearray(make_snapshot(np.random.default_rng(18), count=100).to_bytes())
+    blob[-100] ^= 1
+    with pytest.raises(SnapshotCorrupt, match="checksum"):
+        Snapshot.from_ranges(lambda o, n: bytes(blob[o : o + n]), len(blob), range_bytes=4_096)
+
+
+def test_exact_types_are_scoped_to_databases_too() -> None:
+    digest = hashlib.md5(b"x", usedforsecurity=False).digest()
+    records = [
+        AddIndicator("md5", digest, "A", "known", "image"),
+        AddIndicator("md5", digest, "B", "solicitation", "image"),
+    ]
+    snapshot = Snapshot.build(records, version=1, watermark="w", created_at="t")
+    (result,) = snapshot.search("md5", [digest], databases={"solicitation"})
+    assert result.indicator_ids == ["B"]
+
+
+def test_removing_an_id_removes_every_row_it_has() -> None:
+    # Given a table where one indicator id owns three rows (augmented indicators)
+    rng = np.random.default_rng(21)
+    pdq = HASH_TYPES["pdq"]
+    values = pdq_values(rng, 6)
+    ids = np.array([b"X", b"A", b"X", b"B", b"X", b"C"], dtype="S26")
+    zeros = np.zeros(6, dtype=np.uint8)
+    table = TypeTable.build(pdq, encode_values(pdq, values), ids, zeros, zeros.copy())
+    snapshot = Snapshot(1, "w", "t", {"pdq": table})
+    # When that id is removed
+    updated = snapshot.apply([RemoveIndicator("X")], version=2, watermark="w", created_at="t")
+    # Then all three of its rows are gone and the others remain
+    assert [row_id(updated, "pdq", row) for row in range(updated.tables["pdq"].size)] == [
+        "A",
+        "B",
+        "C",
+    ]
+    for value in (values[0], values[2], values[4]):
+        assert len(updated.search("pdq", [value], 0)[0]) == 0
+
+
+def test_applied_tables_equal_a_fresh_build() -> None:
+    # Given a snapshot, some removals and additions
+    rng = np.random.default_rng(22)
+    snapshot = make_snapshot(rng)
+    removed = [RemoveIndicator(row_id(snapshot, "pdq", row)) for row in range(0, 3_000, 13)]
+    added = [
+        AddIndicator("pdq", v, f"A{i}", "new", "image") for i, v in enumerate(pdq_values(rng, 50))
+    ]
+    updated = snapshot.apply([*removed, *added], version=2, watermark="w", created_at="t")
+    # When the same rows are indexed from scratch
+    table = updated.tables["pdq"]
+    fresh = TypeTable.build(
+        table.hash_type, table.codes, table.ids, table.database, table.media_type
+    )
+    # Then the patched chunk tables are identical
+    patched_index, fresh_index = table.index, fresh.index
+    np.testing.assert_array_equal(patched_index.tables.rows, fresh_index.tables.rows)  # type: ignore[union-attr]
+    np.testing.assert_array_equal(patched_index.tables.offsets, fresh_index.tables.offsets)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1_000, 10**9])
+def test_a_stream_loads_the_same_snapshot(chunk_bytes: int) -> None:
+    # Given a snapshot read as a stream (an S3 GET body) that returns short pieces
+    rng = np.random.default_rng(23)
+    snapshot = make_snapshot(rng)
+    blob = snapshot.to_bytes()
+    position = 0
+
+    def read(wanted: int) -> bytes:
+        nonlocal position
+        piece = blob[position : position + min(wanted, 777)]
+        position += len(piece)
+        return piece
+
+    # When loaded, Then it answers like the original
+    loaded = Snapshot.from_stream(read, len(blob), chunk_bytes=chunk_bytes)
+    same_answers(snapshot, loaded, rng)
+
+
+def test_a_stream_that_ends_early_is_refused() -> None:
+    blob = make_snapshot(np.random.default_rng(24), count=100).to_bytes()
+    pieces = iter([blob[: len(blob) // 2], b""])
+    with pytest.raises(SnapshotCorrupt, match="ended"):
+        Snapshot.from_stream(lambda n: next(pieces), len(blob))
+
+
+def test_a_stream_of_an_old_format_file_is_refused() -> None:
+    blob = version_1_file()
+    with pytest.raises(SnapshotCorrupt, match="version 1"):
+        Snapshot.from_stream(lambda n: blob, len(blob))
+
+
+def test_a_database_this_snapshot_does_not_hold_scopes_to_nothing() -> None:
+    snapshot = make_snapshot(np.random.default_rng(20), count=10)
+    value = snapshot.tables["pdq"].codes[0].tobytes()
+    assert len(snapshot.search("pdq", [value], 31)[0]) == 1
+    assert len(snapshot.search("pdq", [value], 31, databases={"nope"})[0]) == 0
+    with pytest.raises(InvalidInput):
+        snapshot.search("pdq", [value], 31, databases="known")
 
 
 # -- scope before the cap (issue 11, item 10) ------------------------------------------------

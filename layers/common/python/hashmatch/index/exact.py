@@ -60,10 +60,25 @@ class ExactIndex:
     def nbytes(self) -> int:
         return int(self.codes.nbytes + self._prefix.nbytes)
 
-    def lookup(self, values: U64) -> list[SearchResult]:
-        """Rows equal to each encoded value (see ``encode_exact``), ascending."""
+    def lookup(
+        self,
+        values: U64,
+        *,
+        labels: npt.NDArray[np.uint8] | None = None,
+        allowed: int | None = None,
+    ) -> list[SearchResult]:
+        """Rows equal to each encoded value (see ``encode_exact``), ascending.
+
+        With ``labels`` (one uint8 per row) and ``allowed`` (bit k: label k may be seen), rows
+        of other labels are left out, as in ``HammingIndex.search``.
+        """
         if values.ndim != 2 or values.shape[1] != words_for(self.bits):
             raise InvalidInput("values do not have this index's width")
+        flags: npt.NDArray[np.bool_] | None = None
+        if labels is not None and allowed is not None:
+            if labels.dtype != np.uint8 or labels.shape != (self.size,):
+                raise InvalidInput(f"labels must be one uint8 per row ({self.size} rows)")
+            flags = np.array([(allowed >> k) & 1 for k in range(256)], dtype=bool)
         lo = np.searchsorted(self._prefix, values[:, 0], side="left")
         hi = np.searchsorted(self._prefix, values[:, 0], side="right")
         results = []
@@ -72,5 +87,7 @@ class ExactIndex:
             if rows.size and values.shape[1] > 1:
                 same = (self.codes[rows] == values[i]).all(axis=1)
                 rows = rows[same]
+            if flags is not None and labels is not None and rows.size:
+                rows = rows[flags[labels[rows]]]
             results.append(SearchResult(rows, np.zeros(rows.shape[0], dtype=np.int32), False))
         return results

@@ -1,21 +1,25 @@
 """Index snapshots: every hash type's arrays and row payload, with metadata, in one file.
 
-File layout (format version 1), little-endian:
+File layout (format version 2), little-endian:
 
     8 bytes   magic b"HMSNAP\\0\\0"
     4 bytes   uint32 format version
     4 bytes   uint32 reserved (0)
     8 bytes   uint64 length of the JSON header
-    JSON      metadata and an array directory {name: {dtype, shape, offset}}
-    arrays    raw, each starting on a 64-byte boundary (offsets relative to the data start)
+    JSON      metadata, an array directory {name: {dtype, shape, offset}}, the payload's length
+              (``payload_bytes``) and the ``checksum``
+    arrays    raw, each starting on a 64-byte boundary (offsets relative to the data start);
+              the payload is everything from the data start to the end of the file
 
 Loading is ``np.frombuffer`` over the bytes (or an mmap): no copy, no parsing of the arrays, and
-the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read.
+the MIH chunk tables are stored too, so a snapshot is ready to answer as soon as it is read and
+its checksum verified. ``Snapshot.from_ranges`` (parallel ranged reads) and
+``Snapshot.from_stream`` (one sequential read) load an S3 object and hash it as it arrives.
 
-The header's ``checksum`` is the SHA-256 of the header without it (JSON, sorted keys) followed by
-every byte from the first array to the end of the file. ``from_bytes`` verifies it before using
-anything the header describes: a truncated, corrupt or unchecksummed file raises
-:class:`SnapshotCorrupt`, never a half-read index.
+The header's ``checksum`` is the SHA-256 of the header without it (JSON, sorted keys) followed
+by the payload. Every loader verifies it before using anything the header describes: a
+truncated, corrupt or unchecksummed file, or another format version (version 1 ended
+at the last array), raises :class:`SnapshotCorrupt`, never a half-read index.
 
 Rows are identified by their position in a type's payload arrays: ``ids`` (fixed-width ASCII
 bytes, width ``id_width``), ``database`` and ``media_type`` (uint8 codes into the snapshot's
@@ -34,7 +38,8 @@ import hashlib
 import json
 import mmap
 import struct
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,11 +52,16 @@ from hashmatch.hashtypes import HASH_TYPES, HashType, MatchKind
 from hashmatch.index.bits import U32, U64, as_words
 from hashmatch.index.exact import ExactIndex, encode_exact, sort_order
 from hashmatch.index.hamming import ChunkTables, HammingIndex, SearchResult
+from hashmatch.index.kernel import choose_kernel, collapse_to_huge_pages, native_kernel
 
 MAGIC = b"HMSNAP\x00\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ALIGN = 64
 _PREAMBLE = struct.Struct("<8sIIQ")
+# from_ranges: bytes per ranged read and reads in flight. Measured against a moto S3 server
+# (bench/cold_start.py): see docs/matching.md, "Cold start".
+RANGE_BYTES = 16 * 2**20
+RANGE_WORKERS = 8
 
 DATABASES: tuple[str, ...] = ("known", "new", "solicitation")
 # Negative indicators (hashes that must never produce a match) are rows of their own pseudo
@@ -153,6 +163,7 @@ class TypeTable:
         media_type: npt.NDArray[np.uint8],
         *,
         chunks: int | None = None,
+        kernel: str | None = None,
     ) -> TypeTable:
         """Build the index for ``codes`` (native words: see ``encode_values``)."""
         if hash_type.kind is MatchKind.EXACT:
@@ -164,41 +175,40 @@ class TypeTable:
                 database[order],
                 media_type[order],
             )
-        index = HammingIndex(codes, hash_type.bits, chunks=chunks)
+        index = HammingIndex(codes, hash_type.bits, chunks=chunks, kernel=kernel)
         return cls(hash_type, index, ids, database, media_type)
 
     @classmethod
-    def empty(cls, hash_type: HashType, id_width: int) -> TypeTable:
+    def empty(cls, hash_type: HashType, id_width: int, *, kernel: str | None = None) -> TypeTable:
         return cls.build(
             hash_type,
             np.empty((0, -(-hash_type.bits // 64)), np.uint64),
             np.empty(0, f"S{id_width}"),
             np.empty(0, np.uint8),
             np.empty(0, np.uint8),
-        )
-
-    def holds_only(self, databases: Sequence[int]) -> bool:
-        """Whether every row is in one of ``databases`` (codes): then scoping changes nothing."""
-        present = np.flatnonzero(np.bincount(self.database, minlength=1))
-        return bool(np.isin(present, databases).all())
-
-    def in_scope(
-        self, result: SearchResult, databases: Sequence[int], max_matches: int
-    ) -> SearchResult:
-        """The rows of ``result`` in ``databases``, nearest first, capped at ``max_matches``."""
-        keep = np.isin(self.database[result.rows], databases)
-        rows, distances = result.rows[keep], result.distances[keep]
-        return SearchResult(
-            rows[:max_matches], distances[:max_matches], bool(rows.shape[0] > max_matches)
+            kernel=kernel,
         )
 
     def search_rows(
-        self, queries: U64, radius: int | Sequence[int], *, max_matches: int = 1000
+        self,
+        queries: U64,
+        radius: int | Sequence[int],
+        *,
+        max_matches: int = 1000,
+        allowed_databases: int | None = None,
     ) -> list[SearchResult]:
-        """Queries as encoded words (``encode_values``); radius ignored for exact types."""
+        """Queries as encoded words (``encode_values``); radius ignored for exact types.
+
+        ``allowed_databases``: a bit mask over database codes; rows of other databases are
+        skipped inside the search, before ``max_matches`` (so the cap and ``truncated`` count
+        only rows in scope).
+        """
+        labels = None if allowed_databases is None else self.database
         if isinstance(self.index, ExactIndex):
-            return self.index.lookup(queries)
-        return self.index.search_batch(queries, radius, max_matches=max_matches)
+            return self.index.lookup(queries, labels=labels, allowed=allowed_databases)
+        return self.index.search_batch(
+            queries, radius, max_matches=max_matches, labels=labels, allowed=allowed_databases
+        )
 
 
 def encode_values(hash_type: HashType, values: Sequence[bytes] | npt.NDArray[np.uint8]) -> U64:
@@ -221,6 +231,8 @@ class Snapshot:
     id_width: int = DEFAULT_ID_WIDTH
     databases: tuple[str, ...] = SNAPSHOT_DATABASES
     media_types: tuple[str, ...] = MEDIA_TYPES
+    # The search kernel of the indexes this snapshot builds (None: hashmatch.index.kernel).
+    kernel: str | None = None
 
     # -- building ------------------------------------------------------------------------------
 
@@ -233,9 +245,10 @@ class Snapshot:
         watermark: str,
         created_at: str,
         id_width: int = DEFAULT_ID_WIDTH,
+        kernel: str | None = None,
     ) -> Snapshot:
         """Build from scratch (full rebuild). Later records with the same id replace earlier."""
-        empty = cls(version, watermark, created_at, {}, id_width=id_width)
+        empty = cls(version, watermark, created_at, {}, id_width=id_width, kernel=kernel)
         return empty.apply(records, version=version, watermark=watermark, created_at=created_at)
 
     def apply(
@@ -277,6 +290,7 @@ class Snapshot:
             id_width=self.id_width,
             databases=self.databases,
             media_types=self.media_types,
+            kernel=self.kernel,
         )
 
     def _check_change(self, change: Change) -> None:
@@ -310,9 +324,14 @@ class Snapshot:
         added_db = np.array([self.databases.index(a.database) for a in adds], np.uint8)
         added_media = np.array([self.media_types.index(a.media_type) for a in adds], np.uint8)
         if old is None:
-            return TypeTable.build(hash_type, added_codes, added_ids, added_db, added_media)
+            return TypeTable.build(
+                hash_type, added_codes, added_ids, added_db, added_media, kernel=self.kernel
+            )
+        native = choose_kernel(self.kernel) == "native"
         keep = (
-            ~_member_of(old.ids, dropped_ids) if dropped_ids.size else np.ones(old.size, dtype=bool)
+            ~_member_of(old.ids, dropped_ids, native=native)
+            if dropped_ids.size
+            else np.ones(old.size, dtype=bool)
         )
         if keep.all() and not adds:
             return old  # nothing changed: share the arrays
@@ -323,7 +342,7 @@ class Snapshot:
             # Patch the sorted chunk tables instead of rebuilding them (no re-sort).
             return TypeTable(hash_type, old.index.updated(keep, added_codes), ids, database, media)
         codes = np.concatenate([old.codes[keep], added_codes])
-        return TypeTable.build(hash_type, codes, ids, database, media)
+        return TypeTable.build(hash_type, codes, ids, database, media, kernel=self.kernel)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -361,22 +380,25 @@ class Snapshot:
         """
         table = self.tables.get(hash_type)
         if table is None:
-            table = TypeTable.empty(HASH_TYPES.lookup(hash_type), self.id_width)
+            table = TypeTable.empty(HASH_TYPES.lookup(hash_type), self.id_width, kernel=self.kernel)
         encoded = encode_values(table.hash_type, values)
-        wanted = (
-            None
-            if databases is None
-            else sorted({self.databases.index(db) for db in databases if db in self.databases})
+        results = table.search_rows(
+            encoded,
+            radius,
+            max_matches=max_matches,
+            allowed_databases=None if databases is None else self._database_mask(databases),
         )
-        if wanted is None or table.holds_only(wanted):
-            results = table.search_rows(encoded, radius, max_matches=max_matches)
-        else:
-            # Uncapped, then scoped, then capped: the index's own cap would otherwise spend
-            # places on rows the caller may not see (and the search costs the same either way:
-            # the cap only trims the sorted answer).
-            everything = table.search_rows(encoded, radius, max_matches=max(table.size, 1))
-            results = [table.in_scope(result, wanted, max_matches) for result in everything]
         return [self._decoded(table, result) for result in results]
+
+    def _database_mask(self, databases: Collection[str]) -> int:
+        """Bit k set: database code k is in scope (names this snapshot does not hold: none)."""
+        if isinstance(databases, str):
+            raise InvalidInput("databases must be a collection of database names")
+        mask = 0
+        for name in databases:
+            if name in self.databases:
+                mask |= 1 << self.databases.index(name)
+        return mask
 
     def _decoded(self, table: TypeTable, result: SearchResult) -> Hits:
         hits: list[Hit] = []
@@ -443,6 +465,7 @@ class Snapshot:
         """The file as a list of buffers, so writing it copies each array once at most."""
         arrays = self._arrays()
         directory: dict[str, dict[str, Any]] = {}
+        payload: list[bytes | memoryview] = []
         offset = 0
         for name, array in arrays.items():
             directory[name] = {
@@ -450,35 +473,90 @@ class Snapshot:
                 "shape": list(array.shape),
                 "offset": offset,
             }
-            offset = _aligned(offset + array.nbytes)
-        header = dict(self.metadata(), arrays=directory)
-        data_parts: list[bytes | memoryview] = []
-        written = 0
-        for name, array in arrays.items():
-            data_parts.append(bytes(directory[name]["offset"] - written))
-            data = np.ascontiguousarray(array)
-            data_parts.append(data.reshape(-1).view(np.uint8).data)
-            written = directory[name]["offset"] + data.nbytes
-        checksum = _checksum(_header_text(header), data_parts)
-        header_bytes = _header_text({**header, CHECKSUM_KEY: checksum})
+            data = np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
+            end = _aligned(offset + array.nbytes)
+            payload.extend([data, bytes(end - offset - array.nbytes)])
+            offset = end
+        header = dict(self.metadata(), arrays=directory, payload_bytes=offset)
+        checksum = hashlib.sha256(_header_text(header))
+        for part in payload:
+            checksum.update(part)
+        header_bytes = _header_text({**header, CHECKSUM_KEY: checksum.hexdigest()})
         preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_bytes))
         head = preamble + header_bytes
-        return [head, bytes(_aligned(len(head)) - len(head)), *data_parts]
+        return [head, bytes(_aligned(len(head)) - len(head)), *payload]
 
     @classmethod
-    def from_bytes(cls, buffer: bytes | bytearray | memoryview | mmap.mmap) -> Snapshot:
+    def from_bytes(
+        cls,
+        buffer: bytes | bytearray | memoryview | mmap.mmap,
+        *,
+        kernel: str | None = None,
+        huge_pages: bool = True,
+    ) -> Snapshot:
         """Load without copying the arrays (they are read-only views of ``buffer``).
 
         Raises SnapshotCorrupt unless the bytes are a whole snapshot whose checksum matches.
+        ``huge_pages``: collapse an in-memory buffer's pages into transparent huge pages
+        (``collapse_to_huge_pages``: 2x faster searches at 10M for ~1 s CPU at load;
+        ``from_stream``/``from_ranges`` allocate huge pages from the start).
         """
-        header, data_start = _verified_header(buffer)
-        try:
-            return cls._from_verified(buffer, header, data_start)
-        except (KeyError, TypeError, ValueError) as error:  # checksummed, yet not readable
-            raise SnapshotCorrupt(
-                f"the snapshot's layout cannot be read: {type(error).__name__}",
-                version=header.get("snapshot_version"),
-            ) from error
+        incoming = _Incoming.over(buffer)
+        if huge_pages and not isinstance(buffer, mmap.mmap):
+            collapse_to_huge_pages(buffer)
+        return incoming.snapshot(kernel)
+
+    @classmethod
+    def from_ranges(
+        cls,
+        read: Callable[[int, int], bytes],
+        size: int,
+        *,
+        range_bytes: int = RANGE_BYTES,
+        workers: int = RANGE_WORKERS,
+        kernel: str | None = None,
+    ) -> Snapshot:
+        """Load a snapshot of ``size`` bytes through ``read(offset, length)`` (S3 ranged GETs),
+        ``workers`` ranges at a time, hashing each range once the ranges before it are in.
+
+        A short read raises SnapshotCorrupt; ``read``'s own errors propagate.
+        """
+        incoming = _Incoming(size)
+
+        def fetch(start: int) -> int:
+            length = min(range_bytes, size - start)
+            data = read(start, length)
+            if len(data) != length:
+                raise SnapshotCorrupt(f"short read at {start}: {len(data)} of {length} bytes")
+            incoming.view[start : start + length] = data
+            return start + length
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for end in pool.map(fetch, range(0, size, range_bytes)):  # in order of offset
+                incoming.arrived(end)
+        return incoming.snapshot(kernel)
+
+    @classmethod
+    def from_stream(
+        cls,
+        read: Callable[[int], bytes],
+        size: int,
+        *,
+        chunk_bytes: int = RANGE_BYTES,
+        kernel: str | None = None,
+    ) -> Snapshot:
+        """Load a snapshot of ``size`` bytes from a stream (``read(n)``: an S3 GET body),
+        hashing each piece as it arrives. A stream that ends early raises SnapshotCorrupt."""
+        incoming = _Incoming(size)
+        end = 0
+        while end < size:
+            data = read(min(chunk_bytes, size - end))
+            if not data:
+                raise SnapshotCorrupt(f"the snapshot ended at {end} of {size} bytes")
+            incoming.view[end : end + len(data)] = data
+            end += len(data)
+            incoming.arrived(end)
+        return incoming.snapshot(kernel)
 
     @classmethod
     def _from_verified(
@@ -486,8 +564,8 @@ class Snapshot:
         buffer: bytes | bytearray | memoryview | mmap.mmap,
         header: dict[str, Any],
         data_start: int,
+        kernel: str | None,
     ) -> Snapshot:
-
         def array(name: str) -> np.ndarray:
             entry = header["arrays"][name]
             dtype = np.dtype(entry["dtype"])
@@ -495,6 +573,7 @@ class Snapshot:
             flat = np.frombuffer(
                 buffer, dtype=dtype, count=count, offset=data_start + entry["offset"]
             )
+            flat.setflags(write=False)  # a snapshot is immutable, even over a bytearray
             return flat.reshape(entry["shape"])
 
         tables: dict[str, TypeTable] = {}
@@ -517,7 +596,7 @@ class Snapshot:
                     offsets=_u32(array(f"{name}/chunk_offsets")),
                     rows=_u32(array(f"{name}/chunk_rows")),
                 )
-                index = HammingIndex(codes, hash_type.bits, tables=chunk_tables)
+                index = HammingIndex(codes, hash_type.bits, tables=chunk_tables, kernel=kernel)
             else:
                 index = ExactIndex(codes, hash_type.bits)
             tables[name] = TypeTable(
@@ -535,6 +614,7 @@ class Snapshot:
             id_width=int(header["id_width"]),
             databases=tuple(header["databases"]),
             media_types=tuple(header["media_types"]),
+            kernel=kernel,
         )
 
     def save(self, path: Path) -> None:
@@ -543,36 +623,118 @@ class Snapshot:
                 handle.write(part)
 
     @classmethod
-    def load(cls, path: Path) -> Snapshot:
-        """Memory-map a snapshot file: pages are read on first touch."""
+    def load(cls, path: Path, *, kernel: str | None = None) -> Snapshot:
+        """Memory-map a snapshot file (verifying the checksum reads every page once)."""
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls.from_bytes(mapped)
+        return cls.from_bytes(mapped, kernel=kernel)
+
+
+class _Incoming:
+    """A snapshot arriving front to back: its buffer, its header once complete, and the running
+    SHA-256 (header, then payload), so verifying costs little more than hashing the last piece.
+    """
+
+    def __init__(self, size: int) -> None:
+        # A numpy buffer, not a bytearray: numpy asks for transparent huge pages on large
+        # arrays before they are touched (and does not zero them first). The index's random
+        # reads then miss the TLB far less: 10M PDQ batch q/s 13-20% higher with the hashes on
+        # huge pages, in this Firecracker VM (THP "madvise", as Lambda's may be).
+        self._init(np.empty(size, dtype=np.uint8), size)
+
+    def _init(
+        self, buffer: bytes | bytearray | memoryview | mmap.mmap | np.ndarray, size: int
+    ) -> None:
+        self.size = size
+        self.buffer = buffer
+        self.view: memoryview = (
+            buffer.data if isinstance(buffer, np.ndarray) else memoryview(buffer)
+        )
+        self.header: dict[str, Any] | None = None
+        self.expected = ""
+        self.data_start = self.hashed = 0
+        self.checksum = hashlib.sha256()
+
+    @classmethod
+    def over(cls, buffer: bytes | bytearray | memoryview | mmap.mmap) -> _Incoming:
+        """A snapshot already wholly in memory (hashed in place, not copied)."""
+        incoming = cls.__new__(cls)
+        incoming._init(buffer, len(buffer))
+        incoming.arrived(incoming.size)
+        return incoming
+
+    def arrived(self, end: int) -> None:
+        """Bytes [0, end) are in."""
+        if self.header is None:
+            if end < _PREAMBLE.size and end < self.size:
+                return
+            header_len = _header_length(self.view[:end])
+            if end < _PREAMBLE.size + header_len and end < self.size:
+                return
+            self.header, self.expected, self.data_start = _read_header(self.view[:end])
+            self.checksum.update(_header_text(self.header))
+            self.hashed = self.data_start
+        if end > self.hashed:
+            self.checksum.update(self.view[self.hashed : end])
+            self.hashed = end
+
+    def snapshot(self, kernel: str | None) -> Snapshot:
+        if self.header is None:
+            _read_header(self.view)  # raises the reason
+        header = self.header
+        assert header is not None
+        version = _version_of(header)
+        try:
+            expected_size = self.data_start + int(header["payload_bytes"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise SnapshotCorrupt(
+                "the snapshot's header has no payload size", version=version
+            ) from error
+        if expected_size != self.size:
+            raise SnapshotCorrupt(
+                f"the snapshot is {self.size} bytes, its header says {expected_size}: "
+                "it is truncated or corrupt (checksum not checked)",
+                version=version,
+            )
+        if self.checksum.hexdigest() != self.expected:
+            raise SnapshotCorrupt(
+                "the snapshot's checksum does not match: it is truncated or corrupt",
+                version=version,
+            )
+        try:
+            return Snapshot._from_verified(self.view, header, self.data_start, kernel)
+        except (KeyError, TypeError, ValueError) as error:  # checksummed, yet not readable
+            raise SnapshotCorrupt(
+                f"the snapshot's layout cannot be read: {type(error).__name__}", version=version
+            ) from error
 
 
 def _header_text(header: dict[str, Any]) -> bytes:
     return json.dumps(header, sort_keys=True).encode()
 
 
-def _checksum(header_text: bytes, data: Iterable[bytes | memoryview]) -> str:
-    digest = hashlib.sha256(header_text)
-    for part in data:
-        digest.update(part)
-    return digest.hexdigest()
-
-
-def _verified_header(
-    buffer: bytes | bytearray | memoryview | mmap.mmap,
-) -> tuple[dict[str, Any], int]:
-    """The header and where the arrays start, once the checksum over both has matched."""
+def _header_length(buffer: bytes | bytearray | memoryview | mmap.mmap) -> int:
     if len(buffer) < _PREAMBLE.size:
         raise SnapshotCorrupt("not a hashmatch snapshot: too short")
     magic, fmt, _, header_len = _PREAMBLE.unpack_from(buffer, 0)
     if magic != MAGIC:
         raise SnapshotCorrupt("not a hashmatch snapshot: bad magic")
     if fmt != FORMAT_VERSION:
-        raise SnapshotCorrupt(f"unsupported snapshot format version {fmt}")
-    data_start = _aligned(_PREAMBLE.size + header_len)
+        raise SnapshotCorrupt(
+            f"unsupported snapshot format version {fmt}: this code reads version "
+            f"{FORMAT_VERSION} only; rebuild the snapshot"
+        )
+    return int(header_len)
+
+
+def _read_header(
+    buffer: bytes | bytearray | memoryview | mmap.mmap,
+) -> tuple[dict[str, Any], str, int]:
+    """The header (without its checksum), the checksum it carries, and where the payload starts.
+
+    Refuses other files and formats, and a header without a checksum.
+    """
+    header_len = _header_length(buffer)
     if len(buffer) < _PREAMBLE.size + header_len:
         raise SnapshotCorrupt("the snapshot is truncated inside its header")
     try:
@@ -581,23 +743,28 @@ def _verified_header(
         raise SnapshotCorrupt("the snapshot's header is not JSON") from error
     if not isinstance(header, dict):
         raise SnapshotCorrupt("the snapshot's header is not a JSON object")
-    version = header.get("snapshot_version")
-    version = version if isinstance(version, int) else None
     expected = header.pop(CHECKSUM_KEY, None)
     if not isinstance(expected, str):
-        raise SnapshotCorrupt("the snapshot carries no checksum", version=version)
-    data = memoryview(buffer)[data_start:] if len(buffer) > data_start else b""
-    if _checksum(_header_text(header), [data]) != expected:
-        raise SnapshotCorrupt(
-            "the snapshot's checksum does not match: it is truncated or corrupt", version=version
-        )
-    return header, data_start
+        raise SnapshotCorrupt("the snapshot carries no checksum", version=_version_of(header))
+    return header, expected, _aligned(_PREAMBLE.size + header_len)
+
+
+def _version_of(header: dict[str, Any]) -> int | None:
+    version = header.get("snapshot_version")
+    return version if isinstance(version, int) else None
 
 
 def _member_of(
-    ids: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_]
+    ids: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_], *, native: bool
 ) -> npt.NDArray[np.bool_]:
-    """``np.isin`` for fixed-width ids: a set lookup beats sorting a million byte strings."""
+    """``np.isin`` for fixed-width ids (every row holding a wanted id, however many there are).
+
+    Native: a hash set in C (10M ids: docs/matching.md, apply). numpy: a Python set lookup, which
+    beats sorting a million byte strings.
+    """
+    kernel = native_kernel() if native else None
+    if kernel is not None and ids.dtype == wanted.dtype:
+        return kernel.member_of(ids, wanted)
     wanted_set = set(wanted.tolist())
     return np.fromiter((i in wanted_set for i in ids.tolist()), dtype=bool, count=ids.shape[0])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -112,11 +112,25 @@ class StoredSnapshot:
     etag: str
 
 
+@dataclass(frozen=True)
+class SnapshotStream:
+    """The current snapshot as it arrives: ``read(n)`` returns up to ``n`` more bytes (b"" at
+    the end; a failure raises DependencyUnavailable), ``size`` bytes in all."""
+
+    read: Callable[[int], bytes]
+    size: int
+    etag: str
+
+
 class SnapshotStore(Protocol):
     """The current index snapshot, one object replaced by compare-and-swap."""
 
     def read(self) -> StoredSnapshot | None:
         """The current snapshot and its etag, or None if none was ever written."""
+
+    def stream(self) -> SnapshotStream | None:
+        """The current snapshot to read as it arrives (the matcher's load: no second copy of
+        a gigabyte in memory), or None if none was ever written."""
 
     def current_etag(self) -> str | None:
         """The current snapshot's etag without reading it (the matcher's freshness check)."""

@@ -24,7 +24,7 @@ from hashmatch.errors import DependencyUnavailable, IndexUnavailable
 from hashmatch.hashtypes import HashType, get_hash_type
 from hashmatch.index import Hit, Hits, Snapshot, SnapshotCorrupt
 from hashmatch.index.snapshot import DATABASES
-from hashmatch.indicators.ports import IndicatorStore, SnapshotStore, StoredSnapshot
+from hashmatch.indicators.ports import IndicatorStore, SnapshotStore, SnapshotStream
 from hashmatch.observability import MetricName, logger, metrics
 
 DEFAULT_REFRESH_INTERVAL = timedelta(seconds=30)
@@ -111,13 +111,14 @@ class Matcher:
         """
         snapshot = self._current()
         groups: dict[tuple[str, int, frozenset[str]], list[int]] = {}
+        # A request's queries share a few thresholds tuples (one per hash type): split each once.
+        searches_of: dict[tuple[tuple[str, int], ...], list[tuple[int, frozenset[str]]]] = {}
         for position, query in enumerate(queries):
-            databases_at: dict[int, set[str]] = {}
-            for database, threshold in query.thresholds:
-                databases_at.setdefault(threshold, set()).add(database)
-            for threshold, names in databases_at.items():
-                key = (query.hash_type.name, threshold, frozenset(names))
-                groups.setdefault(key, []).append(position)
+            searches = searches_of.get(query.thresholds)
+            if searches is None:
+                searches = searches_of[query.thresholds] = _searches(query.thresholds)
+            for threshold, names in searches:
+                groups.setdefault((query.hash_type.name, threshold, names), []).append(position)
         parts: list[list[Hits]] = [[] for _ in queries]
         for (type_name, threshold, databases), positions in groups.items():
             results = snapshot.search(
@@ -145,6 +146,8 @@ class Matcher:
 
     def _merged(self, parts: Sequence[Hits]) -> tuple[list[Hit], bool]:
         """One query's hits over its searches, nearest first, within the cap."""
+        if len(parts) == 1 and len(parts[0].hits) <= 1:  # most queries: one search, no match
+            return parts[0].hits, parts[0].truncated
         hits = sorted(
             (hit for part in parts for hit in part.hits),
             key=lambda hit: (hit.distance, hit.indicator_id),
@@ -177,24 +180,37 @@ class Matcher:
         return etag
 
     def _load(self, now: datetime) -> None:
-        stored = self._read()
+        stream = self._stream()
         try:
-            snapshot = Snapshot.from_bytes(stored.data)
-        except SnapshotCorrupt as error:
-            raise _unavailable(f"the index snapshot is unusable: {error}") from error
-        self._snapshot, self._etag, self._checked_at = snapshot, stored.etag, now
-        logger.info("index snapshot loaded", extra={"index_version": snapshot.version})
-
-    def _read(self) -> StoredSnapshot:
-        try:
-            stored = self._snapshots.read()
+            # Read into one buffer and hashed as it arrives (no second copy of the object).
+            snapshot = Snapshot.from_stream(stream.read, stream.size)
         except DependencyUnavailable as error:
             raise _unavailable(
                 "the index snapshot cannot be read", retry_after=error.retry_after_seconds
             ) from error
-        if stored is None:
+        except SnapshotCorrupt as error:
+            raise _unavailable(f"the index snapshot is unusable: {error}") from error
+        self._snapshot, self._etag, self._checked_at = snapshot, stream.etag, now
+        logger.info("index snapshot loaded", extra={"index_version": snapshot.version})
+
+    def _stream(self) -> SnapshotStream:
+        try:
+            stream = self._snapshots.stream()
+        except DependencyUnavailable as error:
+            raise _unavailable(
+                "the index snapshot cannot be read", retry_after=error.retry_after_seconds
+            ) from error
+        if stream is None:
             raise _unavailable("there is no index snapshot (build_index writes one every minute)")
-        return stored
+        return stream
+
+
+def _searches(thresholds: Sequence[tuple[str, int]]) -> list[tuple[int, frozenset[str]]]:
+    """The databases searched together: one search per distinct threshold."""
+    databases_at: dict[int, set[str]] = {}
+    for database, threshold in thresholds:
+        databases_at.setdefault(threshold, set()).add(database)
+    return [(threshold, frozenset(names)) for threshold, names in databases_at.items()]
 
 
 def _unavailable(detail: str, *, retry_after: int = INDEX_RETRY_AFTER_SECONDS) -> IndexUnavailable:

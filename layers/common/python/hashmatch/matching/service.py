@@ -171,8 +171,9 @@ class MatchService:
         # Per accepted item: its position and the slice of ``queries`` holding its value (first)
         # and its alternates.
         spans: list[tuple[int, int, int]] = []
+        thresholds: dict[str, tuple[tuple[str, int], ...]] = {}  # per hash type, this client's
         for position, item in enumerate(items):
-            rejection, item_queries = self._queries_for(principal, item)
+            rejection, item_queries = self._queries_for(principal, item, thresholds)
             if rejection is not None:
                 results[position] = ItemAnswer(item.hash_type, item.ref, rejection=rejection)
             else:
@@ -182,6 +183,17 @@ class MatchService:
         events: list[MatchEvent] = []
         for position, start, stop in spans:
             item, hash_type = items[position], queries[start].hash_type
+            value_answer = answer.results[start]
+            if stop == start + 1 and not value_answer.hits:  # most items: one query, no match
+                results[position] = ItemAnswer(
+                    hash_type.name,
+                    item.ref,
+                    [],
+                    value_answer.thresholds,
+                    value_answer.truncated,
+                    hash_type.min_quality,
+                )
+                continue
             merged = _merged(answer.results[start:stop])
             negatives = [pair for pair in merged if pair[0].database == NEGATIVE_DATABASE]
             merged = [pair for pair in merged if pair[0].database != NEGATIVE_DATABASE]
@@ -217,7 +229,6 @@ class MatchService:
                         indicator_ref(principal.organisation_id, found.indicator_id),
                     )
                 )
-            value_answer = answer.results[start]
             results[position] = ItemAnswer(
                 hash_type=hash_type.name,
                 ref=item.ref,
@@ -284,9 +295,15 @@ class MatchService:
             )
 
     def _queries_for(
-        self, principal: Principal, item: MatchItem
+        self,
+        principal: Principal,
+        item: MatchItem,
+        thresholds_of: dict[str, tuple[tuple[str, int], ...]],
     ) -> tuple[Rejection | None, list[HashQuery]]:
-        """The item's value and alternates as queries (value first), or why it is rejected."""
+        """The item's value and alternates as queries (value first), or why it is rejected.
+
+        ``thresholds_of``: the request's thresholds per hash type, filled on first use.
+        """
         try:
             hash_type = get_hash_type(item.hash_type)
             digest = hash_type.to_bytes(item.value)
@@ -317,15 +334,18 @@ class MatchService:
                 digests.append(hash_type.to_bytes(alternate))
             except HashmatchError as error:
                 return Rejection(error.code, f"alternates[{number}]: {error.detail}"), []
-        thresholds = tuple(
-            (database, self._threshold(database, hash_type))
-            for database in sorted(set(principal.databases) & set(DATABASES))
-        )
-        if thresholds:
-            # Negative indicators are searched at the widest threshold the item is matched at:
-            # one near the query withholds every match the query would have had.
-            widest = max(threshold for _, threshold in thresholds)
-            thresholds = (*thresholds, (NEGATIVE_DATABASE, widest))
+        thresholds = thresholds_of.get(hash_type.name)
+        if thresholds is None:
+            thresholds = tuple(
+                (database, self._threshold(database, hash_type))
+                for database in sorted(set(principal.databases) & set(DATABASES))
+            )
+            if thresholds:
+                # Negative indicators are searched at the widest threshold the item is matched
+                # at: one near the query withholds every match the query would have had.
+                widest = max(threshold for _, threshold in thresholds)
+                thresholds = (*thresholds, (NEGATIVE_DATABASE, widest))
+            thresholds_of[hash_type.name] = thresholds
         return None, [HashQuery(hash_type, digest, thresholds) for digest in digests]
 
     def _threshold(self, database: str, hash_type: HashType) -> int:
