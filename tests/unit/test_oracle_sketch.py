@@ -79,8 +79,9 @@ def test_a_sketch_survives_its_bytes():
     again = Sketch.from_bytes(sketch.to_bytes())
 
     assert again.salt == sketch.salt
-    assert again.busiest() == sketch.busiest()
-    assert again.observe("pdq", flipped(base, 3), matched=False) == sketch.busiest()
+    assert again.busiest() == sketch.busiest() >= 5
+    probe = flipped(base, 3)
+    assert again.observe("pdq", probe, matched=False) == sketch.observe("pdq", probe, matched=False)
 
 
 def test_each_sketch_samples_other_bits():
