@@ -67,7 +67,7 @@ def test_many_unrelated_matches_do_not_add_up():
 
     most = sketch.observe_many("pdq", [(pdq_bytes(1000 + n), True) for n in range(1000)])
 
-    assert most <= 7  # the limit is 12
+    assert most <= 8  # the limit is 12
 
 
 def test_a_sketch_survives_its_bytes():

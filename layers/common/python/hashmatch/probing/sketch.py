@@ -11,8 +11,9 @@ keeping any query hash:
   bits apart share most keys.
 - ``cells``: ``CELLS`` 64-bit sets; each key of a query names one cell, and the query sets one bit
   in it (a keyed 6-bit fingerprint of the whole hash). A cell's bit count estimates how many
-  distinct near-duplicates it has seen; the same hash sent again sets the same bit. A query
-  counts as its second fullest cell, so unrelated hashes sharing one cell do not add up.
+  distinct near-duplicates it has seen; the same hash sent again sets the same bit. (Counting
+  a query as its second fullest cell instead, against unrelated hashes sharing a cell, let
+  the threshold-edge attack of bench/oracle.py get 51 bits in one run: not done.)
 - ``bloom``: a Bloom filter of the keys of matched queries, so a query that did not match but is
   near one that did (an attacker walking along the threshold) is counted too. A query that is
   near no match leaves no trace at all.
@@ -151,11 +152,7 @@ class Sketch:
         marks = np.left_shift(np.uint64(1), self.fingerprints(digests))
         rows, tables = np.nonzero(touched)
         np.bitwise_or.at(self.cells, cells[rows, tables], marks[rows])
-        # A query's count is the second fullest of its cells: near-duplicates share most of
-        # their keys, so several of their cells fill together, while unrelated queries that
-        # happen to share one cell (a busy provider's many distinct matches) fill one at most.
-        counts = np.sort(np.bitwise_count(self.cells[cells]), axis=1)[:, -2]
-        return int(counts[touched.any(axis=1)].max())
+        return int(np.bitwise_count(self.cells[np.unique(cells[rows, tables])]).max())
 
     @property
     def has_matches(self) -> bool:
