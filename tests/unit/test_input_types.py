@@ -6,10 +6,13 @@ Regression tests of issue 11, items 4 (strict types: booleans, timestamps and in
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from hashmatch.indicators.api import (
@@ -19,7 +22,7 @@ from hashmatch.indicators.api import (
     SuspendRequest,
 )
 from hashmatch.indicators.model import Submission
-from hashmatch.input_types import NOW
+from hashmatch.input_types import MULTILINE_TEXT_PATTERN, NOW, MultilineText
 from hashmatch.matching.api import MatchRequest
 from hashmatch.reports.model import ReportDetails
 from hashmatch.retention.holds import LegalHoldRequest
@@ -174,3 +177,31 @@ def test_the_schema_names_exactly_the_country_codes_the_service_accepts():
     assert "DE" in codes
     assert "AA" not in codes  # user-assigned, refused
     assert refuses(ReportDetails, {**REPORT, "suspected_member_state": "AA"})
+
+
+class _Note(BaseModel):
+    text: MultilineText
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\t\n", "note\x00", "\x1b[31mred", "a\u202eb", "\x85", "\x05\u00df"]
+)
+def test_text_in_lines_refuses_what_free_text_refuses_but_line_breaks(text):
+    assert refuses(_Note, {"text": text}) == [("text",)]
+
+
+def test_text_in_lines_takes_line_breaks_and_tabs_as_sent():
+    note = "Seen twice:\n\t1. the upload\n\t2. its copy\n"
+
+    assert _Note.model_validate({"text": note}).text == note
+
+
+@given(st.text(max_size=40))
+def test_the_schema_pattern_of_text_in_lines_says_what_the_validator_does(text):
+    try:
+        _Note.model_validate({"text": text})
+        accepted = True
+    except ValidationError:
+        accepted = False
+
+    assert accepted == bool(re.fullmatch(MULTILINE_TEXT_PATTERN, text))

@@ -39,6 +39,11 @@ _ALLOWED = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
 _VISIBLE = r"[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
 FREE_TEXT_PATTERN = rf"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
 _FREE_TEXT = re.compile(FREE_TEXT_PATTERN)
+# A text a person writes in several lines (a reviewer's note or question, a provider's answer):
+# the same, with line breaks and tabs allowed.
+_ALLOWED_IN_LINES = r"[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
+MULTILINE_TEXT_PATTERN = rf"^{_ALLOWED_IN_LINES}*{_VISIBLE}{_ALLOWED_IN_LINES}*$"
+_MULTILINE_TEXT = re.compile(MULTILINE_TEXT_PATTERN)
 # RFC 3339 date-times with a time zone; the schema of an event time also says years 2000-2999
 # (the lower end of its window, as far as a pattern can say it).
 _AFTER_YEAR = (
@@ -125,4 +130,22 @@ FreeText = Annotated[
     StringConstraints(min_length=1),
     AfterValidator(_free_text),
     Field(json_schema_extra={"pattern": FREE_TEXT_PATTERN}),
+]
+
+
+def _multiline_text(value: str) -> str:
+    if not _MULTILINE_TEXT.fullmatch(value):
+        raise ValueError(
+            "must hold visible text, without control characters (line breaks and tabs aside), "
+            "escapes or direction overrides"
+        )
+    return value
+
+
+# The same in several lines; a length as for FreeText.
+MultilineText = Annotated[
+    str,
+    StringConstraints(min_length=1),
+    AfterValidator(_multiline_text),
+    Field(json_schema_extra={"pattern": MULTILINE_TEXT_PATTERN}),
 ]

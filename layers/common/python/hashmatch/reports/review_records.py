@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from hashmatch.countries import EU_MEMBER_STATES
+from hashmatch.input_types import MultilineText
 
 INFORMATION_REQUEST_ID_PATTERN = r"^ir_[0-9a-f]{24}$"
 DELIVERY_ID_PATTERN = r"^dl_[0-9a-f]{24}$"
@@ -29,22 +29,9 @@ RECIPIENT_PATTERN = r"^(europol|[A-Z]{2})$"
 _RECIPIENT = re.compile(RECIPIENT_PATTERN)
 
 
-def _readable(value: str) -> str:
-    """Free text a person wrote: no control characters (line breaks and tabs aside), not blank."""
-    if not value.strip():
-        raise ValueError("must not be blank")
-    for character in value:
-        if character not in "\n\t" and unicodedata.category(character) in ("Cc", "Cf", "Cs"):
-            raise ValueError(f"must not contain control characters (U+{ord(character):04X})")
-    return value
-
-
-# Free text: a reviewer's internal note or question, a provider's answer.
-Text = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_NOTE_LENGTH, strip_whitespace=True),
-    AfterValidator(_readable),
-]
+# Free text: a reviewer's internal note or question, a provider's answer (line breaks allowed;
+# the one definition of such text is hashmatch.input_types).
+Text = Annotated[MultilineText, Field(max_length=MAX_NOTE_LENGTH)]
 
 
 def is_recipient(value: str) -> bool:
