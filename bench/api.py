@@ -44,10 +44,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import flip, numbered_ids, pdq_snapshot, timed
+from bench.common import (
+    REGION,
+    Context,
+    flip,
+    numbered_ids,
+    pdq_snapshot,
+    timed,
+    use_moto_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-REGION = "eu-central-1"
 BATCH = 1000
 MATCHING_SHARE = 0.1
 NEAR_BITS = 8
@@ -63,19 +70,6 @@ PROVIDER = {
 }
 
 
-class Context:
-    function_name = "bench-match-hashes"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:bench"
-    memory_limit_in_mb = 2048
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/bench"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--indicators", type=int, default=1_000_000)
@@ -89,17 +83,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    use_moto_environment()
     from moto import mock_aws
 
     with mock_aws():

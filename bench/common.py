@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+REGION = "eu-central-1"
+
+
+class Context:
+    """A Lambda context for handlers run in-process (they duck-type it, as Lambda's own)."""
+
+    function_name = "bench"
+    function_version = "$LATEST"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:bench"
+    memory_limit_in_mb = 2048
+    aws_request_id = "bench"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def use_moto_environment(log_level: str = "WARNING") -> None:
+    """Test credentials, the region and no endpoint: for moto in-process (``mock_aws``)."""
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": log_level,
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 def timed(action: Callable[[], Any], repeats: int) -> list[float]:

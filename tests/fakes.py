@@ -31,7 +31,13 @@ from hashmatch.indicators.model import (
     Provenance,
     timestamp,
 )
-from hashmatch.indicators.ports import IndicatorChange, SnapshotStream, StoredSnapshot
+from hashmatch.indicators.ports import (
+    IndicatorChange,
+    MatchTally,
+    SnapshotStream,
+    StoredSnapshot,
+)
+from hashmatch.indicators.quarantine import rolled_baseline
 from hashmatch.indicators.service import IndicatorService
 from hashmatch.matching.events import MatchEvent
 from hashmatch.reports.model import Filing, Report, ReportPage, ReportStatus, StatusChange
@@ -166,6 +172,8 @@ class InMemoryIndicatorStore:
         self.items: dict[str, Indicator] = {}
         self.disputed_by: dict[str, set[str]] = {}
         self.writes = 0
+        # Per indicator: [window, count, baseline] (the adapter's flood_* attributes).
+        self.floods: dict[str, list[float]] = {}
 
     def create(self, indicator: Indicator) -> None:
         if indicator.id in self.items:
@@ -218,11 +226,58 @@ class InMemoryIndicatorStore:
                 "needs_review_since": current.needs_review_since
                 if status is IndicatorStatus.SUSPENDED
                 else None,
+                "quarantined_at": current.quarantined_at
+                if status is IndicatorStatus.SUSPENDED
+                else None,
             }
         )
+        if status is IndicatorStatus.ACTIVE and indicator_id in self.floods:
+            _, count, _ = self.floods.pop(indicator_id)
+            self.floods[indicator_id] = [-1, 0, count]  # reinstated: its rate is the baseline
         self.items[indicator_id] = changed
         self.writes += 1
         return changed
+
+    def quarantine(
+        self, indicator_id: str, *, reason: str, by: str, now: datetime
+    ) -> Indicator | None:
+        current = self.items.get(indicator_id)
+        if current is None or current.status is not IndicatorStatus.ACTIVE:
+            return None
+        quarantined = current.model_copy(
+            update={
+                "status": IndicatorStatus.SUSPENDED,
+                "status_reason": reason,
+                "status_changed_at": now,
+                "status_changed_by": by,
+                "updated_at": now,
+                "changed_at": now,
+                "quarantined_at": now,
+                "needs_review_since": current.needs_review_since or now,
+            }
+        )
+        self.items[indicator_id] = quarantined
+        self.writes += 1
+        return quarantined
+
+    def count_matches(
+        self, counts: Mapping[str, int], *, window: int, decay: float
+    ) -> dict[str, MatchTally]:
+        tallies = {}
+        for indicator_id, added in counts.items():
+            if indicator_id not in self.items:
+                continue
+            old_window, count, baseline = self.floods.get(indicator_id, [-1, 0, 0.0])
+            if old_window != window:
+                if old_window >= 0:
+                    baseline = rolled_baseline(
+                        baseline, int(count), window - int(old_window), decay
+                    )
+                count = 0
+            count += added
+            self.floods[indicator_id] = [window, count, baseline]
+            tallies[indicator_id] = MatchTally(int(count), float(baseline))
+        return tallies
 
     def active_ids(self, indicator_ids: Iterable[str]) -> set[str]:
         return {
@@ -301,6 +356,7 @@ class InMemoryIndicatorStore:
                 feed_key=f"{timestamp(i.changed_at)}#{i.id}",
                 companion=i.companion,
                 variants=tuple((v.hash_value, v.companion) for v in i.variants),
+                negative=i.negative,
             )
             for i in self.items.values()
         ]

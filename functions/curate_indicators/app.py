@@ -18,6 +18,8 @@ from hashmatch.indicators.api import (
     IndicatorBatchRequest,
     IndicatorReviewList,
     IndicatorView,
+    NegativeIndicatorRequest,
+    NegativeIndicatorResponse,
     ReinstateRequest,
     RevokeRequest,
     SuspendRequest,
@@ -74,6 +76,38 @@ def import_indicators() -> Response[BatchResponse]:
     )
     status = batch_status(result)
     return _json(status, batch_response(result, position="line"))
+
+
+@app.post(
+    "/v1/indicators/negative",
+    summary="Add negative indicators: hashes that must never produce a match",
+    description=(
+        "For benign images that false-match (grids, lattices, flat gradients). A query within "
+        "the threshold of a negative indicator is no match in any database, even when it is "
+        "near an indicator too (counted as `negative_suppressions`). Remove one with `DELETE "
+        "/v1/indicators/{id}`. Near-duplicate types only; audited."
+    ),
+    responses={
+        200: json_response("Every item stored, or found stored", NegativeIndicatorResponse),
+        207: json_response(
+            "Some or all items refused (a hash not of its type, outside your scope), each with "
+            "its faults; the others stored",
+            NegativeIndicatorResponse,
+        ),
+    },
+)
+@traced
+def add_negative_indicators(
+    request: Annotated[NegativeIndicatorRequest, Body()],
+) -> Response[NegativeIndicatorResponse]:
+    curator = current_principal(app)
+    results = bootstrap.negative_indicators().add(
+        request.items, by=curator.client_id, scope=CuratorScope.of(curator)
+    )
+    body = NegativeIndicatorResponse.of(results)
+    return Response(
+        status_code=int(body.status), content_type=content_types.APPLICATION_JSON, body=body
+    )
 
 
 @app.get(

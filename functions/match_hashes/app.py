@@ -55,7 +55,9 @@ def match_hashes(
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=match_response_body(result),
+        body=match_response_body(
+            result, bands=bootstrap.distance_bands(), disclosure=bootstrap.provider_disclosure()
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""`hashmatch clients create|list|revoke`: manage API clients (an operator command)."""
+"""`hashmatch clients create|list|revoke|lift-probing-hold`: manage API clients (operators)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_deployment_arguments(revoke)
     revoke.set_defaults(func=run_revoke)
 
+    lift = actions.add_parser(
+        "lift-probing-hold",
+        help="let a client match again after probing detection suspended its matching",
+        description=(
+            "Lift the suspension POST /v1/match put on a client after ProbingSuspendAfter "
+            "probing detections (docs/operations.md, probing-detected), and forget its count of "
+            "detections. Audited."
+        ),
+    )
+    lift.add_argument("client_id")
+    add_deployment_arguments(lift)
+    lift.set_defaults(func=run_lift_probing_hold)
+
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -185,6 +198,26 @@ def run_revoke(args: argparse.Namespace) -> int:
         return 0
 
     return _in_deployment(args, revoke)
+
+
+def run_lift_probing_hold(args: argparse.Namespace) -> int:
+    def lift() -> int:
+        from hashmatch import bootstrap
+        from hashmatch.audit.model import AuditAction
+
+        if not bootstrap.probing_store().lift(args.client_id):
+            print(f"hashmatch clients: {args.client_id} has no probing hold", file=sys.stderr)
+            return 1
+        bootstrap.audit_log().record(
+            AuditAction.CLIENT_PROBING_HOLD_LIFTED,
+            actor="operator",
+            role="operator",
+            targets=[args.client_id],
+        )
+        print(json.dumps({"client_id": args.client_id, "probing_hold": "lifted"}))
+        return 0
+
+    return _in_deployment(args, lift)
 
 
 def _in_deployment(args: argparse.Namespace, action: Callable[[], int]) -> int:

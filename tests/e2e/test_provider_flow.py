@@ -112,6 +112,11 @@ def test_exactly_the_modified_copies_match_and_their_reports_are_stored(
     assert matched == copies
     report_ids = [r["report_id"] for r in summary["results"] if r["matched"]]
     assert len(report_ids) == KNOWN_COUNT
+    # A provider learns how close each match is as a band, never the distance
+    found = [m for r in summary["results"] for m in r.get("matches", [])]
+    assert found
+    assert {m["band"] for m in found} <= {"exact", "close", "near"}
+    assert not any("distance" in m for m in found)
 
     provider = HashmatchClient(endpoint, provider_key)
     deadline = time.monotonic() + 60

@@ -130,8 +130,14 @@ def test_every_figure_of_the_seeded_year_is_as_done(published):
     # 5 forwarded reports of year 1 and 6 unfounded ones of year 2, with their 11 match events,
     # the retried batch's 5 uncited events, the 11 forwarded copies, the question's text, the
     # revoked indicator's provenance
-    assert summary(got["erasures"]) == (40, U, None, None)
-    assert rows(got["erasures"]) == {
+    # and the probing sketches the demo's matches left (one per client and hour it matched in:
+    # a small cell, 1 to 4 depending on where the hours fall)
+    erased = rows(got["erasures"])
+    assert erased.pop(("probing_sketches",)) == U
+    count, *rest = summary(got["erasures"])
+    assert 40 < count < 45
+    assert rest == [U, None, None]
+    assert erased == {
         ("indicator_provenance",): U,
         ("information_requests",): U,
         ("match_events",): 16,

@@ -240,6 +240,8 @@ MATCH_CALLS = (
     StoreCall("confirm candidates", "DynamoDB", "dynamodb", "batch_get_item", "IndicatorsTable"),
     StoreCall("store match events", "DynamoDB", "dynamodb", "batch_write_item", "MatchEventsTable"),
     StoreCall("count queries", "DynamoDB", "dynamodb", "transact_write_items", "StatisticsTable"),
+    StoreCall("read the probing sketch", "DynamoDB", "dynamodb", "batch_get_item", "ProbingTable"),
+    StoreCall("save the probing sketch", "DynamoDB", "dynamodb", "put_item", "ProbingTable"),
 )
 
 
@@ -301,6 +303,36 @@ def test_match_hashes_refuses_when_it_cannot_check_the_snapshot_is_current(
         fault,
         f"{answer(refused)} (it never answers from a snapshot it cannot check); "
         "nothing stored, nothing counted; retry: 200",
+    )
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_match_hashes_answers_when_flood_counting_fails(deployment, lambda_context, faults, fault):
+    # Given one indexed indicator, and the flood counts on its item failing
+    index_one(lambda_context)
+    fail_calls(
+        faults,
+        deployment,
+        fault,
+        StoreCall("", "DynamoDB", "dynamodb", "update_item", "IndicatorsTable"),
+    )
+    counted_before = counted(deployment)
+
+    # When a provider matches it
+    answered = match(lambda_context)
+
+    # Then the answer stands (stored and counted once: failing it now would count the retry
+    # twice); only flood quarantine misses this request's match
+    assert answered["statusCode"] == 200
+    assert len(match_event_ids(deployment)) == 1
+    assert counted(deployment) - counted_before == 2
+    observed(
+        "match_hashes",
+        "count matches for flood quarantine",
+        "DynamoDB",
+        fault,
+        "200: the answer stands, stored and counted once; this request's matches are not "
+        "counted towards flood quarantine (a warning is logged)",
     )
 
 

@@ -70,7 +70,7 @@ def test_a_registered_type_is_curated_indexed_and_matched_within_its_default_thr
     near, far, malformed = answer["items"]
     assert near["status"] == "matched"
     (found,) = near["matches"]
-    assert (found["distance"], found["threshold"]) == (3, 4)
+    assert (found["band"], found["threshold"]) == ("near", 4)  # 3 of 4: past half the threshold
     assert set(near["thresholds"].values()) == {4}
     assert near["quality_gate"] is None
     assert far["status"] == "no_match"

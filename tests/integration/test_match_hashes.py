@@ -61,12 +61,15 @@ def test_a_near_copy_matches_and_its_event_is_stored_without_the_ref(deployment,
     assert item["ref"] == "upload-42"
     assert item["quality_gate"] == 50
     (found,) = item["matches"]
-    assert (found["distance"], found["threshold"], found["database"]) == (3, 31, "known")
+    # A provider gets the band, never the distance (3 of 31: up to half the threshold).
+    assert (found["band"], found["threshold"], found["database"]) == ("close", 31, "known")
+    assert "distance" not in found
     stored = boto3.client("dynamodb", region_name=REGION).get_item(
         TableName=deployment.physical_id("MatchEventsTable"),
         Key={"match_id": {"S": found["match_id"]}},
     )["Item"]
     assert "upload-42" not in json.dumps(stored)
+    assert stored["distance"]["N"] == "3"  # staff see the exact distance in the match event
     assert stored["index_version"]["N"] == str(body["index_version"])
 
 
@@ -163,7 +166,7 @@ def test_an_alternate_that_matches_says_so(lambda_context):
 
     assert status == 200
     (found,) = body["items"][0]["matches"]
-    assert (found["distance"], found["via"]) == (2, "alternate")
+    assert (found["band"], found["via"]) == ("close", "alternate")
 
 
 @pytest.mark.usefixtures("deployment")

@@ -28,6 +28,7 @@ POLICY_PARAMETERS = {
     "claims": "ClaimRetentionDays",
     "information_requests": "InformationRequestRetentionDays",
     "outbound_messages": "OutboundMessageRetentionDays",
+    "probing_sketches": "ProbingSketchRetentionDays",
 }
 
 
@@ -138,6 +139,7 @@ def test_ttl_backstops_are_on_the_tables_whose_writers_get_the_policy(cfn_templa
     # legal hold), so the tables only name the attribute.
     assert ttl["MatchEventsTable"] == "expires_at_epoch"
     assert ttl["ReportsTable"] == "expires_at_epoch"
+    assert ttl["ProbingTable"] == "erase_after_epoch"
     assert "AuditTable" not in ttl  # TTL would erase entries without a checkpoint
     for table, writer in writers.items():
         assert retention_days_of(functions[writer]) == POLICY_PARAMETERS, table
@@ -153,6 +155,7 @@ def test_due_date_indexes_let_erasure_find_what_is_due_without_a_scan(cfn_templa
 
     assert index_keys("MatchEventsTable", "ByDueDay") == ["due_day", "match_id"]
     assert index_keys("ReportsTable", "ByDueDay") == ["due_day", "report_id"]
+    assert index_keys("ProbingTable", "ByDueDay") == ["due_day", "id"]
     assert index_keys("IndicatorsTable", "ProvenanceDue") == ["provenance_due_day", "id"]
     assert index_keys("LegalHoldsTable", "ByEndDay") == ["end_day", "hold_id"]
     assert index_keys("ReportsTable", "ClaimsDue") == ["claim_due_day", "report_id"]

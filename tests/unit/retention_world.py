@@ -54,6 +54,7 @@ POLICY = RetentionPolicy(
     claims=timedelta(days=7),
     information_requests=timedelta(days=30),
     outbound_messages=timedelta(days=90),
+    probing_sketches=timedelta(days=1),
 )
 DECISIONS: dict[str, UnfoundedDecision | ForwardDecision] = {
     "unfounded": UnfoundedDecision(outcome="manifestly_unfounded", reasons=("outside_scope",)),

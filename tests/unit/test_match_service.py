@@ -106,6 +106,14 @@ def test_a_query_without_a_match_leaves_no_event_only_a_counter(world):
     assert world.counters.of("matches") == {}
 
 
+def test_the_provider_is_told_the_thresholds_of_its_databases_only(world):
+    # The negative pseudo-database is searched beside them but is no database of the provider's
+    no_match, near = world.service.match(PROVIDER, [pdq(pdq_hex(99)), pdq(KNOWN)]).items
+
+    assert set(no_match.thresholds) == set(near.thresholds) == set(PROVIDER.databases)
+    assert set(no_match.agreements) <= set(PROVIDER.databases)
+
+
 def test_an_indicator_in_a_database_the_client_may_not_use_does_not_match(world):
     result = world.service.match(PROVIDER, [pdq(pdq_hex(2))])
 

@@ -53,7 +53,7 @@ def test_the_policy_reads_every_period_from_one_json_setting(monkeypatch):
         '{"match_events": 90, "unfounded_reports": 30, "forwarded_reports": 365,'
         ' "revoked_provenance": 90, "audit_entries": 1826, "statistics": 365,'
         ' "legal_hold_max": 548, "claims": 7, "information_requests": 30,'
-        ' "outbound_messages": 90}',
+        ' "outbound_messages": 90, "probing_sketches": 1}',
     )
     clear_settings_cache()
 

@@ -48,7 +48,7 @@ class FakeApi:
                         "indicator_ref": self.indicator_ref,
                         "database": "known",
                         "media_type": "image",
-                        "distance": 0,
+                        "band": "exact",
                         "threshold": 31,
                     }
                 ]

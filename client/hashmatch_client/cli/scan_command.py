@@ -177,10 +177,10 @@ def _json_summary(result: Any) -> dict[str, Any]:
 
 
 def _print_table(result: Any) -> None:
-    print(f"{'file':50} {'type':6} {'database':13} {'dist':>4}  match / report")
+    print(f"{'file':50} {'type':6} {'database':13} {'band':>5}  match / report")
     for outcome in result.files:
         if outcome.error:
-            print(f"{_short(outcome.path):50} {'-':6} {'-':13} {'-':>4}  ERROR {outcome.error}")
+            print(f"{_short(outcome.path):50} {'-':6} {'-':13} {'-':>5}  ERROR {outcome.error}")
         for match in outcome.matches:
             report = f" -> {outcome.report_id}" if outcome.report_id else ""
             if outcome.already_reported:
@@ -189,7 +189,7 @@ def _print_table(result: Any) -> None:
                 report += " (via alternate)"
             print(
                 f"{_short(outcome.path):50} {match['type']:6} {match['database']:13} "
-                f"{match['distance']:>4}  {match['match_id']}{report}"
+                f"{match.get('band', '-'):>5}  {match['match_id']}{report}"
             )
         if outcome.report_error:
             print(f"{_short(outcome.path):50} report failed: {outcome.report_error}")

@@ -31,6 +31,7 @@ from hashmatch.adapters.dynamodb_indicators import DynamoDBIndicatorStore
 from hashmatch.adapters.dynamodb_legal_holds import DynamoDBLegalHoldStore
 from hashmatch.adapters.dynamodb_match_events import DynamoDBMatchEventStore
 from hashmatch.adapters.dynamodb_organisations import DynamoDBOrganisationStore
+from hashmatch.adapters.dynamodb_probing import DynamoDBProbingStore
 from hashmatch.adapters.dynamodb_reports import DynamoDBReportStore
 from hashmatch.adapters.dynamodb_statistics import (
     DynamoDBCounterStore,
@@ -51,11 +52,16 @@ from hashmatch.audit.chain import ChainedAuditLog
 from hashmatch.audit.model import AuditEntry
 from hashmatch.clock import SystemClock
 from hashmatch.indicators.builder import IndexBuilder
+from hashmatch.indicators.negatives import NegativeIndicators
+from hashmatch.indicators.quarantine import FloodGuard, FloodRule
 from hashmatch.indicators.retention import ProvenanceRetention
 from hashmatch.indicators.service import IndicatorService
+from hashmatch.matching.disclosure import Disclosure, DistanceBands
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.retention import MatchEventRetention
 from hashmatch.matching.service import MatchService
+from hashmatch.probing.guard import ProbingGuard, ProbingRule
+from hashmatch.probing.retention import ProbingSketchRetention
 from hashmatch.reports.delivering import RetryPolicy
 from hashmatch.reports.forwarding import Forwarding
 from hashmatch.reports.intake import ReportIntake
@@ -75,7 +81,9 @@ from hashmatch.settings import (
     AuditSettings,
     ClientsSettings,
     DeliverySettings,
+    DisclosureSettings,
     ErasureSettings,
+    FloodSettings,
     ForwardingSettings,
     IndicatorSettings,
     LegalHoldSettings,
@@ -84,6 +92,8 @@ from hashmatch.settings import (
     MatchThresholdSettings,
     NotificationSettings,
     OrganisationSettings,
+    ProbingSettings,
+    ProbingTableSettings,
     PublishedReportSettings,
     ReportSettings,
     ReportsTableSettings,
@@ -407,6 +417,7 @@ def erasable_data() -> ErasureRegistry:
             StatisticsRetention(
                 counter_store(), publication_records(), retention_policy().statistics
             ),
+            ProbingSketchRetention(probing_store()),
             *report_part_retentions(report_store(), SystemClock()),
         ]
     )
@@ -447,7 +458,53 @@ def match_service() -> MatchService:
         thresholds=load_settings(MatchSettings).match_thresholds,
         agreement_thresholds=load_settings(MatchSettings).agreement_thresholds,
         quality_required=load_settings(MatchSettings).quality_required,
+        flood_guard=flood_guard(),
+        query_guard=probing_guard(),
     )
+
+
+@cache
+def flood_guard() -> FloodGuard:
+    settings = load_settings(FloodSettings)
+    rule = FloodRule(
+        window=timedelta(minutes=settings.flood_window_minutes),
+        factor=settings.flood_factor,
+        minimum=settings.flood_minimum_matches,
+        absolute=settings.flood_absolute_matches,
+    )
+    return FloodGuard(indicator_store(), audit_log(), statistics(), SystemClock(), rule)
+
+
+@cache
+def probing_store() -> DynamoDBProbingStore:
+    table = load_settings(ProbingTableSettings).probing_table
+    return DynamoDBProbingStore(dynamodb_client(), table)
+
+
+@cache
+def probing_guard() -> ProbingGuard:
+    settings = load_settings(ProbingSettings)
+    rule = ProbingRule(
+        window=timedelta(minutes=settings.probing_window_minutes),
+        variant_limit=settings.probing_variant_limit,
+        suspend_after=settings.probing_suspend_after,
+        retention=retention_policy().probing_sketches,
+    )
+    return ProbingGuard(probing_store(), audit_log(), SystemClock(), rule)
+
+
+@cache
+def negative_indicators() -> NegativeIndicators:
+    return NegativeIndicators(indicator_store(), SystemClock(), audit_log())
+
+
+@cache
+def distance_bands() -> DistanceBands:
+    return DistanceBands(load_settings(DisclosureSettings).close_band_percent)
+
+
+def provider_disclosure() -> Disclosure:
+    return Disclosure(load_settings(DisclosureSettings).provider_distance_disclosure)
 
 
 def reset() -> None:

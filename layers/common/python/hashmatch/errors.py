@@ -99,6 +99,23 @@ class IndexUnavailable(DependencyUnavailable):
     title = "Matching index temporarily unavailable"
 
 
+class Throttled(HashmatchError):
+    """The client must slow down (HTTP 429 with Retry-After): its queries look like probing."""
+
+    code = "probing-suspected"
+    title = "Too many near-duplicate queries"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retry_after_seconds: int,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(detail, errors=errors)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ImageError(HashmatchError):
     """An image could not be hashed (client side only): unreadable, too large, a bomb."""
 

@@ -60,6 +60,10 @@ class MetricName(StrEnum):
     # authorize: a key refused with 401 (Lambda counts those as errors too; the authorizer's
     # errors alarm subtracts them).
     KEYS_REFUSED = "KeysRefused"
+    # match_hashes: an indicator suspended because its matches flooded (indicators.quarantine).
+    INDICATORS_QUARANTINED = "IndicatorsQuarantined"
+    # match_hashes: a client throttled because its queries look like probing (hashmatch.probing).
+    PROBING_DETECTED = "ProbingDetected"
 
 
 # Metrics carry the stack's name as a dimension besides the service: stacks in one account and

@@ -46,6 +46,7 @@ class RetentionPolicy(BaseModel):
     claims: Days  # ClaimRetentionDays: a lapsed review claim, after it lapsed
     information_requests: Days  # InformationRequestRetentionDays: their texts, after the decision
     outbound_messages: Days  # OutboundMessageRetentionDays: the forwarded copy, after forwarding
+    probing_sketches: Days  # ProbingSketchRetentionDays: a window's sketch, after the window
 
     def provenance_erase_after(self, revoked_at: datetime) -> datetime:
         return revoked_at + self.revoked_provenance

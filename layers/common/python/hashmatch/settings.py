@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -153,6 +153,36 @@ class MatchSettings(MatchThresholdSettings):
     # "true" (the template's default, MatchRequiresQuality): a PDQ item without a quality is
     # rejected; "false" lets it through ungated.
     quality_required: bool
+
+
+class DisclosureSettings(_EnvSettings):
+    # CloseBandPercent: the share of the threshold still answered "close" (above it: "near").
+    close_band_percent: Annotated[int, Field(ge=0, le=100)]
+    # ProviderDistanceDisclosure: "bands" (the default) or "exact" (distances to providers).
+    provider_distance_disclosure: Literal["bands", "exact"]
+
+
+class ProbingTableSettings(_EnvSettings):
+    probing_table: str
+
+
+class ProbingSettings(_EnvSettings):
+    """match_hashes' probing guard (hashmatch.probing.guard): the template's
+    ProbingWindowMinutes, ProbingVariantLimit and ProbingSuspendAfter."""
+
+    probing_window_minutes: PositiveInt
+    probing_variant_limit: Annotated[int, Field(ge=2, le=64)]
+    probing_suspend_after: Annotated[int, Field(ge=0, le=10)]
+
+
+class FloodSettings(_EnvSettings):
+    """match_hashes' flood quarantine (hashmatch.indicators.quarantine): FloodWindowMinutes,
+    FloodFactor, FloodMinimumMatches and FloodAbsoluteMatches."""
+
+    flood_window_minutes: PositiveInt
+    flood_factor: Annotated[float, Field(gt=1)]
+    flood_minimum_matches: PositiveInt
+    flood_absolute_matches: PositiveInt
 
 
 class RetentionSettings(_EnvSettings):

@@ -32,6 +32,7 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/indicators"): frozenset({Role.CURATOR}),
     ("GET", "/v1/indicators"): frozenset({Role.CURATOR}),
     ("POST", "/v1/indicators/import"): frozenset({Role.CURATOR}),
+    ("POST", "/v1/indicators/negative"): frozenset({Role.CURATOR}),
     ("GET", "/v1/indicators/{id}"): frozenset({Role.CURATOR}),
     ("DELETE", "/v1/indicators/{id}"): frozenset({Role.CURATOR}),
     ("POST", "/v1/indicators/{id}/suspend"): frozenset({Role.CURATOR}),

@@ -12,7 +12,12 @@ GSI ``ProvenanceDue`` is the retention due-date index: partition ``provenance_du
 GSI ``NeedsReview`` is the curators' re-verification list: partition ``review_flag`` (the
 constant "needs_review"), sort ``review_key`` ("<flagged at>#<id>"); sparse — written when a
 review decision disputes the indicator, removed when it is revoked or reinstated. The disputing
-reports are the string set ``disputed_by`` (adding a report twice counts it once).
+reports are the string set ``disputed_by`` (adding a report twice counts it once). A flood
+quarantine (indicators.quarantine) puts the indicator on the same list, with ``quarantined_at``.
+
+Flood counts live on the indicator's item: ``flood_window`` (the window's number),
+``flood_count`` (matches in it) and ``flood_baseline`` (the decayed average per window before
+it). They go with the indicator; they say nothing about who matched.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from hashmatch.adapters.dynamodb_batches import get_all
 from hashmatch.adapters.dynamodb_cursors import decode_cursor, encode_cursor
 from hashmatch.adapters.dynamodb_due_days import due_on
 from hashmatch.errors import Conflict, NotFound
+from hashmatch.index import NEGATIVE_DATABASE
 from hashmatch.indicators.model import (
     Indicator,
     IndicatorPage,
@@ -35,7 +41,8 @@ from hashmatch.indicators.model import (
     Provenance,
     timestamp,
 )
-from hashmatch.indicators.ports import IndicatorChange
+from hashmatch.indicators.ports import IndicatorChange, MatchTally
+from hashmatch.indicators.quarantine import rolled_baseline
 from hashmatch.retention.ports import DueItem
 from hashmatch.retention_policy import due_day
 
@@ -49,6 +56,7 @@ FEED_PARTITION = "changes"
 REVIEW_FLAG = "needs_review"
 # Kept by dispute() and change_status(), never written from the model.
 _FEEDBACK_FIELDS = frozenset({"disputes", "needs_review_since"})
+_FLOOD_FIELDS = ("flood_window", "flood_count", "flood_baseline")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -62,9 +70,16 @@ def _to_item(indicator: Indicator) -> dict[str, Any]:
         mode="json", exclude_none=True, exclude=set(_FEEDBACK_FIELDS)
     )
     data["provenance"] = [p.model_dump(mode="json") for p in indicator.provenance]
-    data["provenance_keys"] = set(indicator.provenance_keys)
+    if indicator.provenance_keys:  # a negative indicator has none (DynamoDB: no empty sets)
+        data["provenance_keys"] = set(indicator.provenance_keys)
     data["feed"] = FEED_PARTITION
     data["feed_key"] = feed_key(indicator.changed_at, indicator.id)
+    data.pop("negative", None)
+    if indicator.negative:
+        # The feed index projects ``database``: a negative indicator is filed under the
+        # snapshot's pseudo database there, and its curator's database is kept beside it.
+        data["curated_in"] = data["database"]
+        data["database"] = NEGATIVE_DATABASE
     if indicator.provenance_erase_after is not None and indicator.provenance_erased_at is None:
         data["provenance_due_day"] = due_day(indicator.provenance_erase_after)
     if indicator.provenance_erase_after is not None:
@@ -75,9 +90,12 @@ def _to_item(indicator: Indicator) -> dict[str, Any]:
 def _from_item(item: Mapping[str, Any]) -> Indicator:
     data = {key: _deserializer.deserialize(value) for key, value in item.items()}
     internal = ("provenance_keys", "feed", "feed_key", "provenance_due_day", "review_flag")
-    for name in (*internal, "review_key"):
+    for name in (*internal, "review_key", *_FLOOD_FIELDS):
         data.pop(name, None)
     data["disputes"] = len(data.pop("disputed_by", ()))
+    if data.get("database") == NEGATIVE_DATABASE:
+        data["database"] = data.pop("curated_in")
+        data["negative"] = True
     return Indicator.model_validate(data)
 
 
@@ -178,7 +196,13 @@ class DynamoDBIndicatorStore:
             values[":reason"] = {"S": reason}
         if status is not IndicatorStatus.SUSPENDED:
             # Revoked or reinstated: the curator's verdict takes it off the re-verification list.
-            removed += ["review_flag", "review_key", "needs_review_since"]
+            removed += ["review_flag", "review_key", "needs_review_since", "quarantined_at"]
+        if status is IndicatorStatus.ACTIVE:
+            # Reinstated: the curator vouched for the rate that tripped the quarantine, so it
+            # becomes the baseline and the window starts afresh.
+            update += ", flood_baseline = if_not_exists(flood_count, :zero)"
+            values[":zero"] = {"N": "0"}
+            removed += ["flood_count", "flood_window"]
         if removed:
             update += " REMOVE " + ", ".join(removed)
         with translated_errors("changing the indicator's status"):
@@ -192,6 +216,116 @@ class DynamoDBIndicatorStore:
                 ReturnValues="ALL_NEW",
             )
         return _from_item(answer["Attributes"])
+
+    def quarantine(
+        self, indicator_id: str, *, reason: str, by: str, now: datetime
+    ) -> Indicator | None:
+        try:
+            with translated_errors("quarantining the indicator"):
+                answer = self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": indicator_id}},
+                    UpdateExpression=(
+                        "SET #status = :suspended, status_reason = :reason, "
+                        "status_changed_at = :now, status_changed_by = :by, updated_at = :now, "
+                        "changed_at = :now, feed_key = :feed_key, quarantined_at = :now, "
+                        "review_flag = :flag, review_key = if_not_exists(review_key, :key), "
+                        "needs_review_since = if_not_exists(needs_review_since, :now)"
+                    ),
+                    ConditionExpression="#status = :active",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":suspended": {"S": IndicatorStatus.SUSPENDED.value},
+                        ":active": {"S": IndicatorStatus.ACTIVE.value},
+                        ":reason": {"S": reason},
+                        ":now": {"S": timestamp(now)},
+                        ":by": {"S": by},
+                        ":feed_key": {"S": feed_key(now, indicator_id)},
+                        ":flag": {"S": REVIEW_FLAG},
+                        ":key": {"S": f"{timestamp(now)}#{indicator_id}"},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except Conflict:
+            return None
+        return _from_item(answer["Attributes"])
+
+    def count_matches(
+        self, counts: Mapping[str, int], *, window: int, decay: float
+    ) -> dict[str, MatchTally]:
+        tallies = {}
+        for indicator_id, added in sorted(counts.items()):
+            tally = self._count_one(indicator_id, added, window, decay)
+            if tally is not None:
+                tallies[indicator_id] = tally
+        return tallies
+
+    def _count_one(
+        self, indicator_id: str, added: int, window: int, decay: float
+    ) -> MatchTally | None:
+        key = {"id": {"S": indicator_id}}
+        for _ in range(4):  # a concurrent roll of the window makes a conditional write fail
+            try:
+                with translated_errors("counting an indicator's matches"):
+                    answer = self._dynamodb.update_item(
+                        TableName=self._table,
+                        Key=key,
+                        UpdateExpression="ADD flood_count :added",
+                        ConditionExpression="flood_window = :window",
+                        ExpressionAttributeValues={
+                            ":added": {"N": str(added)},
+                            ":window": {"N": str(window)},
+                        },
+                        ReturnValues="ALL_NEW",
+                    )
+                item = answer["Attributes"]
+                return MatchTally(
+                    int(item["flood_count"]["N"]),
+                    float(item.get("flood_baseline", {}).get("N", "0")),
+                )
+            except Conflict:
+                pass
+            with translated_errors("reading an indicator's match counts"):
+                current = self._dynamodb.get_item(
+                    TableName=self._table,
+                    Key=key,
+                    ConsistentRead=True,
+                    ProjectionExpression="id, flood_window, flood_count, flood_baseline",
+                ).get("Item")
+            if current is None:
+                return None
+            old_window = int(current["flood_window"]["N"]) if "flood_window" in current else None
+            if old_window is not None and old_window >= window:
+                continue  # another writer opened this window (or a later one): add to it
+            baseline = float(current.get("flood_baseline", {}).get("N", "0"))
+            if old_window is not None:
+                last = int(current.get("flood_count", {}).get("N", "0"))
+                baseline = rolled_baseline(baseline, last, window - old_window, decay)
+            values: dict[str, Any] = {
+                ":window": {"N": str(window)},
+                ":added": {"N": str(added)},
+                ":baseline": {"N": f"{baseline:.4f}"},
+            }
+            condition = "attribute_exists(id) AND attribute_not_exists(flood_window)"
+            if old_window is not None:
+                condition = "flood_window = :old"
+                values[":old"] = {"N": str(old_window)}
+            try:
+                with translated_errors("opening an indicator's match window"):
+                    self._dynamodb.update_item(
+                        TableName=self._table,
+                        Key=key,
+                        UpdateExpression=(
+                            "SET flood_window = :window, flood_count = :added, "
+                            "flood_baseline = :baseline"
+                        ),
+                        ConditionExpression=condition,
+                        ExpressionAttributeValues=values,
+                    )
+            except Conflict:
+                continue
+            return MatchTally(added, baseline)
+        return None  # contended beyond reason: this request's matches go uncounted
 
     def changes_since(self, after_feed_key: str) -> Iterator[IndicatorChange]:
         values: dict[str, Any] = {":feed": {"S": FEED_PARTITION}}
@@ -221,6 +355,7 @@ class DynamoDBIndicatorStore:
                             (entry["M"]["hash_value"]["S"], entry["M"]["companion"]["S"])
                             for entry in item.get("variants", {}).get("L", [])
                         ),
+                        negative=item["database"]["S"] == NEGATIVE_DATABASE,
                     )
 
     # -- review feedback -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from hashmatch.errors import (
     HashmatchError,
     InvalidInput,
     NotFound,
+    Throttled,
     Unauthorized,
 )
 
@@ -30,6 +31,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[HashmatchError], HTTPStatus], ...] = (
     (Unauthorized, HTTPStatus.UNAUTHORIZED),
     (Forbidden, HTTPStatus.FORBIDDEN),
     (DependencyUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+    (Throttled, HTTPStatus.TOO_MANY_REQUESTS),
 )
 
 
@@ -100,7 +102,7 @@ def _problem_item(item: dict[str, Any]) -> ProblemItem:
 
 def error_response(error: HashmatchError) -> Response[str]:
     headers = {}
-    if isinstance(error, DependencyUnavailable):
+    if isinstance(error, DependencyUnavailable | Throttled):
         headers["Retry-After"] = str(error.retry_after_seconds)
     return problem_response(
         status_of(error),

@@ -40,6 +40,7 @@ or knows with another width or kind, is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import mmap
@@ -70,6 +71,10 @@ RANGE_BYTES = 16 * 2**20
 RANGE_WORKERS = 8
 
 DATABASES: tuple[str, ...] = ("known", "new", "solicitation")
+# Negative indicators (hashes that must never produce a match) are rows of their own pseudo
+# database: searched like the others, never answered as matches (hashmatch.matching.service).
+NEGATIVE_DATABASE = "negative"
+SNAPSHOT_DATABASES: tuple[str, ...] = (*DATABASES, NEGATIVE_DATABASE)
 MEDIA_TYPES: tuple[str, ...] = ("image", "video")
 DEFAULT_ID_WIDTH = 26  # a ULID; 32 for hex ids
 CHECKSUM_KEY = "checksum"
@@ -353,7 +358,7 @@ class Snapshot:
     created_at: str
     tables: dict[str, TypeTable]
     id_width: int = DEFAULT_ID_WIDTH
-    databases: tuple[str, ...] = DATABASES
+    databases: tuple[str, ...] = SNAPSHOT_DATABASES
     media_types: tuple[str, ...] = MEDIA_TYPES
     # The search kernel of the indexes this snapshot builds (None: hashmatch.index.kernel).
     kernel: str | None = None
@@ -385,6 +390,10 @@ class Snapshot:
         """
         if version <= self.version and self.tables:
             raise InvalidInput(f"snapshot version must increase (have {self.version})")
+        missing = tuple(db for db in SNAPSHOT_DATABASES if db not in self.databases)
+        if missing:  # an older snapshot: new codes are appended, the old ones keep their meaning
+            wider = dataclasses.replace(self, databases=(*self.databases, *missing))
+            return wider.apply(changes, version=version, watermark=watermark, created_at=created_at)
         adds: dict[str, AddIndicator] = {}
         dropped: set[str] = set()
         for change in changes:

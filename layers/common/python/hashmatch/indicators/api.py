@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hashmatch.api.problems import ProblemItem
 from hashmatch.indicators.model import Indicator, IndicatorPage, Reason, SubmissionShape
+from hashmatch.indicators.negatives import (
+    MAX_NEGATIVES_PER_REQUEST,
+    NegativeResult,
+    NegativeSubmission,
+)
 from hashmatch.indicators.service import MAX_BATCH_ITEMS, BatchResult, ItemOutcome, ItemResult
 
 
@@ -80,6 +85,13 @@ class IndicatorView(_IndicatorIdentity):
     )
     status_reason: str | None = None
     status_changed_at: datetime | None = None
+    negative: bool = Field(
+        default=False, description="A hash that must never produce a match (no provenance)"
+    )
+    quarantined_at: datetime | None = Field(
+        default=None,
+        description="When flood quarantine suspended it, pending your re-verification",
+    )
     provenance: list[ProvenanceView]
     created_at: datetime
     updated_at: datetime
@@ -95,6 +107,8 @@ class IndicatorView(_IndicatorIdentity):
             ],
             status_reason=indicator.status_reason,
             status_changed_at=indicator.status_changed_at,
+            negative=indicator.negative,
+            quarantined_at=indicator.quarantined_at,
             provenance=[
                 ProvenanceView.model_validate(p.model_dump()) for p in indicator.provenance
             ],
@@ -117,6 +131,11 @@ def _identity(indicator: Indicator) -> dict[str, Any]:
 class IndicatorToReview(_IndicatorIdentity):
     disputes: int = Field(description="Reports decided unfounded: indicator wrong or no match")
     needs_review_since: datetime
+    quarantined_at: datetime | None = Field(
+        default=None,
+        description="Set when its matches flooded and it was suspended automatically: reinstate "
+        "or revoke it",
+    )
 
     @classmethod
     def of(cls, indicator: Indicator) -> IndicatorToReview:
@@ -124,6 +143,7 @@ class IndicatorToReview(_IndicatorIdentity):
             **_identity(indicator),
             disputes=indicator.disputes,
             needs_review_since=indicator.needs_review_since or indicator.updated_at,
+            quarantined_at=indicator.quarantined_at,
         )
 
 
@@ -179,4 +199,56 @@ def _item_view(item: ItemResult, position: Literal["index", "line"]) -> ItemResu
         status=indicator.status.value if indicator else None,
         provenance_added=item.provenance_added,
         errors=[ProblemItem.model_validate(fault) for fault in item.errors],
+    )
+
+
+class NegativeIndicatorRequest(BaseModel):
+    """Hashes that must never produce a match: a query within the threshold of one is no match
+    in any database, even when it is near an indicator too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[NegativeSubmission] = Field(min_length=1, max_length=MAX_NEGATIVES_PER_REQUEST)
+
+
+class NegativeItemView(BaseModel):
+    index: int
+    result: Literal["created", "existing", "invalid"]
+    id: str | None = None
+    status: Literal["active", "suspended", "revoked"] | None = None
+    errors: list[ProblemItem] = Field(default_factory=list)
+
+
+class NegativeIndicatorResponse(BaseModel):
+    created: int
+    existing: int
+    invalid: int
+    items: list[NegativeItemView]
+
+    @classmethod
+    def of(cls, results: list[NegativeResult]) -> NegativeIndicatorResponse:
+        return cls(
+            created=sum(1 for result in results if result.created),
+            existing=sum(1 for r in results if r.indicator is not None and not r.created),
+            invalid=sum(1 for result in results if result.indicator is None),
+            items=[_negative_view(number, result) for number, result in enumerate(results)],
+        )
+
+    @property
+    def status(self) -> HTTPStatus:
+        return HTTPStatus.MULTI_STATUS if self.invalid else HTTPStatus.OK
+
+
+def _negative_view(number: int, result: NegativeResult) -> NegativeItemView:
+    if result.indicator is None:
+        return NegativeItemView(
+            index=number,
+            result="invalid",
+            errors=[ProblemItem.model_validate(fault) for fault in result.errors],
+        )
+    return NegativeItemView(
+        index=number,
+        result="created" if result.created else "existing",
+        id=result.indicator.id,
+        status=result.indicator.status.value,
     )

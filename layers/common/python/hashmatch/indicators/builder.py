@@ -33,7 +33,14 @@ import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hashmatch.clock import Clock
-from hashmatch.index import AddIndicator, Change, RemoveIndicator, Snapshot, SnapshotCorrupt
+from hashmatch.index import (
+    NEGATIVE_DATABASE,
+    AddIndicator,
+    Change,
+    RemoveIndicator,
+    Snapshot,
+    SnapshotCorrupt,
+)
 from hashmatch.indicators.model import ID_WIDTH, IndicatorStatus, parse_timestamp, timestamp
 from hashmatch.indicators.ports import (
     IndicatorChange,
@@ -191,7 +198,7 @@ def _as_changes(entries: Iterable[IndicatorChange], *, full: bool) -> list[Chang
                     hash_type=entry.hash_type,
                     value=bytes.fromhex(entry.hash_value),
                     id=entry.id,
-                    database=entry.database,
+                    database=NEGATIVE_DATABASE if entry.negative else entry.database,
                     media_type=entry.media_type,
                     companion=bytes.fromhex(entry.companion) if entry.companion else None,
                     variants=tuple(

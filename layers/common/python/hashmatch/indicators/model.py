@@ -137,6 +137,11 @@ class Indicator(BaseModel):
     # indicator is wrong or did not match, and since when it waits for a curator to re-verify.
     disputes: int = 0
     needs_review_since: datetime | None = None
+    # A negative indicator: a hash that must never produce a match (a benign image that
+    # false-matches; grid or lattice images). A query near it is no match in any database.
+    negative: bool = False
+    # Flood quarantine (indicators.quarantine): when the system suspended it, pending a curator.
+    quarantined_at: datetime | None = None
 
     @property
     def provenance_keys(self) -> frozenset[str]:

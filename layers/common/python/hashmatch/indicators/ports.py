@@ -30,6 +30,15 @@ class IndicatorChange:
     # creation, like the hash.
     companion: str | None = None
     variants: tuple[tuple[str, str], ...] = ()
+    negative: bool = False
+
+
+@dataclass(frozen=True)
+class MatchTally:
+    """An indicator's matches in the current window, and its baseline per window before it."""
+
+    count: int
+    baseline: float
 
 
 class IndicatorStore(Protocol):
@@ -62,6 +71,20 @@ class IndicatorStore(Protocol):
         enters the provenance due-date index. Revoking and reinstating take the indicator off
         the re-verification list.
         """
+
+    def quarantine(
+        self, indicator_id: str, *, reason: str, by: str, now: datetime
+    ) -> Indicator | None:
+        """Suspend an active indicator and put it on the re-verification list (flagged as
+        quarantined): the indicator as it is now, or None if it was not active (nothing
+        changed)."""
+
+    def count_matches(
+        self, counts: Mapping[str, int], *, window: int, decay: float
+    ) -> dict[str, MatchTally]:
+        """Add each indicator's matches to its count in ``window`` (the window's number since
+        1970); a new window first folds the last one's count into the baseline (an average
+        decayed by ``decay`` per window). Absent ids are left out."""
 
     def active_ids(self, indicator_ids: Iterable[str]) -> set[str]:
         """Which of these ids are active right now (strongly consistent): the matcher's check."""

@@ -363,9 +363,10 @@ class IndicatorService:
             )
             was_active = current.status is IndicatorStatus.ACTIVE
             is_active = target is IndicatorStatus.ACTIVE
-            self._statistics.indicators_changed(
-                [_counted(changed, _CHANGES[target], now, int(is_active) - int(was_active))]
-            )
+            if not changed.negative:  # a negative indicator is no indicator of material
+                self._statistics.indicators_changed(
+                    [_counted(changed, _CHANGES[target], now, int(is_active) - int(was_active))]
+                )
             return changed
         raise Conflict(f"indicator {indicator_id} keeps changing; try again")
 

@@ -6,14 +6,22 @@ plain data (``match_response_body``), which tests hold to the models.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import to_json
 
 from hashmatch.hashtypes import HASH_TYPES
 from hashmatch.ids import MATCH_ID_PATTERN
 from hashmatch.input_types import FreeText, Quality
+from hashmatch.matching.disclosure import Band, Disclosure, DistanceBands
 from hashmatch.matching.limits import (
     MAX_ALTERNATES_PER_ITEM,
     MAX_HASHES_PER_REQUEST,
@@ -125,7 +133,21 @@ class MatchView(BaseModel):
     )
     database: str
     media_type: str
-    distance: int = Field(description="The smallest distance over the value and alternates")
+    band: Band = Field(
+        description=(
+            "How close the nearest of the value and alternates is: exact (distance 0), close (up"
+            " to CloseBandPercent of the threshold) or near (up to the threshold). Providers get"
+            " the band, not the distance: exact distances would let a key holder recover the"
+            " indicator bit by bit (docs/threat-model.md)"
+        )
+    )
+    distance: int | None = Field(
+        default=None,
+        description=(
+            "The smallest distance over the value and alternates; absent unless the deployment"
+            " discloses exact distances to providers (ProviderDistanceDisclosure=exact)"
+        ),
+    )
     threshold: int
     via: Literal["value", "alternate"] = Field(
         default="value",
@@ -139,6 +161,15 @@ class MatchView(BaseModel):
     agreement_threshold: int | None = Field(
         default=None, description="The agreement threshold applied, with companion_distance"
     )
+
+    @model_serializer(mode="wrap")
+    def _without_undisclosed_distance(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("distance") is None:
+            data.pop("distance", None)  # not disclosed: absent, not null
+        return data
 
 
 class RejectionView(BaseModel):
@@ -171,11 +202,20 @@ class MatchResponse(BaseModel):
     items: list[ItemView]
 
 
-def match_response_body(result: BatchAnswer) -> str:
+def match_response_body(
+    result: BatchAnswer,
+    *,
+    bands: DistanceBands | None = None,
+    disclosure: Disclosure = Disclosure.BANDS,
+) -> str:
     """The answer as JSON text: a ``MatchResponse`` document built as plain data and serialised
     in one call. Building, validating and serialising 1,000 ``ItemView`` models cost ~10 ms a
     batch (docs/api.md, "Performance"); tests/unit/test_match_api.py checks that the text is a
-    valid ``MatchResponse``, field for field, for every kind of item."""
+    valid ``MatchResponse``, field for field, for every kind of item.
+
+    Each match carries its band; its distance only if ``disclosure`` is exact."""
+    bands = bands or DistanceBands()
+    exact = disclosure is Disclosure.EXACT
     items = []
     for item in result.items:
         rejection = item.rejection
@@ -190,7 +230,8 @@ def match_response_body(result: BatchAnswer) -> str:
                         "indicator_ref": match.indicator_ref,
                         "database": match.database,
                         "media_type": match.media_type,
-                        "distance": match.distance,
+                        "band": bands.band(match.distance, match.threshold).value,
+                        **({"distance": match.distance} if exact else {}),
                         "threshold": match.threshold,
                         "via": "alternate" if match.via == "alternate" else "value",
                         "companion_distance": match.companion_distance,

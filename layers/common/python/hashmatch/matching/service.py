@@ -24,12 +24,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, Protocol
 
 from hashmatch.access.model import Principal
 from hashmatch.clock import Clock
 from hashmatch.errors import DependencyUnavailable, HashmatchError, InvalidInput
 from hashmatch.hashtypes import HASH_TYPES, HashType, get_hash_type
-from hashmatch.index import DATABASES, Hit
+from hashmatch.index import DATABASES, NEGATIVE_DATABASE, Hit
 from hashmatch.matching.events import MatchEvent, new_match_id
 from hashmatch.matching.limits import MAX_ALTERNATES_PER_ITEM
 from hashmatch.matching.matcher import HashQuery, Matcher, QueryHits
@@ -93,6 +94,10 @@ class ItemAnswer:
     rejection: Rejection | None = None
     # per database in scope, when the item carried its companion (the agreement rule)
     agreements: dict[str, int] = field(default_factory=dict)
+    # A negative indicator was within the threshold: every match was withheld.
+    suppressed: bool = False
+    # The smallest distance to each indicator matched, before any suppression (probing signals).
+    nearest: dict[str, int] = field(default_factory=dict)
 
     @property
     def outcome(self) -> QueryOutcome:
@@ -107,6 +112,31 @@ class BatchAnswer:
     items: list[ItemAnswer]
 
 
+class MatchObserver(Protocol):
+    """Sees each request's outcome after its matches are stored (flood quarantine)."""
+
+    def observe(self, matches: Mapping[str, int]) -> list[str]:
+        """``matches``: per indicator id, how many items of the request matched it."""
+
+
+class QueryGuard(Protocol):
+    """Vets each request before it is answered (probing detection: hashmatch.probing)."""
+
+    def admit(self, principal: Principal) -> Any:
+        """The client's state for this request; raise Throttled if it is held back now."""
+
+    def record(
+        self,
+        principal: Principal,
+        state: Any,
+        queries: Sequence[HashQuery],
+        spans: Sequence[tuple[int, int]],
+        answers: Sequence[ItemAnswer],
+    ) -> None:
+        """Fold the request in (``spans``: each accepted item's slice of ``queries``, with its
+        answer); raise Throttled if it crossed a limit (the answer is then withheld)."""
+
+
 class MatchService:
     def __init__(
         self,
@@ -119,7 +149,11 @@ class MatchService:
         thresholds: Mapping[str, Mapping[str, int]] | None = None,
         agreement_thresholds: Mapping[str, Mapping[str, int]] | None = None,
         quality_required: bool = True,
+        flood_guard: MatchObserver | None = None,
+        query_guard: QueryGuard | None = None,
     ) -> None:
+        self._flood_guard = flood_guard
+        self._query_guard = query_guard
         self._matcher = matcher
         self._events = events
         self._statistics = statistics
@@ -140,6 +174,7 @@ class MatchService:
     ) -> BatchAnswer:
         """``request_key`` names the request for counting (its Idempotency-Key, else its id):
         a retry with the same key is answered again but counted once."""
+        guarded = self._query_guard.admit(principal) if self._query_guard is not None else None
         now = self._clock.now()
         results: list[ItemAnswer | None] = [None] * len(items)
         queries: list[HashQuery] = []
@@ -164,13 +199,18 @@ class MatchService:
                     hash_type.name,
                     item.ref,
                     [],
-                    value_answer.thresholds,
-                    agreements=value_answer.agreements,
+                    _without_negatives(value_answer.thresholds),
+                    agreements=_without_negatives(value_answer.agreements),
                     truncated=value_answer.truncated,
                     quality_gate=hash_type.min_quality,
                 )
                 continue
             merged = _merged(answer.results[start:stop])
+            negatives = [pair for pair in merged if pair[0].database == NEGATIVE_DATABASE]
+            merged = [pair for pair in merged if pair[0].database != NEGATIVE_DATABASE]
+            nearest = {found.indicator_id: found.distance for found, _ in merged}
+            if negatives:
+                merged = []  # near a hash that must never match: no match, counted
             matches = []
             for found, via in merged:
                 agreement = (
@@ -213,12 +253,24 @@ class MatchService:
                 hash_type=hash_type.name,
                 ref=item.ref,
                 matches=matches,
-                thresholds=value_answer.thresholds,
-                agreements=value_answer.agreements,
+                thresholds=_without_negatives(value_answer.thresholds),
+                agreements=_without_negatives(value_answer.agreements),
+                suppressed=bool(negatives),
+                nearest=nearest,
                 truncated=any(result.truncated for result in answer.results[start:stop]),
                 quality_gate=hash_type.min_quality,
             )
         final = [result for result in results if result is not None]
+        if self._query_guard is not None:
+            # Before anything is stored: a request that crosses a probing limit is not answered.
+            accepted = [results[position] for position, _, _ in spans]
+            self._query_guard.record(
+                principal,
+                guarded,
+                queries,
+                [(start, stop) for _, start, stop in spans],
+                [answer for answer in accepted if answer is not None],
+            )
         try:
             if events:
                 self._events.put_many(events)
@@ -233,10 +285,18 @@ class MatchService:
                     MatchCount(event.database, event.media_type, event.hash_type)
                     for event in events
                 ),
+                suppressed=Counter(result.hash_type for result in final if result.suppressed),
             )
         except DependencyUnavailable:
             self._forget(events)
             raise
+        if self._flood_guard is not None and events:
+            try:
+                self._flood_guard.observe(Counter(event.indicator_id for event in events))
+            except DependencyUnavailable:
+                # The answer is stored and counted already: failing it now would make the
+                # retry count twice. This request's matches go uncounted for flood quarantine.
+                logger.warning("flood counts not updated", extra={"events": len(events)})
         return BatchAnswer(index_version=answer.index_version, items=final)
 
     def _forget(self, events: Sequence[MatchEvent]) -> None:
@@ -296,15 +356,26 @@ class MatchService:
             return rejection, []
         thresholds = thresholds_of.get(hash_type.name)
         if thresholds is None:
-            thresholds = thresholds_of[hash_type.name] = tuple(
+            thresholds = tuple(
                 (database, self._threshold(database, hash_type))
                 for database in sorted(set(principal.databases) & set(DATABASES))
             )
+            if thresholds:
+                # Negative indicators are searched at the widest threshold the item is matched
+                # at: one near the query withholds every match the query would have had.
+                widest = max(threshold for _, threshold in thresholds)
+                thresholds = (*thresholds, (NEGATIVE_DATABASE, widest))
+            thresholds_of[hash_type.name] = thresholds
         agreements = tuple(
             (database, agreement)
             for database, _ in thresholds
-            if (agreement := self._agreement(database, hash_type)) is not None
+            if database != NEGATIVE_DATABASE
+            and (agreement := self._agreement(database, hash_type)) is not None
         )
+        if agreements:
+            # Likewise under the agreement rule: a negative indicator near one of the item's
+            # pairs withholds the match at the widest agreement threshold of its databases.
+            agreements = (*agreements, (NEGATIVE_DATABASE, max(a for _, a in agreements)))
         return None, [
             HashQuery(hash_type, digest, thresholds, companion, agreements)
             for digest, companion in zip(digests, companions, strict=True)
@@ -365,6 +436,11 @@ def _query_counts(results: Sequence[ItemAnswer]) -> Counter[QueryCount]:
         )
         for result in results
     )
+
+
+def _without_negatives(per_database: Mapping[str, int]) -> dict[str, int]:
+    """What the provider is told per database: the negative pseudo-database is internal."""
+    return {db: value for db, value in per_database.items() if db != NEGATIVE_DATABASE}
 
 
 def checked_thresholds(

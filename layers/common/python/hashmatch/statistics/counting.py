@@ -100,10 +100,12 @@ class Statistics:
         provider: str,
         queries: Mapping[QueryCount, int],
         matches: Mapping[MatchCount, int],
+        suppressed: Mapping[str, int] | None = None,
     ) -> bool:
         """One POST /v1/match: its items per hash type and outcome, its matches per database,
-        media type and hash type. A retry of the same request (same ``request_key``) the same
-        or the next day adds nothing."""
+        media type and hash type, and per hash type the items a negative indicator withheld
+        (``suppressed``; counted as no_match too). A retry of the same request (same
+        ``request_key``) the same or the next day adds nothing."""
         counts: dict[Count, int] = {}
         for query, number in queries.items():
             values = (provider, query.hash_type, query.outcome.value, query.reason)
@@ -111,6 +113,8 @@ class Statistics:
         for match, number in matches.items():
             values = (provider, match.database, match.media_type, match.hash_type)
             counts[Count("matches", values)] = number
+        for hash_type, number in (suppressed or {}).items():
+            counts[Count("negative_suppressions", (provider, hash_type))] = number
         event = CountedEvent(f"match:{request_key}", day, counts, recognised_days=1)
         return self._store.record([event]) == 1
 

@@ -22,6 +22,8 @@ from enum import StrEnum
 DIMENSIONS: Mapping[str, tuple[str, ...]] = {
     "queries": ("provider", "hash_type", "outcome", "reason"),
     "matches": ("provider", "database", "media_type", "hash_type"),
+    # Queries a negative indicator withheld (docs/indicators.md): also counted as no_match.
+    "negative_suppressions": ("provider", "hash_type"),
     "reports_received": ("provider", "urgency", "content_type", "suspected_member_state"),
     "repeat_reports": ("provider",),
     "indicator_changes": ("change", "database", "media_type", "member_state"),
