@@ -196,7 +196,7 @@ def test_cropped_and_turned_copies_match_through_variants_only_with_augmented_sc
         m
         for r in augmented["results"]
         for m in r.get("matches", [])
-        if m.get("companion_distance") is not None
+        if m.get("agreement_threshold") is not None
     ]
     assert by_rule
     assert all(m["agreement_threshold"] == 36 for m in by_rule)

@@ -273,11 +273,10 @@ def test_an_indicator_with_variants_is_curated_indexed_and_matched_once_by_the_a
     assert status == 200
     with_companion, alone = body["items"]
     (found,) = with_companion["matches"]
-    assert (found["distance"], found["companion_distance"], found["agreement_threshold"]) == (
-        33,
-        2,
-        36,
-    )
+    # A provider is told the band, not the distances (issue 15): neither PDQ's nor the companion's
+    assert (found["band"], found["agreement_threshold"]) == ("near", 36)
+    assert "distance" not in found
+    assert "companion_distance" not in found
     assert with_companion["agreement_thresholds"] == {"known": 36}
     assert alone["status"] == "no_match"
 

@@ -58,3 +58,28 @@ def test_an_exact_disclosure_carries_the_distance_too():
 
     (found,) = body["items"][0]["matches"]
     assert (found["band"], found["distance"]) == ("near", 20)
+
+
+def _rule_answer() -> BatchAnswer:
+    match = ItemMatch(
+        "mt_" + "b" * 24,
+        "known",
+        "image",
+        33,
+        31,
+        indicator_ref="ir_" + "1" * 24,
+        companion_distance=2,
+        agreement_threshold=36,
+    )
+    return BatchAnswer(index_version=3, items=[ItemAnswer("pdq", None, matches=[match])])
+
+
+def test_a_match_of_the_agreement_rule_discloses_its_companion_distance_only_as_a_distance():
+    (banded,) = json.loads(match_response_body(_rule_answer()))["items"][0]["matches"]
+    exact = json.loads(match_response_body(_rule_answer(), disclosure=Disclosure.EXACT))
+
+    assert "companion_distance" not in banded
+    assert "distance" not in banded
+    assert banded["agreement_threshold"] == 36
+    (disclosed,) = exact["items"][0]["matches"]
+    assert (disclosed["distance"], disclosed["companion_distance"]) == (33, 2)

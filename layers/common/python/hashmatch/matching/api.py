@@ -155,11 +155,13 @@ class MatchView(BaseModel):
     )
     companion_distance: int | None = Field(
         default=None,
-        description="Set when the agreement rule decided the match: the companions' distance"
-        " (distance + companion_distance <= agreement_threshold)",
+        description="When the agreement rule decided the match: the companions' distance"
+        " (distance + companion_distance <= agreement_threshold); absent unless the deployment"
+        " discloses exact distances to providers, as distance",
     )
     agreement_threshold: int | None = Field(
-        default=None, description="The agreement threshold applied, with companion_distance"
+        default=None,
+        description="Set when the agreement rule decided the match: the threshold it applied",
     )
 
     @model_serializer(mode="wrap")
@@ -167,8 +169,9 @@ class MatchView(BaseModel):
         self, handler: SerializerFunctionWrapHandler
     ) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("distance") is None:
-            data.pop("distance", None)  # not disclosed: absent, not null
+        for name in ("distance", "companion_distance"):
+            if data.get(name) is None:
+                data.pop(name, None)  # not disclosed: absent, not null
         return data
 
 
@@ -234,7 +237,8 @@ def match_response_body(
                         **({"distance": match.distance} if exact else {}),
                         "threshold": match.threshold,
                         "via": "alternate" if match.via == "alternate" else "value",
-                        "companion_distance": match.companion_distance,
+                        # The companions' distance is a distance too: disclosed only as one.
+                        **({"companion_distance": match.companion_distance} if exact else {}),
                         "agreement_threshold": match.agreement_threshold,
                     }
                     for match in item.matches
